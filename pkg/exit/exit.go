@@ -1,0 +1,68 @@
+// Package exit defines patchnight's process exit codes (DESIGN.md) and an error type that
+// carries one, so that any layer can say "this is bad input" or "the SQL server is
+// unreachable" and the command line turns it into one clear line and the right code.
+package exit
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Exit codes, as documented in README.md.
+const (
+	OK          = 0  // everything worked
+	Failed      = 1  // the operation failed
+	Partial     = 2  // the run finished but some hosts failed
+	Usage       = 64 // bad command line, configuration or input
+	Unavailable = 69 // a dependency (SQL server, WinRM endpoint, provider) is unreachable
+	NoPerm      = 77 // authentication failed or permission denied
+)
+
+// Error is an error with an exit code and, optionally, a hint that tells the user what to do.
+type Error struct {
+	Code int    // one of the exit codes above
+	Msg  string // what is wrong, one line
+	Hint string // what to do about it, one line; may be empty
+	Err  error  // the underlying cause; may be nil
+}
+
+func (e *Error) Error() string {
+	s := e.Msg
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	if e.Hint != "" {
+		s += " (" + e.Hint + ")"
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an *Error with the given code.
+func New(code int, hint string, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...), Hint: hint}
+}
+
+// Wrap returns an *Error with the given code around err.
+func Wrap(code int, err error, hint string, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...), Hint: hint, Err: err}
+}
+
+// Usagef is New(Usage, hint, ...).
+func Usagef(hint string, format string, args ...any) *Error {
+	return New(Usage, hint, format, args...)
+}
+
+// Code returns the exit code for err: OK for nil, the code of the first *Error in the
+// chain, Failed otherwise.
+func Code(err error) int {
+	if err == nil {
+		return OK
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Failed
+}

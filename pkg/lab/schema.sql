@@ -1,0 +1,353 @@
+-- The lab site database: a SQLite double of a ConfigMgr site database (CM_<SITECODE>).
+--
+-- Layout: lab_* tables hold the simulated truth and state; views carry the real
+-- ConfigMgr view and column names (../shared/reference/configmgr.md sections 1 to 3), so
+-- the queries in queries/ run unchanged here and on SQL Server. Product code reads the
+-- views only; only the lab (generator and simulator) touches lab_* tables.
+--
+-- Times are UTC text 'YYYY-MM-DD HH:MM:SS' so that text comparison is time order.
+
+CREATE TABLE lab_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Physical locations (offices); each has several subnets.
+CREATE TABLE lab_location (
+    name TEXT PRIMARY KEY
+) WITHOUT ROWID;
+
+CREATE TABLE lab_subnet (
+    subnet_id  TEXT PRIMARY KEY,          -- network address, e.g. '10.12.3.0'
+    prefix_len INTEGER NOT NULL,          -- e.g. 24
+    location   TEXT NOT NULL REFERENCES lab_location(name)
+) WITHOUT ROWID;
+
+-- One row per machine (discovery + client + simulation state).
+CREATE TABLE lab_host (
+    ResourceID        INTEGER PRIMARY KEY,
+    Name              TEXT NOT NULL,
+    Domain            TEXT NOT NULL,
+    SMSGuid           TEXT NOT NULL,
+    Location          TEXT NOT NULL,
+    Subnet            TEXT NOT NULL,       -- lab_subnet.subnet_id of the primary adapter
+    FormFactor        TEXT NOT NULL,       -- 'desktop' | 'laptop' | 'virtual'
+    Model             TEXT NOT NULL,
+    Manufacturer      TEXT NOT NULL,
+    OSName            TEXT NOT NULL,
+    Build             TEXT NOT NULL,
+    IsClient          INTEGER NOT NULL,    -- 1 = ConfigMgr client installed
+    Active            INTEGER NOT NULL,    -- client active (v_CH_ClientSummary.ClientActiveStatus)
+    Obsolete          INTEGER NOT NULL DEFAULT 0,
+    Decommissioned    INTEGER NOT NULL DEFAULT 0,
+    ClientCheckPass   INTEGER NOT NULL,    -- 1 healthy, 2 unhealthy
+    Power             TEXT NOT NULL,       -- simulation: 'on' | 'off'
+    WolEnabled        INTEGER NOT NULL,    -- simulation: NIC answers magic packets
+    CurrentUser       TEXT,                -- simulation: interactive user now (NULL = nobody)
+    LastLogonUser     TEXT,
+    PrimaryUser       TEXT,
+    LastOnline        TEXT,                -- last time the fast channel saw it online
+    LastOffline       TEXT,
+    LastDDR           TEXT,
+    LastHW            TEXT,
+    LastPolicyRequest TEXT,
+    OfflineUntil      TEXT,                -- simulation: restarting, back online at this time
+    InstallFault      INTEGER NOT NULL DEFAULT 0, -- simulation: HRESULT every install fails with (0 = none)
+    ScanFault         INTEGER NOT NULL DEFAULT 0, -- simulation: HRESULT every scan fails with (0 = none)
+    RebootPending     INTEGER NOT NULL DEFAULT 0  -- simulation: installs finished, restart needed
+);
+CREATE INDEX lab_host_name ON lab_host(Name);
+CREATE INDEX lab_host_subnet ON lab_host(Subnet);
+
+-- Network adapters as hardware inventory saw them (comma lists, IPv4 first, as on a real site).
+CREATE TABLE lab_adapter (
+    ResourceID        INTEGER NOT NULL REFERENCES lab_host(ResourceID),
+    AdapterIndex      INTEGER NOT NULL,
+    MACAddress        TEXT,
+    IPAddress         TEXT,
+    IPSubnet          TEXT,
+    DefaultIPGateway  TEXT,
+    IPEnabled         INTEGER NOT NULL,
+    PRIMARY KEY (ResourceID, AdapterIndex)
+) WITHOUT ROWID;
+
+-- Discovery multi-value attributes.
+CREATE TABLE lab_ra_subnet (ResourceID INTEGER NOT NULL, IP_Subnets0 TEXT NOT NULL);
+CREATE INDEX lab_ra_subnet_rid ON lab_ra_subnet(ResourceID);
+CREATE TABLE lab_ra_mac (ResourceID INTEGER NOT NULL, MAC_Addresses0 TEXT NOT NULL);
+CREATE INDEX lab_ra_mac_rid ON lab_ra_mac(ResourceID);
+CREATE TABLE lab_ra_ip (ResourceID INTEGER NOT NULL, IP_Addresses0 TEXT NOT NULL);
+CREATE INDEX lab_ra_ip_rid ON lab_ra_ip(ResourceID);
+
+-- Software update CIs (CIType_ID 1) and software update groups (CIType_ID 9).
+CREATE TABLE lab_update (
+    CI_ID            INTEGER PRIMARY KEY,
+    CI_UniqueID      TEXT NOT NULL,
+    CIType_ID        INTEGER NOT NULL,
+    ArticleID        TEXT,
+    BulletinID       TEXT,
+    Title            TEXT NOT NULL,
+    Severity         INTEGER,
+    DatePosted       TEXT NOT NULL,
+    IsExpired        INTEGER NOT NULL DEFAULT 0,
+    IsSuperseded     INTEGER NOT NULL DEFAULT 0,
+    IsDeployed       INTEGER NOT NULL DEFAULT 0,
+    MinSourceVersion INTEGER NOT NULL DEFAULT 0 -- catalog version that first carries the update
+);
+CREATE INDEX lab_update_article ON lab_update(ArticleID);
+CREATE INDEX lab_update_bulletin ON lab_update(BulletinID);
+
+CREATE TABLE lab_cirelation (
+    FromCIID     INTEGER NOT NULL,
+    ToCIID       INTEGER NOT NULL,
+    RelationType INTEGER NOT NULL,
+    PRIMARY KEY (FromCIID, ToCIID, RelationType)
+) WITHOUT ROWID;
+
+-- Per host and applicable update: the truth and what the site was last told.
+-- Truth: 0 missing, 1 installed but restart pending, 2 installed.
+-- Status (topic 500) is what the last scan reported: 0 = not yet reported (the host has not
+-- scanned a catalog that carries the update), 2 required, 3 installed. Pairs that are not
+-- applicable have no row at all, as on a real site.
+CREATE TABLE lab_update_state (
+    ResourceID               INTEGER NOT NULL,
+    CI_ID                    INTEGER NOT NULL,
+    Truth                    INTEGER NOT NULL,
+    Status                   INTEGER NOT NULL,
+    LastStatusChangeTime     TEXT,
+    EnforcementSource        INTEGER NOT NULL DEFAULT 0,
+    LastEnforcementMessageID INTEGER NOT NULL DEFAULT 0,
+    LastErrorCode            INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (ResourceID, CI_ID)
+) WITHOUT ROWID;
+CREATE INDEX lab_update_state_ci ON lab_update_state(CI_ID, Status);
+
+CREATE TABLE lab_update_source (
+    UpdateSource_ID       INTEGER PRIMARY KEY,
+    UpdateSource_UniqueID TEXT NOT NULL,
+    UpdateSourceName      TEXT NOT NULL,
+    SourceType            TEXT NOT NULL,
+    IsPublishingEnabled   INTEGER NOT NULL
+);
+
+CREATE TABLE lab_scan_status (
+    ResourceID              INTEGER NOT NULL,
+    UpdateSource_ID         INTEGER NOT NULL,
+    LastScanState           INTEGER NOT NULL,
+    LastScanTime            TEXT,
+    LastErrorCode           INTEGER NOT NULL DEFAULT 0,
+    LastStatusMessageID     INTEGER NOT NULL DEFAULT 0,
+    LastScanPackageLocation TEXT,
+    LastScanPackageVersion  INTEGER NOT NULL,
+    LastWUAVersion          TEXT,
+    PRIMARY KEY (ResourceID, UpdateSource_ID)
+) WITHOUT ROWID;
+
+CREATE TABLE lab_sup_sync (
+    SiteCode               TEXT NOT NULL,
+    WSUSServerName         TEXT NOT NULL,
+    WSUSSourceServer       TEXT NOT NULL,
+    SyncCatalogVersion     INTEGER,
+    LastSuccessfulSyncTime TEXT,
+    LastSyncState          INTEGER NOT NULL,
+    LastSyncErrorCode      INTEGER NOT NULL,
+    ReplicationLinkStatus  INTEGER NOT NULL,
+    PRIMARY KEY (SiteCode, WSUSServerName)
+) WITHOUT ROWID;
+
+CREATE TABLE lab_assignment (
+    AssignmentID        INTEGER PRIMARY KEY,
+    Assignment_UniqueID TEXT NOT NULL,
+    AssignmentName      TEXT NOT NULL,
+    CollectionID        TEXT NOT NULL,
+    AssignedGroupCI_ID  INTEGER,              -- the deployed software update group
+    DesiredConfigType   INTEGER NOT NULL,     -- 1 required, 2 available
+    StartTime           TEXT NOT NULL,
+    EnforcementDeadline TEXT,
+    SuppressReboot      INTEGER NOT NULL,
+    NotifyUser          INTEGER NOT NULL,
+    OverrideServiceWindows        INTEGER NOT NULL,
+    RebootOutsideOfServiceWindows INTEGER NOT NULL,
+    UseGMTTimes         INTEGER NOT NULL,
+    AssignmentEnabled   INTEGER NOT NULL
+);
+
+CREATE TABLE lab_assignment_ci (
+    AssignmentID INTEGER NOT NULL,
+    CI_ID        INTEGER NOT NULL,
+    PRIMARY KEY (AssignmentID, CI_ID)
+) WITHOUT ROWID;
+
+CREATE TABLE lab_collection (
+    CollectionID        TEXT PRIMARY KEY,
+    Name                TEXT NOT NULL,
+    Comment             TEXT NOT NULL DEFAULT '',
+    LimitToCollectionID TEXT NOT NULL DEFAULT '',
+    CollectionType      INTEGER NOT NULL DEFAULT 2,
+    RefreshType         INTEGER NOT NULL DEFAULT 2,
+    Schedule            TEXT NOT NULL DEFAULT '',
+    ObjectPath          TEXT NOT NULL DEFAULT '/',
+    IsBuiltIn           INTEGER NOT NULL DEFAULT 0,
+    LastRefreshTime     TEXT,
+    LastChangeTime      TEXT,
+    CurrentStatus       INTEGER NOT NULL DEFAULT 1,
+    MemberCount         INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX lab_collection_name ON lab_collection(Name);
+
+CREATE TABLE lab_collection_member (
+    CollectionID TEXT NOT NULL,
+    ResourceID   INTEGER NOT NULL,
+    IsDirect     INTEGER NOT NULL,
+    PRIMARY KEY (CollectionID, ResourceID)
+) WITHOUT ROWID;
+CREATE INDEX lab_collection_member_rid ON lab_collection_member(ResourceID);
+
+CREATE TABLE lab_collection_rule_query (
+    CollectionID    TEXT NOT NULL,
+    QueryID         INTEGER NOT NULL,
+    RuleName        TEXT NOT NULL,
+    QueryExpression TEXT NOT NULL,
+    PRIMARY KEY (CollectionID, QueryID)
+) WITHOUT ROWID;
+
+CREATE TABLE lab_collection_rule_direct (
+    CollectionID TEXT NOT NULL,
+    ResourceID   INTEGER NOT NULL,
+    RuleName     TEXT NOT NULL,
+    PRIMARY KEY (CollectionID, ResourceID)
+) WITHOUT ROWID;
+
+CREATE TABLE lab_state_name (
+    TopicType INTEGER NOT NULL,
+    StateID   INTEGER NOT NULL,
+    StateName TEXT NOT NULL,
+    PRIMARY KEY (TopicType, StateID)
+) WITHOUT ROWID;
+
+-- ---------------------------------------------------------------------------------------
+-- Views with the real ConfigMgr names and columns.
+
+CREATE VIEW v_R_System AS
+SELECT ResourceID, 5 AS ResourceType, Name AS Name0, Domain AS Resource_Domain_OR_Workgr0,
+       SMSGuid AS SMS_Unique_Identifier0, IsClient AS Client0, 1 AS Client_Type0,
+       Active AS Active0, Obsolete AS Obsolete0, Decommissioned AS Decommissioned0,
+       OSName AS Operating_System_Name_and0, Build AS Build01, LastLogonUser AS User_Name0,
+       Location AS AD_Site_Name0
+FROM lab_host;
+
+CREATE VIEW v_RA_System_IPSubnets AS SELECT ResourceID, IP_Subnets0 FROM lab_ra_subnet;
+CREATE VIEW v_RA_System_MACAddresses AS SELECT ResourceID, MAC_Addresses0 FROM lab_ra_mac;
+CREATE VIEW v_RA_System_IPAddresses AS SELECT ResourceID, IP_Addresses0 FROM lab_ra_ip;
+
+CREATE VIEW v_GS_NETWORK_ADAPTER_CONFIGURATION AS
+SELECT ResourceID, 1 AS GroupID, AdapterIndex AS Index0, MACAddress AS MACAddress0,
+       IPAddress AS IPAddress0, IPSubnet AS IPSubnet0, DefaultIPGateway AS DefaultIPGateway0,
+       IPEnabled AS IPEnabled0
+FROM lab_adapter;
+
+CREATE VIEW v_GS_COMPUTER_SYSTEM AS
+SELECT ResourceID, 1 AS GroupID, Name AS Name0, Domain AS Domain0, Manufacturer AS Manufacturer0,
+       Model AS Model0, CASE WHEN Power = 'on' THEN CurrentUser END AS UserName0
+FROM lab_host WHERE IsClient = 1;
+
+CREATE VIEW v_CH_ClientSummary AS
+SELECT ResourceID, Active AS ClientActiveStatus,
+       CASE WHEN Active = 1 AND ClientCheckPass = 1 THEN 'Active/Pass'
+            WHEN Active = 1 THEN 'Active/Fail'
+            ELSE 'Inactive/Unknown' END AS ClientStateDescription,
+       LastOnline, LastDDR, LastHW, LastPolicyRequest
+FROM lab_host WHERE IsClient = 1;
+
+CREATE VIEW v_CombinedDeviceResources AS
+SELECT h.ResourceID AS MachineID, h.Name, h.IsClient, h.Active AS IsActive,
+       h.ClientCheckPass,
+       CASE WHEN h.Power = 'on' AND h.IsClient = 1 AND h.Active = 1 THEN 1 ELSE 0 END AS CNIsOnline,
+       h.LastOnline AS CNLastOnlineTime, h.LastOffline AS CNLastOfflineTime,
+       CASE WHEN h.Power = 'on' THEN h.CurrentUser END AS CurrentLogonUser,
+       h.LastLogonUser, h.PrimaryUser,
+       (SELECT a.MACAddress FROM lab_adapter a WHERE a.ResourceID = h.ResourceID
+        ORDER BY a.AdapterIndex LIMIT 1) AS MACAddress
+FROM lab_host h;
+
+CREATE VIEW v_UpdateInfo AS
+SELECT CI_ID, CI_UniqueID, CIType_ID, ArticleID, BulletinID, Title, Severity, DatePosted,
+       IsExpired, IsSuperseded, IsDeployed
+FROM lab_update;
+
+CREATE VIEW v_UpdateCIs AS
+SELECT CI_ID, CI_UniqueID, CIType_ID, ArticleID, BulletinID, Title, Severity, DatePosted,
+       IsExpired, IsSuperseded, IsDeployed, MinSourceVersion
+FROM lab_update WHERE CIType_ID = 1;
+
+-- Required (2) and installed (3) rows only, as on a real site (reference 1.2).
+CREATE VIEW v_UpdateComplianceStatus AS
+SELECT CI_ID, ResourceID, Status, LastStatusChangeTime, EnforcementSource,
+       LastEnforcementMessageID, LastErrorCode
+FROM lab_update_state WHERE Status > 1;
+
+-- Every update crossed with every client: a missing row is not required (1) when the
+-- client's scan carried the update's catalog, unknown (0) otherwise (reference 1.2).
+CREATE VIEW v_Update_ComplianceStatusAll AS
+SELECT u.CI_ID, s.ResourceID,
+       COALESCE(ucs.Status,
+                CASE WHEN uss.LastScanPackageVersion >= u.MinSourceVersion THEN 1 ELSE 0 END) AS Status,
+       ucs.LastStatusChangeTime, ucs.LastEnforcementMessageID, ucs.LastErrorCode
+FROM v_UpdateCIs u
+CROSS JOIN lab_host s
+LEFT JOIN v_UpdateComplianceStatus ucs ON ucs.CI_ID = u.CI_ID AND ucs.ResourceID = s.ResourceID
+LEFT JOIN lab_scan_status uss ON uss.ResourceID = s.ResourceID
+     AND uss.UpdateSource_ID = (SELECT UpdateSource_ID FROM lab_update_source WHERE IsPublishingEnabled = 1)
+WHERE s.IsClient = 1;
+
+CREATE VIEW v_UpdateScanStatus AS
+SELECT ResourceID, UpdateSource_ID, LastScanState, LastScanTime, LastErrorCode,
+       LastStatusMessageID, LastScanPackageLocation, LastScanPackageVersion, LastWUAVersion
+FROM lab_scan_status;
+
+CREATE VIEW v_SoftwareUpdateSource AS
+SELECT UpdateSource_ID, UpdateSource_UniqueID, UpdateSourceName, SourceType, IsPublishingEnabled
+FROM lab_update_source;
+
+CREATE VIEW vSMS_SUPSyncStatus AS
+SELECT SiteCode, WSUSServerName, WSUSSourceServer, SyncCatalogVersion, LastSuccessfulSyncTime,
+       LastSyncState, LastSyncErrorCode, ReplicationLinkStatus
+FROM lab_sup_sync;
+
+CREATE VIEW v_AuthListInfo AS
+SELECT CI_ID, CI_UniqueID, Title FROM lab_update WHERE CIType_ID = 9;
+
+CREATE VIEW v_CIRelation AS SELECT FromCIID, ToCIID, RelationType FROM lab_cirelation;
+
+-- Column names beyond AssignmentID and CollectionID are unconfirmed (reference 1.2).
+CREATE VIEW v_CIAssignment AS
+SELECT AssignmentID, Assignment_UniqueID, AssignmentName, CollectionID,
+       (SELECT Name FROM lab_collection c WHERE c.CollectionID = a.CollectionID) AS CollectionName,
+       AssignedGroupCI_ID, DesiredConfigType, StartTime, EnforcementDeadline, SuppressReboot,
+       NotifyUser, OverrideServiceWindows, RebootOutsideOfServiceWindows, UseGMTTimes,
+       AssignmentEnabled
+FROM lab_assignment a;
+
+CREATE VIEW v_CIAssignmentToCI AS SELECT AssignmentID, CI_ID FROM lab_assignment_ci;
+
+CREATE VIEW v_Collection AS
+SELECT CollectionID, Name, Comment, LastRefreshTime, LastChangeTime, RefreshType,
+       CollectionType, CurrentStatus, MemberCount, LimitToCollectionID
+FROM lab_collection;
+
+CREATE VIEW v_Collections AS
+SELECT CollectionID AS SiteID, Name AS CollectionName, Comment AS CollectionComment,
+       LimitToCollectionID, Schedule, RefreshType, IsBuiltIn, ObjectPath, CollectionType
+FROM lab_collection;
+
+CREATE VIEW v_FullCollectionMembership AS
+SELECT m.CollectionID, m.ResourceID, 5 AS ResourceType, h.Name, m.IsDirect, h.IsClient
+FROM lab_collection_member m JOIN lab_host h ON h.ResourceID = m.ResourceID;
+
+CREATE VIEW v_CollectionRuleQuery AS
+SELECT CollectionID, QueryID, RuleName, QueryExpression FROM lab_collection_rule_query;
+
+CREATE VIEW v_CollectionRuleDirect AS
+SELECT CollectionID, ResourceID, RuleName FROM lab_collection_rule_direct;
+
+CREATE VIEW v_StateNames AS SELECT TopicType, StateID, StateName FROM lab_state_name;
