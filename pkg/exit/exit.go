@@ -6,6 +6,7 @@ package exit
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Exit codes, as documented in README.md.
@@ -26,15 +27,25 @@ type Error struct {
 	Err  error  // the underlying cause; may be nil
 }
 
+// Error returns the message, the cause and the hint on one line: causes that span lines
+// (YAML and driver errors do) are folded, so that a user sees one line.
 func (e *Error) Error() string {
 	s := e.Msg
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		s += ": " + oneLine(e.Err.Error())
 	}
 	if e.Hint != "" {
 		s += " (" + e.Hint + ")"
 	}
 	return s
+}
+
+func oneLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return strings.Join(lines, " ")
 }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -1,0 +1,70 @@
+package config
+
+// Example is what `patchnight config init` writes: every setting, commented.
+const Example = `# patchnight configuration.
+# Precedence: command-line flag > PATCHNIGHT_* environment variable > this file > default.
+# Every key below can also be set in the environment: winrm.port is PATCHNIGHT_WINRM_PORT.
+# No passwords in this file: name an environment variable or a credential file instead.
+
+# The profile used when --profile / PATCHNIGHT_PROFILE names none.
+default_profile: lab
+
+profiles:
+  # A lab built by: patchnight lab init --db lab.db
+  lab:
+    site_code: LAB
+    sql: sqlite:lab.db
+
+  # A real site.
+  contoso:
+    # Three-character site code.
+    site_code: ABC
+    # Site database (read-only use; see README for the permissions). No user = the current
+    # Windows logon (SSPI) on Windows. encrypt=true is added when the DSN does not say.
+    sql: sqlserver://cm01.contoso.com?database=CM_ABC
+    # SMS Provider host, for collections and client operations.
+    provider: cm01.contoso.com
+    # Journal, locks and exported tasks. Default: %ProgramData%\patchnight on Windows.
+    state_dir: C:\ProgramData\patchnight
+    # Time zone of the site's Patch Tuesday (IANA name, or Local).
+    time_zone: Europe/London
+    winrm:
+      # negotiate = the current Windows logon (scheduled task as a gMSA), ntlm, kerberos,
+      # or basic (HTTPS and local accounts only). CredSSP is not supported.
+      auth: negotiate
+      # For ntlm/kerberos/basic: DOMAIN\user or user@domain.
+      user: ""
+      # Where the password comes from: an environment variable, or a file readable by its
+      # owner only. Without either, patchnight prompts on a terminal.
+      password_env: PATCHNIGHT_WINRM_PASSWORD
+      credential_file: ""
+      # HTTPS on 5986 with certificate verification. Plain HTTP (5985) only with
+      # https: false, and then only with ntlm (ntlm_encryption: true).
+      https: true
+      port: 5986
+      ca_file: ""
+      server_name: ""
+      insecure: false
+      ntlm_encryption: true
+      realm: ""
+      krb5_conf: ""
+      # Hosts at once, connect timeout, per-host time for one action, retries of transient faults.
+      concurrency: 64
+      connect_timeout: 10s
+      operation_timeout: 2m
+      retries: 2
+    wol:
+      # UDP port of the magic packet (9 = ConfigMgr's legacy default).
+      port: 9
+      # directed, unicast, relay, site or auto.
+      mode: directed
+      # Packets per second in all, and per subnet (below switch storm control).
+      rate: 1000
+      subnet_rate: 200
+      # Packets per machine, machines per subnet before a pause, and the pause.
+      repeat: 3
+      batch_size: 50
+      batch_pause: 2s
+      # Environment variable holding a SecureOn password, if the NICs use one.
+      password_env: ""
+`

@@ -1,0 +1,21 @@
+-- One machine's updates: every update CI with its status for that machine (required and
+-- installed from v_UpdateComplianceStatus; not required or unknown derived from the scan),
+-- the last enforcement state and error. @name is the machine name (case-insensitive).
+SELECT s.ResourceID, s.Name0 AS Name, ui.CI_ID, COALESCE(ui.ArticleID, '') AS ArticleID,
+       COALESCE(ui.BulletinID, '') AS BulletinID, ui.Title,
+       COALESCE(ucs.Status,
+                CASE WHEN uss.LastScanPackageVersion >= ui.MinSourceVersion THEN 1 ELSE 0 END) AS Status,
+       COALESCE(ucs.LastEnforcementMessageID, 0) AS EnforcementState,
+       COALESCE(sn.StateName, '') AS EnforcementStateName, COALESCE(ucs.LastErrorCode, 0) AS LastErrorCode,
+       uss.LastScanTime
+FROM v_R_System s
+CROSS JOIN v_UpdateCIs ui
+LEFT JOIN v_UpdateComplianceStatus ucs ON ucs.ResourceID = s.ResourceID AND ucs.CI_ID = ui.CI_ID
+LEFT JOIN v_StateNames sn ON sn.TopicType = 402 AND sn.StateID = ucs.LastEnforcementMessageID
+LEFT JOIN v_UpdateScanStatus uss
+       ON uss.ResourceID = s.ResourceID
+      AND uss.UpdateSource_ID = (SELECT MIN(src.UpdateSource_ID) FROM v_SoftwareUpdateSource src
+                                 WHERE src.IsPublishingEnabled = 1)
+WHERE UPPER(s.Name0) = UPPER(@name)
+  AND (ucs.Status IS NOT NULL OR ui.IsExpired = 0)
+ORDER BY CASE WHEN ucs.Status = 2 THEN 0 ELSE 1 END, ui.ArticleID, ui.CI_ID
