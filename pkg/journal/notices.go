@@ -1,0 +1,165 @@
+package journal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// NoticeKind is the kind of user notice (issue 7).
+type NoticeKind string
+
+// Notice kinds.
+const (
+	ScanNotice    NoticeKind = "scan"    // "a scan is about to start, then a patch will install" (the watcher)
+	MissingNotice NoticeKind = "missing" // the Thursday notice: this machine still misses an update
+)
+
+// Notice is one notice to the user of a machine, delivered or not.
+type Notice struct {
+	Run        RunID      `json:"run,omitempty"` // 0 outside a night
+	Host       string     `json:"host"`
+	ResourceID int64      `json:"resource_id,omitempty"`
+	User       string     `json:"user,omitempty"` // the logged-on user told; empty when nobody was
+	Kind       NoticeKind `json:"kind"`
+	Update     string     `json:"update,omitempty"` // ArticleID or BulletinID the notice is about ("" for scan notices)
+	ArticleID  string     `json:"article_id,omitempty"`
+	BulletinID string     `json:"bulletin_id,omitempty"`
+	Delivered  bool       `json:"delivered"`
+	Channel    string     `json:"channel,omitempty"` // msg, hta
+	Reason     string     `json:"reason,omitempty"`  // why not delivered: no user logged on, quiet hours, too soon, ...
+	At         time.Time  `json:"at"`
+}
+
+// RecordNotice writes notices now (not buffered: the counting of issue 7 must see them).
+func (j *DB) RecordNotice(ctx context.Context, notices ...Notice) error {
+	tx, err := j.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("journal: record notice: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO notices (run, host, resource_id, user_name, kind, update_id, article_id, bulletin_id, delivered, channel, reason, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("journal: record notice: %w", err)
+	}
+	defer stmt.Close()
+	for _, n := range notices {
+		if strings.TrimSpace(n.Host) == "" || (n.Kind != ScanNotice && n.Kind != MissingNotice) {
+			return errors.New("journal: a notice needs a host and a kind (scan or missing)")
+		}
+		if n.At.IsZero() {
+			n.At = j.opt.Now()
+		}
+		var run any
+		if n.Run != 0 {
+			run = n.Run
+		}
+		_, err := stmt.ExecContext(ctx, run, clip(n.Host, 255), n.ResourceID, clip(n.User, 256), string(n.Kind), clip(n.Update, 64),
+			clip(n.ArticleID, 32), clip(n.BulletinID, 32), n.Delivered, clip(n.Channel, 16), clip(strings.Join(strings.Fields(n.Reason), " "), 500), ts(n.At))
+		if err != nil {
+			return fmt.Errorf("journal: record notice to %s: %w", n.Host, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("journal: record notice: %w", err)
+	}
+	return nil
+}
+
+// NoticeCount counts the notices of a kind delivered to host about update, over all time
+// (the "told more than 3 times" rule). update is compared case-insensitively.
+func (j *DB) NoticeCount(ctx context.Context, host, update string, kind NoticeKind) (int, error) {
+	var n int
+	err := j.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notices WHERE host = ? AND update_id = ? AND kind = ? AND delivered = 1`,
+		host, update, string(kind)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("journal: notice count of %s: %w", host, err)
+	}
+	return n, nil
+}
+
+const noticeCols = `COALESCE(run, 0), host, resource_id, user_name, kind, update_id, article_id, bulletin_id, delivered, channel, reason, at`
+
+func scanNotice(sc interface{ Scan(...any) error }) (Notice, error) {
+	var n Notice
+	var kind string
+	var at sql.NullString
+	err := sc.Scan(&n.Run, &n.Host, &n.ResourceID, &n.User, &kind, &n.Update, &n.ArticleID, &n.BulletinID, &n.Delivered, &n.Channel, &n.Reason, &at)
+	n.Kind, n.At = NoticeKind(kind), parseTS(at)
+	return n, err
+}
+
+// LastNotice returns the last notice delivered to host (any kind, any update), for the
+// minimum interval between notices to one machine.
+func (j *DB) LastNotice(ctx context.Context, host string) (Notice, bool, error) {
+	n, err := scanNotice(j.db.QueryRowContext(ctx, `SELECT `+noticeCols+` FROM notices WHERE host = ? AND delivered = 1 ORDER BY at DESC, id DESC LIMIT 1`, host))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Notice{}, false, nil
+	}
+	if err != nil {
+		return Notice{}, false, fmt.Errorf("journal: last notice to %s: %w", host, err)
+	}
+	return n, true, nil
+}
+
+// NoticeTally is how often one machine was told about one update.
+type NoticeTally struct {
+	Host       string    `json:"host"`
+	ResourceID int64     `json:"resource_id,omitempty"`
+	Update     string    `json:"update"`
+	Count      int       `json:"count"`
+	First      time.Time `json:"first"`
+	Last       time.Time `json:"last"`
+}
+
+// NoticeTallies lists (host, update) pairs with at least min delivered notices of kind,
+// most told first: `notify escalations --threshold N` lists those above N.
+func (j *DB) NoticeTallies(ctx context.Context, kind NoticeKind, min int) ([]NoticeTally, error) {
+	rows, err := j.db.QueryContext(ctx, `SELECT UPPER(host), MAX(resource_id), UPPER(update_id), COUNT(*), MIN(at), MAX(at)
+		FROM notices WHERE kind = ? AND delivered = 1
+		GROUP BY UPPER(host), UPPER(update_id) HAVING COUNT(*) >= ?
+		ORDER BY COUNT(*) DESC, UPPER(host), UPPER(update_id)`, string(kind), min)
+	if err != nil {
+		return nil, fmt.Errorf("journal: notice tallies: %w", err)
+	}
+	defer rows.Close()
+	var out []NoticeTally
+	for rows.Next() {
+		var t NoticeTally
+		var first, last sql.NullString
+		if err := rows.Scan(&t.Host, &t.ResourceID, &t.Update, &t.Count, &first, &last); err != nil {
+			return nil, fmt.Errorf("journal: notice tallies: %w", err)
+		}
+		t.First, t.Last = parseTS(first), parseTS(last)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Notices lists the notices to a host (all of them when host is empty), oldest first.
+func (j *DB) Notices(ctx context.Context, host string) ([]Notice, error) {
+	q := `SELECT ` + noticeCols + ` FROM notices`
+	var args []any
+	if host != "" {
+		q += ` WHERE host = ?`
+		args = append(args, host)
+	}
+	rows, err := j.db.QueryContext(ctx, q+` ORDER BY at, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("journal: notices: %w", err)
+	}
+	defer rows.Close()
+	var out []Notice
+	for rows.Next() {
+		n, err := scanNotice(rows)
+		if err != nil {
+			return nil, fmt.Errorf("journal: notices: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,93 @@
+package journal
+
+// migrations[i] brings the schema from version i to i+1 (PRAGMA user_version). Never edit
+// a released migration; append a new one.
+var migrations = []string{
+	// 1: runs, steps, one row per host per action attempt, wake results, notices.
+	`
+CREATE TABLE runs (
+  id            INTEGER PRIMARY KEY,
+  plan          TEXT NOT NULL,
+  month         TEXT NOT NULL,           -- YYYY-MM
+  patch_tuesday TEXT NOT NULL,           -- YYYY-MM-DD in the plan's zone
+  time_zone     TEXT NOT NULL,
+  started       TEXT NOT NULL,           -- UTC, 'YYYY-MM-DD HH:MM:SS.fff'
+  finished      TEXT,
+  status        TEXT NOT NULL,
+  UNIQUE (plan, month)
+);
+
+CREATE TABLE steps (
+  id          INTEGER PRIMARY KEY,
+  run         INTEGER NOT NULL REFERENCES runs(id),
+  step        TEXT NOT NULL,             -- step ID of the plan
+  occurrence  TEXT NOT NULL,             -- occurrence ID (the step ID, or STEP-HHMM)
+  action      TEXT NOT NULL,
+  planned     TEXT NOT NULL,
+  started     TEXT NOT NULL,
+  finished    TEXT,
+  status      TEXT NOT NULL,
+  resumes     INTEGER NOT NULL DEFAULT 0, -- times the step was started again after a stop
+  hosts       INTEGER NOT NULL DEFAULT 0,
+  ok          INTEGER NOT NULL DEFAULT 0,
+  failed      INTEGER NOT NULL DEFAULT 0,
+  skipped     INTEGER NOT NULL DEFAULT 0,
+  unconfirmed INTEGER NOT NULL DEFAULT 0,
+  note        TEXT NOT NULL DEFAULT '',
+  UNIQUE (run, occurrence)
+);
+CREATE INDEX steps_run ON steps (run, step);
+
+CREATE TABLE host_actions (
+  id          INTEGER PRIMARY KEY,
+  run         INTEGER NOT NULL,
+  step        INTEGER NOT NULL REFERENCES steps(id),
+  host        TEXT NOT NULL COLLATE NOCASE,
+  resource_id INTEGER NOT NULL DEFAULT 0,
+  action      TEXT NOT NULL,
+  attempt     INTEGER NOT NULL DEFAULT 1,
+  outcome     TEXT NOT NULL,
+  reason      TEXT NOT NULL DEFAULT '',
+  error_code  INTEGER NOT NULL DEFAULT 0,
+  channel     TEXT NOT NULL DEFAULT '',
+  at          TEXT NOT NULL
+);
+CREATE INDEX host_actions_step ON host_actions (step, host, action);
+CREATE INDEX host_actions_run ON host_actions (run, host, action);
+
+CREATE TABLE wakes (
+  id            INTEGER PRIMARY KEY,
+  run           INTEGER NOT NULL,
+  step          INTEGER NOT NULL REFERENCES steps(id),
+  host          TEXT NOT NULL COLLATE NOCASE,
+  resource_id   INTEGER NOT NULL DEFAULT 0,
+  mac           TEXT NOT NULL DEFAULT '',
+  method        TEXT NOT NULL DEFAULT '',
+  packets       INTEGER NOT NULL DEFAULT 0,
+  sent          TEXT NOT NULL,
+  online_before INTEGER NOT NULL DEFAULT 0,
+  woke          TEXT
+);
+CREATE INDEX wakes_step ON wakes (step, host);
+
+CREATE TABLE notices (
+  id          INTEGER PRIMARY KEY,
+  run         INTEGER,                   -- NULL outside a night (the watcher's own runs)
+  host        TEXT NOT NULL COLLATE NOCASE,
+  resource_id INTEGER NOT NULL DEFAULT 0,
+  user_name   TEXT NOT NULL DEFAULT '',
+  kind        TEXT NOT NULL,             -- scan | missing
+  update_id   TEXT NOT NULL DEFAULT '' COLLATE NOCASE, -- ArticleID or BulletinID; '' for scan notices
+  article_id  TEXT NOT NULL DEFAULT '',
+  bulletin_id TEXT NOT NULL DEFAULT '',
+  delivered   INTEGER NOT NULL,
+  channel     TEXT NOT NULL DEFAULT '',
+  reason      TEXT NOT NULL DEFAULT '',
+  at          TEXT NOT NULL
+);
+CREATE INDEX notices_host ON notices (host, update_id, kind);
+`,
+}
+
+// SchemaVersion is the schema version this build writes.
+func SchemaVersion() int { return len(migrations) }

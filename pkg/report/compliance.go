@@ -1,0 +1,242 @@
+// Package report builds patchnight's reports from the site database (and, for the morning
+// report, the journal): compliance per update, machines missing an update, one machine's
+// updates, and scan state against the current catalog. Each report is one set-based query;
+// rows stream and only the result rows are kept.
+package report
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+
+	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/fleet"
+	"github.com/patchnight/patchnight/pkg/output"
+	"github.com/patchnight/patchnight/pkg/site"
+)
+
+// Scope narrows a report to a collection and/or a set of updates.
+type Scope struct {
+	Collection *Collection      `json:"collection,omitempty"` // nil = every client machine
+	Group      *UpdateGroup     `json:"update_group,omitempty"`
+	Update     *fleet.UpdateRef `json:"update,omitempty"`
+	All        bool             `json:"all_updates,omitempty"` // every update CI, not only those some client requires or has
+}
+
+// Collection is a resolved collection.
+type Collection struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Members int64  `json:"members"`
+}
+
+// UpdateGroup is a resolved software update group.
+type UpdateGroup struct {
+	CIID    int64  `json:"ci_id"`
+	Title   string `json:"title"`
+	Updates int64  `json:"updates"`
+}
+
+// ResolveCollection finds a collection by ID or name; a missing one is a usage error.
+func ResolveCollection(ctx context.Context, db *site.DB, key string) (*Collection, error) {
+	if key == "" {
+		return nil, exit.Usagef("give a CollectionID like ABC00012 or a collection name", "empty collection")
+	}
+	var found []Collection
+	err := db.Each(ctx, "collection_lookup", site.Params{"key": key}, func(r *sql.Rows) error {
+		var c Collection
+		var typ int
+		if err := r.Scan(&c.ID, &c.Name, &c.Members, &typ); err != nil {
+			return fmt.Errorf("read collection: %w", err)
+		}
+		found = append(found, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch len(found) {
+	case 0:
+		return nil, exit.Usagef("list them with: patchnight collections list", "collection %q does not exist", key)
+	case 1:
+		return &found[0], nil
+	}
+	for _, c := range found {
+		if c.ID == key {
+			return &c, nil
+		}
+	}
+	return nil, exit.Usagef("use the CollectionID instead", "%q names %d collections", key, len(found))
+}
+
+// ResolveGroup finds a software update group by CI_ID or title.
+func ResolveGroup(ctx context.Context, db *site.DB, key string) (*UpdateGroup, error) {
+	if key == "" {
+		return nil, exit.Usagef("give a software update group's title or CI_ID", "empty software update group")
+	}
+	id, _ := strconv.ParseInt(key, 10, 64)
+	var found []UpdateGroup
+	err := db.Each(ctx, "sug_lookup", site.Params{"id": id, "title": key}, func(r *sql.Rows) error {
+		var g UpdateGroup
+		if err := r.Scan(&g.CIID, &g.Title, &g.Updates); err != nil {
+			return fmt.Errorf("read software update group: %w", err)
+		}
+		found = append(found, g)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(found) == 0 {
+		return nil, exit.Usagef("check the title in the console under Software Update Groups", "software update group %q does not exist", key)
+	}
+	if len(found) > 1 {
+		return nil, exit.Usagef("use the group's CI_ID instead", "%q names %d software update groups", key, len(found))
+	}
+	return &found[0], nil
+}
+
+// UpdateCompliance is one update's line of the compliance report.
+type UpdateCompliance struct {
+	CIID        int64   `json:"ci_id"`
+	ArticleID   string  `json:"article_id"`
+	BulletinID  string  `json:"bulletin_id"`
+	Title       string  `json:"title"`
+	Severity    int     `json:"severity"`
+	Superseded  bool    `json:"superseded"`
+	Required    int64   `json:"required"`
+	Installed   int64   `json:"installed"`
+	NotRequired int64   `json:"not_required"`
+	Unknown     int64   `json:"unknown"`
+	Clients     int64   `json:"clients"`
+	Compliant   float64 `json:"percent_compliant"` // (installed + not required) / clients
+}
+
+// ComplianceTotals sums the update lines.
+type ComplianceTotals struct {
+	Required    int64   `json:"required"`
+	Installed   int64   `json:"installed"`
+	NotRequired int64   `json:"not_required"`
+	Unknown     int64   `json:"unknown"`
+	Compliant   float64 `json:"percent_compliant"`
+}
+
+// Compliance is the compliance report.
+type Compliance struct {
+	Scope   Scope              `json:"scope"`
+	Clients int64              `json:"clients_in_scope"` // the denominator: client machines in scope
+	Updates []UpdateCompliance `json:"updates"`
+	Total   ComplianceTotals   `json:"total"`
+}
+
+// ComplianceReport runs the compliance query for scope.
+func ComplianceReport(ctx context.Context, db *site.DB, scope Scope) (*Compliance, error) {
+	p := site.Params{"collection": "", "group": int64(0), "article": "", "bulletin": "", "all": int64(0)}
+	if scope.Collection != nil {
+		p["collection"] = scope.Collection.ID
+	}
+	if scope.Group != nil {
+		p["group"] = scope.Group.CIID
+	}
+	if scope.Update != nil {
+		p["article"], p["bulletin"] = scope.Update.ArticleID, scope.Update.BulletinID
+	}
+	if scope.All {
+		p["all"] = int64(1)
+	}
+	rep := &Compliance{Scope: scope, Updates: []UpdateCompliance{}}
+	err := db.Each(ctx, "compliance", p, func(r *sql.Rows) error {
+		var u UpdateCompliance
+		var sup int64
+		if err := r.Scan(&u.CIID, &u.ArticleID, &u.BulletinID, &u.Title, &u.Severity, &sup,
+			&u.Required, &u.Installed, &u.NotRequired, &u.Clients); err != nil {
+			return fmt.Errorf("read compliance row: %w", err)
+		}
+		u.Superseded = sup != 0
+		u.Unknown = u.Clients - u.Required - u.Installed - u.NotRequired
+		u.Compliant = percent(u.Installed+u.NotRequired, u.Clients)
+		rep.Clients = u.Clients
+		rep.Updates = append(rep.Updates, u)
+		rep.Total.Required += u.Required
+		rep.Total.Installed += u.Installed
+		rep.Total.NotRequired += u.NotRequired
+		rep.Total.Unknown += u.Unknown
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	t := rep.Total
+	rep.Total.Compliant = percent(t.Installed+t.NotRequired, t.Required+t.Installed+t.NotRequired+t.Unknown)
+	if scope.Update != nil && len(rep.Updates) == 0 {
+		return nil, exit.Usagef("check the number; list updates with: patchnight report compliance --all", "update %s is not in the site database", scope.Update)
+	}
+	return rep, nil
+}
+
+func percent(num, den int64) float64 {
+	if den == 0 {
+		return 0
+	}
+	return float64(int64(1000*float64(num)/float64(den)+0.5)) / 10
+}
+
+func pct(v float64, den int64) string {
+	if den == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + "%"
+}
+
+// clip shortens s to at most max runes for table cells; JSON keeps the whole text.
+func clip(s string, max int) string {
+	r := []rune(s)
+	if len(r) <= max {
+		return s
+	}
+	return string(r[:max-3]) + "..."
+}
+
+func n(v int64) string { return strconv.FormatInt(v, 10) }
+
+// Grids renders the report as a table with a total line.
+func (c *Compliance) Grids() []output.Grid {
+	g := output.Grid{
+		Title:   "Compliance of " + c.Scope.describe() + ": " + n(c.Clients) + " client machines in scope",
+		Header:  []string{"Article", "Bulletin", "Title", "Required", "Installed", "Not required", "Unknown", "Compliant"},
+		Numeric: []bool{false, false, false, true, true, true, true, true},
+	}
+	for _, u := range c.Updates {
+		art := ""
+		if u.ArticleID != "" {
+			art = "KB" + u.ArticleID
+		}
+		title := clip(u.Title, 90)
+		if u.Superseded {
+			title += " (superseded)"
+		}
+		g.Rows = append(g.Rows, []string{art, u.BulletinID, title, n(u.Required), n(u.Installed),
+			n(u.NotRequired), n(u.Unknown), pct(u.Compliant, u.Clients)})
+	}
+	t := c.Total
+	g.Footer = []string{"Total", "", n(int64(len(c.Updates))) + " updates", n(t.Required), n(t.Installed),
+		n(t.NotRequired), n(t.Unknown), pct(t.Compliant, t.Required+t.Installed+t.NotRequired+t.Unknown)}
+	return []output.Grid{g}
+}
+
+func (s Scope) describe() string {
+	what := "all updates with state"
+	switch {
+	case s.Update != nil:
+		what = s.Update.String()
+	case s.Group != nil:
+		what = "update group " + s.Group.Title
+	case s.All:
+		what = "all updates"
+	}
+	if s.Collection != nil {
+		return what + " in " + s.Collection.Name + " (" + s.Collection.ID + ")"
+	}
+	return what
+}

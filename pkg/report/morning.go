@@ -1,0 +1,88 @@
+package report
+
+import "time"
+
+// Morning is the morning report of one patch night: how the night went, hour by hour, and
+// who needs a person today. It combines the journal (what was done to each machine) and the
+// site database (what the machines report now). The runner fills it; renderers (table,
+// Markdown, JSON, HTML) only present it.
+type Morning struct {
+	Run       MorningRun `json:"run"`
+	Generated time.Time  `json:"generated"`
+	// Eligible is the denominator: client machines that are active and healthy (client
+	// check passed) and in the plan's target collection. Machines outside it are listed in
+	// Excluded, never counted as patched or unpatched.
+	Eligible int64 `json:"eligible"`
+	// Excluded counts machines left out of the denominator, by reason (inactive client,
+	// unhealthy client, no client).
+	Excluded []Count `json:"excluded"`
+	// Patched is how many eligible machines have every update of the night's software
+	// update group installed or not required, on a current scan.
+	Patched    int64   `json:"patched"`
+	PatchedPct float64 `json:"patched_percent"`
+	// BeforePct is the patched share before the first step of the night.
+	BeforePct float64 `json:"before_percent"`
+	// Benchmark is the published result of the manual restart method: 80% on the night.
+	Benchmark float64 `json:"benchmark_percent"`
+	// BurnDown is the patched share after each step, in order.
+	BurnDown []BurnPoint `json:"burn_down"`
+	// ByUpdate is compliance per update of the group over the eligible machines.
+	ByUpdate []UpdateCompliance `json:"by_update"`
+	// ByLocation is the patched share per location (AD site) or subnet.
+	ByLocation []GroupShare `json:"by_location"`
+	// Stopped counts unpatched eligible machines by what stopped them (the first reason
+	// that applies: never woke, offline, scan failed, install failed, pending restart,
+	// logged-on deferral, retries exhausted, escalated).
+	Stopped []Count `json:"stopped"`
+	// NeedsPerson lists the machines a person should look at today, with reasons.
+	NeedsPerson []HostIssue `json:"needs_person"`
+}
+
+// MorningRun identifies the night.
+type MorningRun struct {
+	ID           int64      `json:"id"`
+	Plan         string     `json:"plan"`
+	Month        string     `json:"month"` // 2026-12
+	PatchTuesday time.Time  `json:"patch_tuesday"`
+	Started      time.Time  `json:"started"`
+	Finished     *time.Time `json:"finished,omitempty"`
+	Status       string     `json:"status"` // running, finished, failed
+	Site         string     `json:"site"`   // site code
+}
+
+// BurnPoint is the patched share after one step of the night.
+type BurnPoint struct {
+	Step       string    `json:"step"`  // step ID, e.g. install-nobody-2000
+	Label      string    `json:"label"` // e.g. "20:00 install + restart (nobody logged on)"
+	At         time.Time `json:"at"`    // when the step finished
+	Patched    int64     `json:"patched"`
+	Eligible   int64     `json:"eligible"`
+	PatchedPct float64   `json:"patched_percent"`
+	Hosts      int64     `json:"hosts"`  // hosts the step acted on
+	Failed     int64     `json:"failed"` // of those, hosts whose action failed
+}
+
+// GroupShare is the patched share of one location or subnet.
+type GroupShare struct {
+	Name       string  `json:"name"`
+	Eligible   int64   `json:"eligible"`
+	Patched    int64   `json:"patched"`
+	PatchedPct float64 `json:"patched_percent"`
+}
+
+// Count is a labelled number.
+type Count struct {
+	Reason string `json:"reason"`
+	Count  int64  `json:"count"`
+}
+
+// HostIssue is one machine that needs a person, with why.
+type HostIssue struct {
+	Name       string     `json:"name"`
+	Location   string     `json:"location"`
+	Reasons    []string   `json:"reasons"`     // e.g. "install failed 0x80070643", "told 4 times"
+	Missing    []string   `json:"missing"`     // updates still missing, e.g. KB5071234
+	ErrorCodes []string   `json:"error_codes"` // distinct error codes seen, 0x...
+	Notices    int        `json:"notices"`     // notices delivered for the missing updates
+	LastSeen   *time.Time `json:"last_seen,omitempty"`
+}

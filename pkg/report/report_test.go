@@ -1,0 +1,327 @@
+package report_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/fleet"
+	"github.com/patchnight/patchnight/pkg/report"
+	"github.com/patchnight/patchnight/pkg/site"
+)
+
+func openLab(t *testing.T) (*site.DB, *sql.DB) {
+	t.Helper()
+	path := labPath
+	db, err := site.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return db, raw
+}
+
+type counts struct{ required, installed, notRequired, unknown int64 }
+
+// independentCompliance recomputes the report from the lab's own tables, in Go, without
+// the views or the query under test.
+func independentCompliance(t *testing.T, raw *sql.DB, collection string) (map[int64]counts, int64) {
+	t.Helper()
+	ctx := context.Background()
+	var src int64
+	if err := raw.QueryRowContext(ctx, `SELECT UpdateSource_ID FROM lab_update_source WHERE IsPublishingEnabled = 1`).Scan(&src); err != nil {
+		t.Fatal(err)
+	}
+	scope := map[int64]int64{} // ResourceID → scan version (-1 = never)
+	rows, err := raw.QueryContext(ctx, `SELECT ResourceID FROM lab_host WHERE IsClient = 1 AND Obsolete = 0 AND Decommissioned = 0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		scope[id] = -1
+	}
+	rows.Close()
+	if collection != "" {
+		members := map[int64]bool{}
+		rows, _ := raw.QueryContext(ctx, `SELECT ResourceID FROM lab_collection_member WHERE CollectionID = ?`, collection)
+		for rows.Next() {
+			var id int64
+			rows.Scan(&id)
+			members[id] = true
+		}
+		rows.Close()
+		for id := range scope {
+			if !members[id] {
+				delete(scope, id)
+			}
+		}
+	}
+	rows, _ = raw.QueryContext(ctx, `SELECT ResourceID, LastScanPackageVersion FROM lab_scan_status WHERE UpdateSource_ID = ?`, src)
+	for rows.Next() {
+		var id, v int64
+		rows.Scan(&id, &v)
+		if _, ok := scope[id]; ok {
+			scope[id] = v
+		}
+	}
+	rows.Close()
+	minVer := map[int64]int64{}
+	rows, _ = raw.QueryContext(ctx, `SELECT CI_ID, MinSourceVersion FROM lab_update WHERE CIType_ID = 1`)
+	for rows.Next() {
+		var ci, v int64
+		rows.Scan(&ci, &v)
+		minVer[ci] = v
+	}
+	rows.Close()
+	hasRow := map[[2]int64]int64{}
+	rows, _ = raw.QueryContext(ctx, `SELECT ResourceID, CI_ID, Status FROM lab_update_state WHERE Status IN (2, 3)`)
+	for rows.Next() {
+		var id, ci, st int64
+		rows.Scan(&id, &ci, &st)
+		hasRow[[2]int64{id, ci}] = st
+	}
+	rows.Close()
+	out := map[int64]counts{}
+	for ci, mv := range minVer {
+		var c counts
+		for id, ver := range scope {
+			switch st, ok := hasRow[[2]int64{id, ci}]; {
+			case ok && st == 2:
+				c.required++
+			case ok && st == 3:
+				c.installed++
+			case ver >= mv:
+				c.notRequired++
+			default:
+				c.unknown++
+			}
+		}
+		out[ci] = c
+	}
+	return out, int64(len(scope))
+}
+
+func TestComplianceMatchesIndependentCount(t *testing.T) {
+	t.Parallel()
+	db, raw := openLab(t)
+	ctx := context.Background()
+	for _, coll := range []string{"", "LAB00011"} {
+		t.Run("collection="+coll, func(t *testing.T) {
+			scope := report.Scope{All: true}
+			if coll != "" {
+				c, err := report.ResolveCollection(ctx, db, coll)
+				if err != nil {
+					t.Fatal(err)
+				}
+				scope.Collection = c
+			}
+			rep, err := report.ComplianceReport(ctx, db, scope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, clients := independentCompliance(t, raw, coll)
+			if rep.Clients != clients || clients == 0 {
+				t.Errorf("clients in scope = %d, want %d", rep.Clients, clients)
+			}
+			if len(rep.Updates) != len(want) {
+				t.Fatalf("%d update lines, want %d", len(rep.Updates), len(want))
+			}
+			var sawUnknown, sawNotRequired bool
+			for _, u := range rep.Updates {
+				w := want[u.CIID]
+				got := counts{u.Required, u.Installed, u.NotRequired, u.Unknown}
+				if got != w {
+					t.Errorf("CI %d (%s): got %+v, want %+v", u.CIID, u.Title, got, w)
+				}
+				sawUnknown = sawUnknown || u.Unknown > 0
+				sawNotRequired = sawNotRequired || u.NotRequired > 0
+			}
+			if !sawUnknown || !sawNotRequired {
+				t.Errorf("the lab should exercise unknown (%v) and not required (%v)", sawUnknown, sawNotRequired)
+			}
+		})
+	}
+}
+
+func TestComplianceFilters(t *testing.T) {
+	t.Parallel()
+	db, raw := openLab(t)
+	ctx := context.Background()
+	var sugTitle string
+	var sugID, sugUpdates int64
+	if err := raw.QueryRow(`SELECT CI_ID, Title FROM lab_update WHERE CIType_ID = 9`).Scan(&sugID, &sugTitle); err != nil {
+		t.Fatal(err)
+	}
+	raw.QueryRow(`SELECT COUNT(*) FROM lab_cirelation WHERE FromCIID = ? AND RelationType = 1`, sugID).Scan(&sugUpdates)
+	g, err := report.ResolveGroup(ctx, db, sugTitle)
+	if err != nil || g.CIID != sugID {
+		t.Fatalf("ResolveGroup(%q) = %+v, %v", sugTitle, g, err)
+	}
+	rep, err := report.ComplianceReport(ctx, db, report.Scope{Group: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(rep.Updates)) != sugUpdates || sugUpdates == 0 {
+		t.Errorf("group report has %d updates, the group %d", len(rep.Updates), sugUpdates)
+	}
+	var article, bulletin string
+	raw.QueryRow(`SELECT ArticleID FROM lab_update WHERE CIType_ID = 1 AND BulletinID = '' ORDER BY CI_ID`).Scan(&article)
+	raw.QueryRow(`SELECT BulletinID FROM lab_update WHERE CIType_ID = 1 AND BulletinID <> '' ORDER BY CI_ID`).Scan(&bulletin)
+	for _, id := range []string{"KB" + article, bulletin} {
+		ref, err := fleet.ParseUpdateRef(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := report.ComplianceReport(ctx, db, report.Scope{Update: &ref})
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if len(rep.Updates) == 0 {
+			t.Errorf("%s: no lines", id)
+		}
+		for _, u := range rep.Updates {
+			if u.ArticleID != ref.ArticleID && u.BulletinID != ref.BulletinID {
+				t.Errorf("%s: line for %s/%s", id, u.ArticleID, u.BulletinID)
+			}
+		}
+	}
+	ref := fleet.UpdateRef{ArticleID: "1"}
+	if _, err := report.ComplianceReport(ctx, db, report.Scope{Update: &ref}); exit.Code(err) != exit.Usage {
+		t.Errorf("unknown update: err = %v", err)
+	}
+}
+
+func TestResolveErrors(t *testing.T) {
+	t.Parallel()
+	db, _ := openLab(t)
+	ctx := context.Background()
+	if _, err := report.ResolveCollection(ctx, db, "LAB0FFFF"); exit.Code(err) != exit.Usage {
+		t.Errorf("missing collection: %v", err)
+	}
+	if _, err := report.ResolveGroup(ctx, db, "no such group"); exit.Code(err) != exit.Usage {
+		t.Errorf("missing group: %v", err)
+	}
+	if _, err := report.HostReport(ctx, db, "NO-SUCH-PC"); exit.Code(err) != exit.Usage {
+		t.Errorf("missing host: %v", err)
+	}
+	c, err := report.ResolveCollection(ctx, db, "all systems")
+	if err != nil || c.ID != "SMS00001" {
+		t.Errorf("by name, any case: %+v %v", c, err)
+	}
+}
+
+func TestMissingAndHostReports(t *testing.T) {
+	t.Parallel()
+	db, raw := openLab(t)
+	ctx := context.Background()
+	var ci int64
+	var article string
+	var want int64
+	err := raw.QueryRow(`SELECT s.CI_ID, u.ArticleID, COUNT(*) FROM lab_update_state s JOIN lab_update u ON u.CI_ID = s.CI_ID
+		WHERE s.Status = 2 GROUP BY s.CI_ID, u.ArticleID ORDER BY COUNT(*) DESC`).Scan(&ci, &article, &want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := report.MissingReport(ctx, db, fleet.UpdateRef{ArticleID: article}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(rep.Hosts)) != want {
+		t.Errorf("missing hosts = %d, want %d", len(rep.Hosts), want)
+	}
+	if len(rep.Hosts) == 0 {
+		t.Fatal("no missing hosts in the lab")
+	}
+	h := rep.Hosts[0]
+	detail, err := report.HostReport(ctx, db, h.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantMissing int64
+	raw.QueryRow(`SELECT COUNT(*) FROM lab_update_state WHERE ResourceID = ? AND Status = 2`, h.ResourceID).Scan(&wantMissing)
+	if int64(detail.Missing) != wantMissing || detail.ResourceID != h.ResourceID {
+		t.Errorf("host %s: missing %d, want %d", h.Name, detail.Missing, wantMissing)
+	}
+	found := false
+	for _, u := range detail.Updates {
+		if u.CIID == ci {
+			found = u.Status == fleet.StatusRequired
+		}
+	}
+	if !found {
+		t.Errorf("host %s does not show CI %d as required", h.Name, ci)
+	}
+}
+
+func TestScanReportMatchesIndependentCount(t *testing.T) {
+	t.Parallel()
+	db, raw := openLab(t)
+	ctx := context.Background()
+	var current int64
+	raw.QueryRow(`SELECT MAX(SyncCatalogVersion) FROM lab_sup_sync WHERE WSUSSourceServer = 'Microsoft Update'`).Scan(&current)
+	var src int64
+	raw.QueryRow(`SELECT UpdateSource_ID FROM lab_update_source WHERE IsPublishingEnabled = 1`).Scan(&src)
+	now := time.Date(2026, 12, 8, 15, 0, 0, 0, time.UTC)
+	want := map[string]int64{}
+	var wantLate int64
+	rows, err := raw.Query(`SELECT h.ResourceID, s.LastScanState, s.LastErrorCode, s.LastScanPackageVersion, s.LastScanTime
+		FROM lab_host h LEFT JOIN lab_scan_status s ON s.ResourceID = h.ResourceID AND s.UpdateSource_ID = ?
+		WHERE h.IsClient = 1 AND h.Obsolete = 0 AND h.Decommissioned = 0`, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		var state, code, ver sql.NullInt64
+		var when sql.NullString
+		rows.Scan(&id, &state, &code, &ver, &when)
+		switch {
+		case !state.Valid:
+			want[report.BucketNever]++
+		case state.Int64 != 3 || code.Int64 != 0:
+			want[report.BucketFailed]++
+		case ver.Int64 >= current:
+			want[report.BucketCurrent]++
+		case ver.Int64 == current-1:
+			want[report.BucketBehind1]++
+		default:
+			want[report.BucketBehind]++
+		}
+		if when.Valid && when.String < now.AddDate(0, 0, -14).Format(site.SQLiteTimeLayout) {
+			wantLate++
+		}
+	}
+	rows.Close()
+	rep, err := report.ScanReport(ctx, db, nil, now, 14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.CatalogVersion != current {
+		t.Errorf("catalog version %d, want %d", rep.CatalogVersion, current)
+	}
+	for _, b := range rep.Buckets {
+		if b.Clients != want[b.Bucket] {
+			t.Errorf("bucket %s: %d, want %d", b.Bucket, b.Clients, want[b.Bucket])
+		}
+		if want[b.Bucket] == 0 {
+			t.Errorf("the lab should have clients in bucket %s", b.Bucket)
+		}
+	}
+	if rep.Late != wantLate {
+		t.Errorf("late = %d, want %d", rep.Late, wantLate)
+	}
+	if len(rep.Errors) == 0 {
+		t.Error("no scan error codes reported")
+	}
+}
