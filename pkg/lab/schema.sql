@@ -18,7 +18,7 @@ CREATE TABLE lab_location (
 ) WITHOUT ROWID;
 
 CREATE TABLE lab_subnet (
-    subnet_id  TEXT PRIMARY KEY,          -- network address, e.g. '10.12.3.0'
+    subnet_id  TEXT PRIMARY KEY,          -- network address, e.g. '127.3.2.0' (the lab is all loopback)
     prefix_len INTEGER NOT NULL,          -- e.g. 24
     location   TEXT NOT NULL REFERENCES lab_location(name)
 ) WITHOUT ROWID;
@@ -40,7 +40,7 @@ CREATE TABLE lab_host (
     Active            INTEGER NOT NULL,    -- client active (v_CH_ClientSummary.ClientActiveStatus)
     Obsolete          INTEGER NOT NULL DEFAULT 0,
     Decommissioned    INTEGER NOT NULL DEFAULT 0,
-    ClientCheckPass   INTEGER NOT NULL,    -- 1 healthy, 2 unhealthy
+    ClientCheckPass   INTEGER NOT NULL,    -- 1 healthy, 2 unhealthy (0 without a client)
     Power             TEXT NOT NULL,       -- simulation: 'on' | 'off'
     WolEnabled        INTEGER NOT NULL,    -- simulation: NIC answers magic packets
     CurrentUser       TEXT,                -- simulation: interactive user now (NULL = nobody)
@@ -58,6 +58,9 @@ CREATE TABLE lab_host (
 );
 CREATE INDEX lab_host_name ON lab_host(Name);
 CREATE INDEX lab_host_subnet ON lab_host(Subnet);
+-- Simulator look-ups: host names case-insensitively, hosts due back from a restart.
+CREATE INDEX lab_host_name_nocase ON lab_host(Name COLLATE NOCASE);
+CREATE INDEX lab_host_offline_until ON lab_host(OfflineUntil) WHERE OfflineUntil IS NOT NULL;
 
 -- Network adapters as hardware inventory saw them (comma lists, IPv4 first, as on a real site).
 CREATE TABLE lab_adapter (
@@ -70,14 +73,17 @@ CREATE TABLE lab_adapter (
     IPEnabled         INTEGER NOT NULL,
     PRIMARY KEY (ResourceID, AdapterIndex)
 ) WITHOUT ROWID;
+CREATE INDEX lab_adapter_mac ON lab_adapter(MACAddress); -- wake by MAC
 
 -- Discovery multi-value attributes.
 CREATE TABLE lab_ra_subnet (ResourceID INTEGER NOT NULL, IP_Subnets0 TEXT NOT NULL);
 CREATE INDEX lab_ra_subnet_rid ON lab_ra_subnet(ResourceID);
 CREATE TABLE lab_ra_mac (ResourceID INTEGER NOT NULL, MAC_Addresses0 TEXT NOT NULL);
 CREATE INDEX lab_ra_mac_rid ON lab_ra_mac(ResourceID);
+CREATE INDEX lab_ra_mac_mac ON lab_ra_mac(MAC_Addresses0); -- wake by MAC (no inventory)
 CREATE TABLE lab_ra_ip (ResourceID INTEGER NOT NULL, IP_Addresses0 TEXT NOT NULL);
 CREATE INDEX lab_ra_ip_rid ON lab_ra_ip(ResourceID);
+CREATE INDEX lab_ra_ip_ip ON lab_ra_ip(IP_Addresses0); -- host by address
 
 -- Software update CIs (CIType_ID 1) and software update groups (CIType_ID 9).
 CREATE TABLE lab_update (
@@ -218,6 +224,18 @@ CREATE TABLE lab_collection_rule_direct (
     PRIMARY KEY (CollectionID, ResourceID)
 ) WITHOUT ROWID;
 
+-- What the simulator did, in order: one row per client action or wake on a known host
+-- (Action: scan, evaluate, policy, install, restart, wake, online), also when refused
+-- (Detail says why). Lets tests and the lab's own reports see exactly which hosts were acted on.
+CREATE TABLE lab_event (
+    Seq        INTEGER PRIMARY KEY,
+    Time       TEXT NOT NULL,
+    ResourceID INTEGER NOT NULL,
+    Action     TEXT NOT NULL,
+    Detail     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX lab_event_rid ON lab_event(ResourceID, Action);
+
 CREATE TABLE lab_state_name (
     TopicType INTEGER NOT NULL,
     StateID   INTEGER NOT NULL,
@@ -249,7 +267,7 @@ FROM lab_adapter;
 CREATE VIEW v_GS_COMPUTER_SYSTEM AS
 SELECT ResourceID, 1 AS GroupID, Name AS Name0, Domain AS Domain0, Manufacturer AS Manufacturer0,
        Model AS Model0, CASE WHEN Power = 'on' THEN CurrentUser END AS UserName0
-FROM lab_host WHERE IsClient = 1;
+FROM lab_host WHERE IsClient = 1 AND LastHW IS NOT NULL; -- no hardware inventory, no row
 
 CREATE VIEW v_CH_ClientSummary AS
 SELECT ResourceID, Active AS ClientActiveStatus,
@@ -262,7 +280,8 @@ FROM lab_host WHERE IsClient = 1;
 CREATE VIEW v_CombinedDeviceResources AS
 SELECT h.ResourceID AS MachineID, h.Name, h.IsClient, h.Active AS IsActive,
        h.ClientCheckPass,
-       CASE WHEN h.Power = 'on' AND h.IsClient = 1 AND h.Active = 1 THEN 1 ELSE 0 END AS CNIsOnline,
+       -- The fast channel sees any client that is up, also one the site marked inactive.
+       CASE WHEN h.Power = 'on' AND h.IsClient = 1 THEN 1 ELSE 0 END AS CNIsOnline,
        h.LastOnline AS CNLastOnlineTime, h.LastOffline AS CNLastOfflineTime,
        CASE WHEN h.Power = 'on' THEN h.CurrentUser END AS CurrentLogonUser,
        h.LastLogonUser, h.PrimaryUser,

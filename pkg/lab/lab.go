@@ -1,0 +1,146 @@
+// Package lab is patchnight's site-in-a-box: a SQLite double of a ConfigMgr site database
+// with a seeded synthetic fleet (Generate), and a simulator that applies client actions to
+// that fleet (Sim), which the lab's WS-Man endpoint and wake listener call.
+//
+// The database carries the real ConfigMgr view names and columns (schema.sql), so the
+// product's queries run on it unchanged. Only this package touches the lab_* tables behind
+// the views. Every lab address is a loopback address in 127.0.0.0/8 (IPv6 addresses are
+// link-local fe80::/64 inventory data only), so that no lab traffic ever leaves the machine.
+package lab
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/patchnight/patchnight/pkg/exit"
+)
+
+// Sentinel errors of the simulator; match them with errors.Is.
+var (
+	// ErrUnknownHost: no lab host has that name, FQDN or address.
+	ErrUnknownHost = errors.New("unknown lab host")
+	// ErrOffline: the host is powered off or restarting and does not answer.
+	ErrOffline = errors.New("host is offline")
+	// ErrNoClient: the host has no ConfigMgr client, so client actions cannot run on it.
+	ErrNoClient = errors.New("host has no ConfigMgr client")
+)
+
+// Lab-wide constants. The catalog version is the top SUP's SyncCatalogVersion; how a real
+// SyncCatalogVersion increments is unconfirmed (reference 3), the lab assumes two
+// versions a month.
+const (
+	CatalogVersion   = 412                   // current SyncCatalogVersion of the lab's SUPs
+	Domain           = "LAB"                 // NetBIOS domain of every lab host and user
+	DNSSuffix        = "lab.patchnight.test" // FQDN = lower-case name + "." + DNSSuffix
+	versionsPerMonth = 2
+	maxHosts         = 1_000_000
+	maxUpdates       = 10_000
+)
+
+// Options say what lab Generate builds. A zero field takes its default (DefaultOptions).
+// The same Options always give the same data.
+type Options struct {
+	Hosts        int       // machines in the fleet, 1..1,000,000 (default 2,000)
+	Seed         int64     // seed of every random choice
+	Updates      int       // software update CIs, 1..10,000 (default 40)
+	PatchTuesday time.Time // date of the Patch Tuesday the lab is built for (default 2026-12-08); the time of day is ignored
+	SiteCode     string    // three letters or digits (default "LAB")
+	Force        bool      // replace an existing file at the path
+}
+
+// DefaultOptions returns the defaults: 2,000 hosts, seed 1, 40 updates, Patch Tuesday
+// 2026-12-08, site code LAB.
+func DefaultOptions() Options {
+	return Options{
+		Hosts:        2000,
+		Seed:         1,
+		Updates:      40,
+		PatchTuesday: time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC),
+		SiteCode:     "LAB",
+	}
+}
+
+// normalize fills zero fields from the defaults and refuses values out of range.
+func (o Options) normalize() (Options, error) {
+	d := DefaultOptions()
+	if o.Hosts == 0 {
+		o.Hosts = d.Hosts
+	}
+	if o.Updates == 0 {
+		o.Updates = d.Updates
+	}
+	if o.PatchTuesday.IsZero() {
+		o.PatchTuesday = d.PatchTuesday
+	}
+	if o.SiteCode == "" {
+		o.SiteCode = d.SiteCode
+	}
+	if o.Hosts < 1 || o.Hosts > maxHosts {
+		return o, exit.Usagef("pass a number of hosts from 1 to 1000000", "lab hosts %d is out of range", o.Hosts)
+	}
+	if o.Updates < 1 || o.Updates > maxUpdates {
+		return o, exit.Usagef("pass a number of updates from 1 to 10000", "lab updates %d is out of range", o.Updates)
+	}
+	o.SiteCode = strings.ToUpper(o.SiteCode)
+	if !validSiteCode(o.SiteCode) {
+		return o, exit.Usagef("a site code is three letters or digits, like LAB or P01", "site code %q is not valid", o.SiteCode)
+	}
+	y, m, day := o.PatchTuesday.Date()
+	o.PatchTuesday = time.Date(y, m, day, 0, 0, 0, 0, time.UTC)
+	if y < 2018 || y > 2200 {
+		return o, exit.Usagef("pass a Patch Tuesday date like 2026-12-08", "Patch Tuesday %s is out of range", o.PatchTuesday.Format(time.DateOnly))
+	}
+	return o, nil
+}
+
+func validSiteCode(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Now is the lab's "now" for a Patch Tuesday date: 15:00 UTC that day.
+func labNow(patchTuesday time.Time) time.Time {
+	y, m, d := patchTuesday.Date()
+	return time.Date(y, m, d, 15, 0, 0, 0, time.UTC)
+}
+
+// Summary describes a lab that Generate built, for `lab init` output.
+type Summary struct {
+	Path           string    `json:"path"`
+	SiteCode       string    `json:"site_code"`
+	Seed           int64     `json:"seed"`
+	Hosts          int       `json:"hosts"`           // machines (v_R_System rows)
+	Clients        int       `json:"clients"`         // machines with a ConfigMgr client
+	Updates        int       `json:"updates"`         // update CIs (CIType_ID 1)
+	UpdateGroups   int       `json:"update_groups"`   // software update groups (CIType_ID 9)
+	Deployments    int       `json:"deployments"`     // v_CIAssignment rows
+	Collections    int       `json:"collections"`     // v_Collection rows
+	Subnets        int       `json:"subnets"`         // lab_subnet rows
+	Locations      int       `json:"locations"`       // offices
+	StateRows      int64     `json:"state_rows"`      // applicable host x update pairs
+	CatalogVersion int       `json:"catalog_version"` // current SyncCatalogVersion
+	PatchTuesday   time.Time `json:"patch_tuesday"`
+	Now            time.Time `json:"now"` // the lab's clock at build time: Patch Tuesday 15:00 UTC
+}
+
+// timeText formats t the way the lab stores times (site.SQLiteTimeLayout, UTC).
+func timeText(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// timeLayout is site.SQLiteTimeLayout; repeated here so that lab does not import site.
+const timeLayout = "2006-01-02 15:04:05"
+
+// Error codes the lab uses, as the signed 32-bit values SQL stores (HRESULT - 2^32). Their
+// meanings are not asserted here.
+const (
+	installFaultCode = int32(0x80070643 - 1<<32) // install failure (MSI 1603 as HRESULT)
+	scanFaultCode    = int32(0x8024401E - 1<<32) // WSUS HTTP error as WUA reports it
+	scanFaultCode2   = int32(0x80072EE2 - 1<<32) // WinINet timeout
+)

@@ -1,0 +1,211 @@
+package site_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/lab"
+	"github.com/patchnight/patchnight/pkg/site"
+	"github.com/patchnight/patchnight/queries"
+)
+
+var labPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "patchnight-site-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	labPath = filepath.Join(dir, "lab.db")
+	opt := lab.DefaultOptions()
+	opt.Hosts = 300
+	if _, err := lab.Generate(context.Background(), labPath, opt); err != nil {
+		fmt.Fprintln(os.Stderr, "build lab:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// sampleParams holds a plausible value for every parameter any query in queries/ takes.
+// A query with a parameter not listed here fails TestEveryQueryRunsOnTheLab, so a new
+// query cannot escape the test.
+func sampleParams() site.Params {
+	now := time.Date(2026, 12, 8, 15, 0, 0, 0, time.UTC)
+	return site.Params{
+		"now": now, "since": now.Add(-time.Hour), "late_before": now.AddDate(0, 0, -14),
+		"collection": "", "group": int64(0), "article": "", "bulletin": "", "all": int64(1),
+		"key": "SMS00001", "id": int64(0), "title": "x", "name": "PC-00001",
+		"resource_id": int64(1), "ci_id": int64(1), "status": int64(2), "state": int64(9),
+		"subnet": "", "host": "", "hosts": "", "limit_collection": "SMS00001", "limit": "SMS00001",
+		"enforcement": int64(11), "min_behind": int64(1), "max_behind": int64(1),
+		"variant": "behind", "source": int64(1), "user": "", "update": "",
+	}
+}
+
+func TestEveryQueryRunsOnTheLab(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := site.Open(ctx, "sqlite:"+labPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	names := queries.Names()
+	if len(names) < 5 {
+		t.Fatalf("only %d queries embedded", len(names))
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			text, _ := queries.Get(name)
+			for _, banned := range []string{"TOP ", "LIMIT ", "ISNULL(", "GETDATE(", "LEN(", "N'", "?"} {
+				if strings.Contains(strings.ToUpper(stripComments(text)), banned) {
+					t.Errorf("query %s uses %q, which does not run on both engines", name, banned)
+				}
+			}
+			rows, err := db.Query(ctx, name, sampleParams())
+			if err != nil {
+				t.Fatalf("query %s: %v", name, err)
+			}
+			defer rows.Close()
+			cols, err := rows.Columns()
+			if err != nil || len(cols) == 0 {
+				t.Fatalf("query %s returns no columns: %v", name, err)
+			}
+			for rows.Next() {
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatalf("query %s: %v", name, err)
+			}
+		})
+	}
+}
+
+func stripComments(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(s, "\n") {
+		if i := strings.Index(l, "--"); i >= 0 {
+			l = l[:i]
+		}
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}
+
+func TestCheckAndMissingParams(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := site.Open(ctx, "sqlite:"+labPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Check(ctx); err != nil {
+		t.Errorf("the lab fails the site check: %v", err)
+	}
+	if _, err := db.Query(ctx, "compliance", site.Params{}); err == nil || !strings.Contains(err.Error(), "needs @") {
+		t.Errorf("missing params not reported: %v", err)
+	}
+	if _, err := db.Query(ctx, "no_such_query", nil); err == nil {
+		t.Error("unknown query accepted")
+	}
+	if db.Kind() != site.SQLite || !strings.HasPrefix(db.String(), "sqlite:") {
+		t.Errorf("kind %s, string %s", db.Kind(), db)
+	}
+	// The lab is opened read-only: a write through the same connection pool fails.
+	if err := db.Each(ctx, "check_site", nil, func(*sql.Rows) error { return nil }); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.db")
+	os.WriteFile(empty, nil, 0o600)
+	tests := []struct {
+		dsn  string
+		code int
+		want string
+	}{
+		{"", exit.Usage, "no site database configured"},
+		{"postgres://x", exit.Usage, "neither sqlserver"},
+		{"sqlite:", exit.Usage, "not a plain file path"},
+		{"sqlite:" + filepath.Join(dir, "nope.db"), exit.Usage, "lab init"},
+		{"sqlite:" + dir, exit.Usage, "is a directory"},
+		{"sqlserver://", exit.Usage, "does not parse"},
+		{"sqlserver://127.0.0.1:1", exit.Usage, "names no database"},
+		{"sqlserver://sa:Pa55word@127.0.0.1:1?database=CM_ABC&dial+timeout=2", exit.Unavailable, "cannot reach"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.dsn, func(t *testing.T) {
+			t.Parallel()
+			db, err := site.Open(context.Background(), tc.dsn)
+			if err == nil {
+				db.Close()
+				t.Fatal("opened")
+			}
+			if exit.Code(err) != tc.code || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v (code %d), want code %d containing %q", err, exit.Code(err), tc.code, tc.want)
+			}
+			if strings.Contains(err.Error(), "Pa55word") {
+				t.Errorf("password in error: %v", err)
+			}
+		})
+	}
+	db, err := site.Open(context.Background(), "sqlite:"+empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Check(context.Background()); exit.Code(err) != exit.Usage || !strings.Contains(err.Error(), "not a ConfigMgr site database") {
+		t.Errorf("empty database passes the check: %v", err)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"sqlserver://sa:secret@cm01?database=CM_ABC":       "sqlserver://sa:xxxxx@cm01?database=CM_ABC",
+		"sqlserver://cm01?database=CM_ABC&password=secret": "sqlserver://cm01?database=CM_ABC&password=xxxxx",
+		"sqlserver://cm01?database=CM_ABC":                 "sqlserver://cm01?database=CM_ABC",
+		"server=cm01;user id=sa;password=secret":           "(a DSN with a password; not shown)",
+		"sqlite:/tmp/lab.db":                               "sqlite:/tmp/lab.db",
+	}
+	for in, want := range tests {
+		if got := site.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestNullTime(t *testing.T) {
+	t.Parallel()
+	want := time.Date(2026, 12, 8, 16, 30, 0, 0, time.UTC)
+	for _, in := range []any{want, want.In(time.FixedZone("x", 3600)), "2026-12-08 16:30:00", []byte("2026-12-08T16:30:00Z"), "2026-12-08 16:30:00+00:00"} {
+		var nt site.NullTime
+		if err := nt.Scan(in); err != nil || !nt.Valid || !nt.Time.Equal(want) {
+			t.Errorf("Scan(%v) = %+v, %v", in, nt, err)
+		}
+	}
+	var nt site.NullTime
+	if err := nt.Scan(nil); err != nil || nt.Valid || nt.Ptr() != nil {
+		t.Errorf("Scan(nil) = %+v, %v", nt, err)
+	}
+	if err := nt.Scan("yesterday"); err == nil {
+		t.Error("parsed garbage")
+	}
+	if err := nt.Scan(42); err == nil {
+		t.Error("scanned an int")
+	}
+}
