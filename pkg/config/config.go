@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -64,6 +65,8 @@ type WinRM struct {
 	ConnectTimeout   Duration `yaml:"connect_timeout"`   // TCP connect timeout
 	OperationTimeout Duration `yaml:"operation_timeout"` // one remote action, per host
 	Retries          int      `yaml:"retries"`           // retries for transient faults
+	DNSSuffix        string   `yaml:"dns_suffix"`        // appended to machine names that have no dot (contoso.com)
+	ConnectTo        string   `yaml:"connect_to"`        // host:port every connection goes to (a tunnel, a gateway, the lab)
 }
 
 // WoL holds the Wake-on-LAN settings.
@@ -107,8 +110,9 @@ func Defaults() Profile {
 			ConnectTimeout: Duration(10 * time.Second), OperationTimeout: Duration(2 * time.Minute),
 			Retries: 2,
 		},
-		WoL: WoL{Port: 9, Mode: "directed", Rate: 1000, SubnetRate: 200, Repeat: 3,
-			BatchSize: 50, BatchPause: Duration(2 * time.Second)},
+		// The same defaults as package wol; its doc comment says why.
+		WoL: WoL{Port: 9, Mode: "directed", Rate: 1000, SubnetRate: 50, Repeat: 3,
+			BatchSize: 10, BatchPause: Duration(2 * time.Second)},
 	}
 }
 
@@ -304,6 +308,11 @@ func (p Profile) Validate() error {
 	}
 	if p.WinRM.Concurrency < 1 || p.WinRM.Concurrency > 4096 {
 		return exit.Usagef("use a value from 1 to 4096 (64 is the default)", "winrm.concurrency %d is out of range", p.WinRM.Concurrency)
+	}
+	if p.WinRM.ConnectTo != "" {
+		if _, port, err := net.SplitHostPort(p.WinRM.ConnectTo); err != nil || port == "" {
+			return exit.Usagef("write it as HOST:PORT, e.g. 127.0.0.1:5986", "winrm.connect_to %q is not a host and port", p.WinRM.ConnectTo)
+		}
 	}
 	if p.WoL.Port < 1 || p.WoL.Port > 65535 {
 		return exit.Usagef("use 9 (the default) or the port the client setting configures", "wol.port %d is not a port", p.WoL.Port)

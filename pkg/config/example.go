@@ -49,6 +49,12 @@ profiles:
       realm: ""
       krb5_conf: ""
       # Hosts at once, connect timeout, per-host time for one action, retries of transient faults.
+      # Appended to machine names from the site database (NetBIOS names) that have no dot:
+      # Kerberos needs the host's DNS name.
+      dns_suffix: contoso.com
+      # Send every WinRM connection to this HOST:PORT instead of each host's own address,
+      # keeping the host's name in the request (an SSH tunnel, a WinRM gateway, the lab).
+      connect_to: ""
       concurrency: 64
       connect_timeout: 10s
       operation_timeout: 2m
@@ -58,12 +64,14 @@ profiles:
       port: 9
       # directed, unicast, relay, site or auto.
       mode: directed
-      # Packets per second in all, and per subnet (below switch storm control).
+      # Packets per second in all, and per subnet (well below switch storm control,
+      # 650-3500 packets/s on common switches).
       rate: 1000
-      subnet_rate: 200
-      # Packets per machine, machines per subnet before a pause, and the pause.
+      subnet_rate: 50
+      # Packets per machine, machines per subnet before a pause, and the pause (spreads
+      # the power-on inrush of a batch).
       repeat: 3
-      batch_size: 50
+      batch_size: 10
       batch_pause: 2s
       # Environment variable holding a SecureOn password, if the NICs use one.
       password_env: ""

@@ -1,0 +1,422 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/patchnight/patchnight/pkg/client"
+	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/output"
+	"github.com/patchnight/patchnight/pkg/provider"
+	"github.com/patchnight/patchnight/pkg/remote"
+	"github.com/patchnight/patchnight/pkg/report"
+	"github.com/patchnight/patchnight/pkg/site"
+)
+
+// targetFlags choose the machines a client action goes to.
+type targetFlags struct {
+	hosts      []string
+	hostsFile  string
+	collection string
+}
+
+func (t *targetFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringSliceVar(&t.hosts, "host", nil, "machines by name: a,b,c")
+	f.StringVar(&t.hostsFile, "hosts-file", "", "file with one machine name per line (# starts a comment)")
+	f.StringVar(&t.collection, "collection", "", "the members of this collection (ID or name), from the site database")
+	cmd.MarkFlagsMutuallyExclusive("host", "hosts-file", "collection")
+}
+
+func (t *targetFlags) validate() error {
+	if len(t.hosts) == 0 && t.hostsFile == "" && t.collection == "" {
+		return exit.Usagef("pass --host a,b, --hosts-file FILE or --collection ID|NAME", "no target machines")
+	}
+	for _, h := range t.hosts {
+		if err := remote.ValidHost(h); err != nil {
+			return exit.Usagef("give machine names separated by commas", "--host %q: %v", h, err)
+		}
+	}
+	return nil
+}
+
+// hostsFromFile reads and validates a hosts file; a bad line is an error naming its line.
+func hostsFromFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, exit.Wrap(exit.Usage, err, "check the path", "hosts file %s", path)
+	}
+	defer f.Close()
+	var hosts []string
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if err := remote.ValidHost(line); err != nil {
+			return nil, exit.Usagef("one machine name per line", "%s:%d: %q: %v", path, n, line, err)
+		}
+		hosts = append(hosts, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, exit.Wrap(exit.Usage, err, "", "read hosts file %s", path)
+	}
+	if len(hosts) == 0 {
+		return nil, exit.Usagef("put one machine name per line", "hosts file %s names no machine", path)
+	}
+	return hosts, nil
+}
+
+// resolveTargets returns a stream of host names and their count (when known up front).
+// A collection's members stream from the site database as the workers need them.
+func (a *App) resolveTargets(ctx context.Context, t *targetFlags) (iter.Seq[string], int, *report.Collection, func(), error) {
+	suffix := ""
+	if cfg, err := a.Config(); err == nil {
+		suffix = cfg.Profile.WinRM.DNSSuffix
+	}
+	qualify := func(h string) string {
+		if suffix != "" && !strings.Contains(h, ".") {
+			return h + "." + strings.TrimPrefix(suffix, ".")
+		}
+		return h
+	}
+	list := func(hosts []string) iter.Seq[string] {
+		return func(yield func(string) bool) {
+			for _, h := range hosts {
+				if !yield(qualify(h)) {
+					return
+				}
+			}
+		}
+	}
+	switch {
+	case len(t.hosts) > 0:
+		return list(t.hosts), len(t.hosts), nil, func() {}, nil
+	case t.hostsFile != "":
+		hosts, err := hostsFromFile(t.hostsFile)
+		if err != nil {
+			return nil, 0, nil, nil, err
+		}
+		return list(hosts), len(hosts), nil, func() {}, nil
+	}
+	db, err := a.Site(ctx)
+	if err != nil {
+		return nil, 0, nil, nil, err
+	}
+	coll, err := report.ResolveCollection(ctx, db, t.collection)
+	if err != nil {
+		db.Close()
+		return nil, 0, nil, nil, err
+	}
+	if coll.Members == 0 {
+		db.Close()
+		return nil, 0, nil, nil, exit.Usagef("check the collection in the console, or refresh it", "collection %s (%s) has no members", coll.Name, coll.ID)
+	}
+	seq := func(yield func(string) bool) {
+		stop := fmt.Errorf("stopped")
+		err := db.Each(ctx, "collection_members", site.Params{"collection": coll.ID}, func(r *sql.Rows) error {
+			var id, direct, isClient int64
+			var name, domain string
+			if err := r.Scan(&id, &name, &direct, &isClient, &domain); err != nil {
+				return err
+			}
+			if name == "" || isClient == 0 {
+				return nil
+			}
+			if !yield(qualify(name)) {
+				return stop
+			}
+			return nil
+		})
+		if err != nil && err != stop {
+			a.Logger().Error("reading collection members failed", "collection", coll.ID, "error", err)
+		}
+	}
+	return seq, int(coll.Members), coll, func() { db.Close() }, nil
+}
+
+// hostRow is one line of a client action's result.
+type hostRow struct {
+	Host     string `json:"host"`
+	Outcome  string `json:"outcome"`
+	Result   string `json:"result,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Error    string `json:"error,omitempty"`
+	Attempts int    `json:"attempts"`
+	Value    any    `json:"value,omitempty"`
+}
+
+type actionResult struct {
+	Action  string         `json:"action"`
+	Summary remote.Summary `json:"summary"`
+	Hosts   []hostRow      `json:"hosts"`
+}
+
+func (r *actionResult) Grids() []output.Grid {
+	g := output.Grid{Title: fmt.Sprintf("client %s: %s", r.Action, r.Summary), Header: []string{"Host", "Outcome", "Result", "Attempts"}, Numeric: []bool{false, false, false, true}}
+	for _, h := range r.Hosts {
+		res := h.Result
+		if h.Outcome != string(remote.OutcomeOK) {
+			res = h.Reason + ": " + h.Error
+		}
+		g.Rows = append(g.Rows, []string{h.Host, h.Outcome, res, fmt.Sprint(h.Attempts)})
+	}
+	grids := []output.Grid{g}
+	if len(r.Summary.ByReason) > 0 {
+		s := output.Grid{Title: "Failed hosts by reason", Header: []string{"Reason", "Hosts"}, Numeric: []bool{false, true}}
+		for k, v := range r.Summary.ByReason {
+			s.Rows = append(s.Rows, []string{k, fmt.Sprint(v)})
+		}
+		sortRows(s.Rows)
+		grids = append(grids, s)
+	}
+	return grids
+}
+
+// clientAction is one action's remote call on one host.
+type clientAction func(ctx context.Context, r client.Runner) (any, error)
+
+func newClientCmd(app *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "client",
+		Short: "Act on ConfigMgr clients over WinRM: scan, evaluate, policy, install, restart, ...",
+		Long: `Act on ConfigMgr clients over WinRM, many at a time (--concurrency, default from the
+profile, 64): each action is one PowerShell script on each client, retried with backoff on
+transient faults (unreachable, timeout, quota) and never on authentication or script errors.
+Targets: --host a,b, --hosts-file FILE, or --collection ID|NAME (members from the site
+database). Each prints a per-host table and a summary; exit code 2 when some hosts failed.
+--via site sends the action to a whole collection through the site's client notification
+(one call to the SMS Provider; policy, evaluate and restart).`,
+	}
+	type def struct {
+		use, short string
+		site       provider.ClientOperationType
+		act        func(args []string, flags *clientExtra) (clientAction, error)
+	}
+	schedule := func(id string) func([]string, *clientExtra) (clientAction, error) {
+		return func([]string, *clientExtra) (clientAction, error) {
+			return func(ctx context.Context, r client.Runner) (any, error) { return client.TriggerSchedule(ctx, r, id) }, nil
+		}
+	}
+	defs := []def{
+		{"scan", "Start a software update scan (schedule 113, forced online)", 0, schedule(client.ScheduleUpdateScan)},
+		{"evaluate", "Start a software update deployment evaluation (schedule 108)", provider.OpUpdateEvaluation, schedule(client.ScheduleUpdateEval)},
+		{"policy", "Start a machine policy retrieval (schedule 021)", provider.OpMachinePolicy, schedule(client.ScheduleMachinePolicy)},
+		{"install", "Install the client's missing deployed updates", 0, func(_ []string, x *clientExtra) (clientAction, error) {
+			return func(ctx context.Context, r client.Runner) (any, error) { return client.Install(ctx, r, nil) }, nil
+		}},
+		{"restart", "Restart through the ConfigMgr client", provider.OpRestart, func(_ []string, x *clientExtra) (clientAction, error) {
+			only := x.onlyIfNobody
+			return func(ctx context.Context, r client.Runner) (any, error) { return client.Restart(ctx, r, only) }, nil
+		}},
+		{"reboot-pending", "Ask whether a restart is pending (and whether it is hard, and its deadline)", 0, func([]string, *clientExtra) (clientAction, error) {
+			return func(ctx context.Context, r client.Runner) (any, error) { return client.RebootPending(ctx, r) }, nil
+		}},
+		{"logged-on", "List the live console and remote sessions", 0, func([]string, *clientExtra) (clientAction, error) {
+			return func(ctx context.Context, r client.Runner) (any, error) { return client.LoggedOn(ctx, r) }, nil
+		}},
+		{"run-schedule ID", "Start any client schedule by ID (113, 108, 021, or the full {...} form)", 0, func(args []string, _ *clientExtra) (clientAction, error) {
+			if len(args) != 1 {
+				return nil, exit.Usagef("give one schedule ID, e.g. 113", "run-schedule needs a schedule ID")
+			}
+			id, err := client.ParseSchedule(args[0])
+			if err != nil {
+				return nil, err
+			}
+			return func(ctx context.Context, r client.Runner) (any, error) { return client.TriggerSchedule(ctx, r, id) }, nil
+		}},
+	}
+	for _, d := range defs {
+		d := d
+		var t targetFlags
+		var x clientExtra
+		name := strings.Fields(d.use)[0]
+		c := &cobra.Command{
+			Use:   d.use,
+			Short: d.short,
+			Args:  cobra.ArbitraryArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if name != "run-schedule" && len(args) > 0 {
+					return exit.Usagef("see --help", "unexpected argument %q", args[0])
+				}
+				act, err := d.act(args, &x)
+				if err != nil {
+					return err
+				}
+				if err := t.validate(); err != nil {
+					return err
+				}
+				switch x.via {
+				case "", "winrm":
+				case "site":
+					if d.site == 0 {
+						return exit.Usagef("use --via winrm; the site's client notification has no "+name+" action (a forced scan needs WinRM)", "client %s cannot go --via site", name)
+					}
+					if t.collection == "" {
+						return exit.Usagef("pass --collection ID|NAME", "--via site acts on a collection")
+					}
+					return app.clientViaSite(cmd.Context(), name, d.site, t.collection)
+				default:
+					return exit.Usagef("use --via winrm or --via site", "--via %q is not a channel", x.via)
+				}
+				return app.runClientAction(cmd.Context(), name, &t, x.concurrency, act)
+			},
+		}
+		t.add(c)
+		c.Flags().IntVar(&x.concurrency, "concurrency", 0, "hosts at once (default: the profile's winrm.concurrency, 64)")
+		c.Flags().StringVar(&x.via, "via", "winrm", "winrm (each client directly) or site (client notification to a collection)")
+		if name == "restart" {
+			c.Flags().BoolVar(&x.onlyIfNobody, "only-if-nobody-logged-on", false, "leave machines alone when anyone is logged on (checked on the client)")
+		}
+		cmd.AddCommand(c)
+	}
+	cmd.AddCommand(newClientOperationsCmd(app))
+	return cmd
+}
+
+type clientExtra struct {
+	concurrency  int
+	via          string
+	onlyIfNobody bool
+}
+
+// runClientAction fans act out over the targets and prints the per-host results.
+func (a *App) runClientAction(ctx context.Context, name string, t *targetFlags, concurrency int, act clientAction) error {
+	cfg, err := a.Config()
+	if err != nil {
+		return err
+	}
+	if concurrency == 0 {
+		concurrency = cfg.Profile.WinRM.Concurrency
+	}
+	if concurrency < 1 || concurrency > 4096 {
+		return exit.Usagef("use 1 to 4096", "--concurrency %d is out of range", concurrency)
+	}
+	hosts, total, _, done, err := a.resolveTargets(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer done()
+	k, err := a.Connector()
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	res := &actionResult{Action: name, Hosts: []hostRow{}}
+	opts := remote.FanOutOptions{
+		Concurrency: concurrency, Retries: cfg.Profile.WinRM.Retries, Progress: a.IO.Err,
+		IsTerminal: a.IO.StderrTerminal, Total: total, Label: name,
+		PerHostTimeout: cfg.Profile.WinRM.OperationTimeout.Std(),
+	}
+	res.Summary = remote.FanOut(ctx, hosts, opts, func(ctx context.Context, host string) (any, error) {
+		c, err := k.Client(host)
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		return act(ctx, c)
+	}, func(r remote.HostResult[any]) {
+		row := hostRow{Host: r.Host, Outcome: string(r.Outcome), Reason: r.Reason, Attempts: r.Attempts}
+		if r.Err != nil {
+			row.Error = oneLine(r.Err.Error())
+		} else {
+			row.Result, row.Value = client.Describe(r.Value), r.Value
+		}
+		res.Hosts = append(res.Hosts, row)
+	})
+	sortHostRows(res.Hosts)
+	if err := a.Print(res); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if code := res.Summary.ExitCode(); code != exit.OK {
+		return exit.New(code, "the table says which hosts and why", "client %s: %d of %d hosts failed", name, res.Summary.Failed, res.Summary.Total)
+	}
+	return nil
+}
+
+// clientViaSite sends one client notification to a collection through the SMS Provider.
+func (a *App) clientViaSite(ctx context.Context, name string, typ provider.ClientOperationType, collection string) error {
+	db, err := a.Site(ctx)
+	if err != nil {
+		return err
+	}
+	coll, err := report.ResolveCollection(ctx, db, collection)
+	db.Close()
+	if err != nil {
+		return err
+	}
+	p, done, err := a.Provider(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	id, err := p.InitiateClientOperation(ctx, coll.ID, typ, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.IO.Out, "client %s sent to %s (%s, %d members) through the site: operation %d; follow it with: patchnight client operations %d\n",
+		name, coll.Name, coll.ID, coll.Members, id, id)
+	return nil
+}
+
+func newClientOperationsCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "operations ID",
+		Short: "Show the status of a client notification operation started with --via site",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var id uint32
+			if _, err := fmt.Sscan(args[0], &id); err != nil || id == 0 {
+				return exit.Usagef("give the operation ID that --via site printed", "%q is not an operation ID", args[0])
+			}
+			p, done, err := app.Provider(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			st, err := p.ClientOperationStatus(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			if !st.Found {
+				return exit.Usagef("operations expire; check the ID", "client operation %d is not known to the provider", id)
+			}
+			return app.Print(opView{st})
+		},
+	}
+}
+
+type opView struct{ *provider.OperationStatus }
+
+func (v opView) MarshalJSON() ([]byte, error) { return json.Marshal(v.OperationStatus) }
+
+func (v opView) Grids() []output.Grid {
+	s := v.OperationStatus
+	last := "-"
+	if s.LastUpdated != nil {
+		last = s.LastUpdated.UTC().Format(time.RFC3339)
+	}
+	return []output.Grid{{
+		Title:   fmt.Sprintf("Client operation %d (type %d)", s.OperationID, s.Type),
+		Header:  []string{"Total", "Completed", "Failed", "Offline", "Unknown", "Expired", "Last updated (UTC)"},
+		Numeric: []bool{true, true, true, true, true},
+		Rows:    [][]string{{fmt.Sprint(s.Total), fmt.Sprint(s.Completed), fmt.Sprint(s.Failed), fmt.Sprint(s.Offline), fmt.Sprint(s.Unknown), fmt.Sprint(s.IsExpired), last}},
+	}}
+}

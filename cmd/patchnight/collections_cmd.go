@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/patchnight/patchnight/collections"
+	"github.com/patchnight/patchnight/pkg/collection"
+	"github.com/patchnight/patchnight/pkg/exit"
+)
+
+func newCollectionsCmd(app *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "collections",
+		Short: "Collections as code: per-update, scan-behind and night collections",
+		Long: `Collections as code. The definitions (collections/*.yaml in the source, embedded in the
+binary) describe families of collections: one per update still missing (missing-update),
+clients whose scan is behind the current catalog (scan-behind), and the night's working sets
+(logged on, nobody logged on, pending restart, failed installs, needs attention).
+plan compares them with the site and writes nothing; apply carries the plan out through the
+SMS Provider; collections patchnight owns carry a [patchnight:...] tag in their comment and
+no other collection is ever touched.`,
+	}
+	cmd.AddCommand(newCollectionsPlanCmd(app, "plan"), newCollectionsPlanCmd(app, "apply"),
+		newCollectionsPlanCmd(app, "prune"), newCollectionsPlanCmd(app, "preview"),
+		newCollectionsPlanCmd(app, "export"), newCollectionsListCmd(app), newCollectionsMembersCmd(app))
+	return cmd
+}
+
+type collectionFlags struct {
+	families []string
+	group    string
+	updates  []string
+	month    string
+	dryRun   bool
+	yes      bool
+	wait     time.Duration
+	format   string
+}
+
+func (f *collectionFlags) request(app *App, prune bool) collection.Request {
+	return collection.Request{Families: f.families, Group: f.group, Updates: f.updates, Month: f.month,
+		Now: app.Now().UTC(), Prune: prune}
+}
+
+func newCollectionsPlanCmd(app *App, verb string) *cobra.Command {
+	var f collectionFlags
+	short := map[string]string{
+		"plan":    "Compare the wanted collections with the site: create, update rule, update members, delete; writes nothing",
+		"apply":   "Carry the plan out through the SMS Provider (idempotent); --dry-run prints the plan",
+		"prune":   "Delete owned collections no longer wanted (old months), after confirmation or --yes",
+		"preview": "Show who would be in each wanted collection, from the site database, before anything is written",
+		"export":  "Write the wanted collections as a reviewable PowerShell script (ConfigurationManager cmdlets) or JSON",
+	}[verb]
+	cmd := &cobra.Command{
+		Use:   verb,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if f.wait < 0 {
+				return exit.Usagef("use a duration like 5m, or 0 not to wait", "--wait %s is negative", f.wait)
+			}
+			defs, err := collections.Load()
+			if err != nil {
+				return err
+			}
+			db, err := app.Site(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			req := f.request(app, verb == "prune")
+			if verb == "preview" {
+				res, err := collection.Preview(ctx, db, defs, req)
+				if err != nil {
+					return err
+				}
+				return app.Print(res)
+			}
+			plan, err := collection.Build(ctx, db, defs, req)
+			if err != nil {
+				return err
+			}
+			if verb == "prune" {
+				plan = plan.Deletes()
+			}
+			switch {
+			case verb == "export":
+				if f.format != "ps1" && f.format != "json" {
+					return exit.Usagef("use --format ps1 or --format json", "--format %q is not an export format", f.format)
+				}
+				return plan.Export(app.IO.Out, f.format)
+			case verb == "plan" || f.dryRun:
+				return app.Print(plan)
+			}
+			prov, closeProv, err := app.Provider(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeProv()
+			opt := collection.ApplyOptions{Wait: f.wait, Yes: f.yes}
+			if !f.yes && app.IO.StdinTerminal {
+				opt.Confirm = func(p *collection.Plan) (bool, error) { return app.confirm(p) }
+			}
+			res, err := collection.Apply(ctx, plan, prov, opt)
+			if err != nil {
+				return err
+			}
+			if res.Cancelled {
+				fmt.Fprintln(app.IO.Err, "nothing written: the deletes were not confirmed (pass --yes to skip the question)")
+			}
+			return app.Print(res)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.families, "family", nil, "only these families (missing-update, scan-behind, night-...)")
+	fl.StringVar(&f.group, "group", "", "software update group (title or CI_ID): one missing-update collection per update in it")
+	fl.StringSliceVar(&f.updates, "updates", nil, "updates (KB5071234, MS17-010, ...): one missing-update collection each")
+	fl.StringVar(&f.month, "month", "", "patch month YYYY-MM for the names (default: this month)")
+	cmd.MarkFlagsMutuallyExclusive("group", "updates")
+	switch verb {
+	case "apply", "prune":
+		fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and write nothing")
+		fl.DurationVar(&f.wait, "wait", 5*time.Minute, "how long to wait for the site to evaluate the changed collections (0: do not wait)")
+	}
+	if verb == "prune" {
+		fl.BoolVar(&f.yes, "yes", false, "delete without asking")
+	}
+	if verb == "export" {
+		fl.StringVar(&f.format, "format", "ps1", "ps1 or json")
+	}
+	return cmd
+}
+
+// confirm asks on the terminal whether the plan's deletes may go ahead.
+func (a *App) confirm(p *collection.Plan) (bool, error) {
+	if err := a.Print(p); err != nil {
+		return false, err
+	}
+	fmt.Fprint(a.IO.Err, "Delete these collections? Type yes to go ahead: ")
+	line, err := bufio.NewReader(a.IO.In).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	return strings.TrimSpace(strings.ToLower(line)) == "yes", nil
+}
+
+func newCollectionsListCmd(app *App) *cobra.Command {
+	var owned bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the site's collections (--owned: only those patchnight manages), from SQL",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := app.Site(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			l, err := collection.List(cmd.Context(), db, owned)
+			if err != nil {
+				return err
+			}
+			return app.Print(l)
+		},
+	}
+	cmd.Flags().BoolVar(&owned, "owned", false, "only collections patchnight owns")
+	return cmd
+}
+
+func newCollectionsMembersCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "members ID|NAME",
+		Short: "List a collection's members, from SQL",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := app.Site(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			m, err := collection.Members(cmd.Context(), db, args[0])
+			if err != nil {
+				return err
+			}
+			return app.Print(m)
+		},
+	}
+}

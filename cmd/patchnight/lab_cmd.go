@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/lab"
+)
+
+func newLabCmd(app *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "A site-in-a-box for trying patchnight and for tests",
+		Long: `The lab is a double of a ConfigMgr site: a SQLite database whose views carry the real
+ConfigMgr view and column names, filled with a seeded synthetic fleet. Every lab address is
+a loopback address, so nothing the lab does leaves this machine.`,
+	}
+	cmd.AddCommand(newLabInitCmd(app), newLabServeCmd(app))
+	return cmd
+}
+
+func newLabInitCmd(app *App) *cobra.Command {
+	opt := lab.DefaultOptions()
+	var path, pt string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Build a lab site database: same seed, same database",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path == "" {
+				return exit.Usagef("pass --db PATH", "no lab database path")
+			}
+			if opt.Hosts < 1 || opt.Hosts > 1_000_000 {
+				return exit.Usagef("use 1 to 1000000", "--hosts %d is out of range", opt.Hosts)
+			}
+			if opt.Updates < 1 || opt.Updates > 10_000 {
+				return exit.Usagef("use 1 to 10000", "--updates %d is out of range", opt.Updates)
+			}
+			if pt != "" {
+				d, err := time.Parse("2006-01-02", pt)
+				if err != nil {
+					return exit.Usagef("use a date like 2026-12-08", "--patch-tuesday %q is not a date", pt)
+				}
+				opt.PatchTuesday = d
+			}
+			opt.Force = force
+			sum, err := lab.Generate(cmd.Context(), path, opt)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(app.IO.Out, "lab site %s: %d hosts, %d updates, %d collections, catalog version %d, written to %s\n",
+				sum.SiteCode, sum.Hosts, sum.Updates, sum.Collections, sum.CatalogVersion, sum.Path)
+			fmt.Fprintf(app.IO.Out, "try: patchnight report compliance --sql sqlite:%s\n", sum.Path)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&path, "db", "", "lab database file to create")
+	f.IntVar(&opt.Hosts, "hosts", opt.Hosts, "number of machines")
+	f.Int64Var(&opt.Seed, "seed", opt.Seed, "random seed: the same seed gives the same database")
+	f.IntVar(&opt.Updates, "updates", opt.Updates, "number of software updates")
+	f.StringVar(&pt, "patch-tuesday", "", "the Patch Tuesday the lab is built for (default "+opt.PatchTuesday.Format("2006-01-02")+")")
+	f.BoolVar(&force, "force", false, "replace an existing file")
+	return cmd
+}

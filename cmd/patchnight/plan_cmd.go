@@ -1,0 +1,199 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/night"
+)
+
+func newPlanCmd(app *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show, check and export the patch-night plan (the restart method by default)",
+	}
+	cmd.AddCommand(newPlanShowCmd(app), newPlanValidateCmd(app), newPlanExportCmd(app))
+	return cmd
+}
+
+// planAndZone loads the plan (the built-in one when path is empty) and its time zone.
+func (a *App) planAndZone(path string) (*night.Plan, *time.Location, error) {
+	p, err := night.LoadOrDefault(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	zone := "Local"
+	if cfg, err := a.Config(); err == nil {
+		zone = cfg.Profile.TimeZone
+	} else if path == "" && a.configPath != "" {
+		return nil, nil, err
+	}
+	loc, err := p.Location(zone)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, loc, nil
+}
+
+func monthOrNext(p *night.Plan, s string, now time.Time, loc *time.Location) (night.Month, error) {
+	if s == "" {
+		return night.NightMonth(p, now, loc), nil
+	}
+	return night.ParseMonth(s)
+}
+
+func newPlanShowCmd(app *App) *cobra.Command {
+	var planFile, month string
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Print the night's timeline with real dates and times",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, loc, err := app.planAndZone(planFile)
+			if err != nil {
+				return err
+			}
+			m, err := monthOrNext(p, month, app.Now(), loc)
+			if err != nil {
+				return err
+			}
+			return app.Print(night.NewCalendar(p, m, loc))
+		},
+	}
+	cmd.Flags().StringVar(&planFile, "plan", "", "plan file (default: the built-in restart method)")
+	cmd.Flags().StringVar(&month, "month", "", "month as YYYY-MM (default: the night under way or next)")
+	return cmd
+}
+
+func newPlanValidateCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a plan file; every problem is listed with its line and step",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, probs := night.CheckFile(args[0])
+			for _, pr := range probs {
+				fmt.Fprintln(app.IO.Err, pr)
+			}
+			if err := probs.Err(); err != nil {
+				return err
+			}
+			occ := p.Occurrences()
+			fmt.Fprintf(app.IO.Out, "%s: plan %q is valid: %d steps, %d occurrences a night\n", args[0], p.Name, len(p.Steps), len(occ))
+			return nil
+		},
+	}
+}
+
+func newPlanExportCmd(app *App) *cobra.Command {
+	var planFile, out, runAs, binary, month, from, folder string
+	var check bool
+	cmd := &cobra.Command{
+		Use:   "export-tasks",
+		Short: "Write one Windows Task Scheduler task per step and a script that registers them",
+		Long: `Write one Task Scheduler XML file per step occurrence (UTF-16, elevated, no parallel
+instances, a time limit, start when available) and register-tasks.ps1, which registers them
+all under one task folder. Tasks run "patchnight run STEP"; a task that fires on a day that
+is not its night exits 0 after a log line, so recurring monthly triggers are safe.
+--check prints what would be registered and writes nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, loc, err := app.planAndZone(planFile)
+			if err != nil {
+				return err
+			}
+			opt := night.TaskOptions{Binary: binary, RunAs: runAs, Folder: folder, Location: loc, PlanFile: planFile}
+			if planFile != "" {
+				if abs, err := filepath.Abs(planFile); err == nil {
+					opt.PlanFile = abs
+				}
+			}
+			opt.Profile = app.profile
+			opt.Config = app.configPath
+			if month != "" {
+				if opt.Month, err = night.ParseMonth(month); err != nil {
+					return err
+				}
+			} else {
+				if opt.From, err = monthOrNext(p, from, app.Now(), loc); err != nil {
+					return err
+				}
+			}
+			if check {
+				ts, err := night.Tasks(p, opt)
+				if err != nil {
+					return err
+				}
+				return app.Print(ts)
+			}
+			if out == "" {
+				return exit.Usagef("pass --out DIR, or --check to see what would be written", "no output folder")
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return exit.Wrap(exit.Failed, err, "", "create %s", out)
+			}
+			ts, err := night.ExportTasks(p, opt, out)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(app.IO.Out, "wrote %d tasks and %s to %s; register them on the site server with: powershell -File %s\n",
+				len(ts.Tasks), night.ScriptName, out, filepath.Join(out, night.ScriptName))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&planFile, "plan", "", "plan file (default: the built-in restart method)")
+	f.StringVar(&out, "out", "", "folder to write the task files and register-tasks.ps1 into")
+	f.StringVar(&runAs, "run-as", "", `account the tasks run as: SYSTEM (default), a gMSA DOMAIN\name$, or DOMAIN\user`)
+	f.StringVar(&binary, "binary", `C:\Program Files\patchnight\patchnight.exe`, "path of patchnight.exe on the site server")
+	f.StringVar(&month, "month", "", "one-off triggers for this month (YYYY-MM) instead of recurring monthly triggers")
+	f.StringVar(&from, "from", "", "first month of the recurring triggers (default: the next night)")
+	f.StringVar(&folder, "folder", night.DefaultTaskFolder, "Task Scheduler folder")
+	f.BoolVar(&check, "check", false, "explain what would be registered; write nothing")
+	return cmd
+}
+
+func newHistoryCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "history [RUN]",
+		Short: "List the nights run, or one run's steps and outcomes",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := app.Config()
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(filepath.Join(cfg.Profile.StateDir, journal.FileName)); err != nil {
+				return exit.Usagef("nothing has run with this state_dir yet", "no journal in %s", cfg.Profile.StateDir)
+			}
+			j, err := journal.Open(cmd.Context(), cfg.Profile.StateDir)
+			if err != nil {
+				return err
+			}
+			defer j.Close()
+			if len(args) == 0 {
+				list, err := j.History(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return app.Print(list)
+			}
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || id < 1 {
+				return exit.Usagef("give a run number from patchnight history", "%q is not a run number", args[0])
+			}
+			d, err := j.Detail(cmd.Context(), journal.RunID(id))
+			if err != nil {
+				return err
+			}
+			return app.Print(d)
+		},
+	}
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/patchnight/patchnight/pkg/config"
+	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/output"
+	"github.com/patchnight/patchnight/pkg/site"
+)
+
+// IO is where a command reads and writes.
+type IO struct {
+	In             io.Reader
+	Out            io.Writer
+	Err            io.Writer
+	StdinTerminal  bool // stdin is a terminal (prompts allowed)
+	StderrTerminal bool // stderr is a terminal (progress bars allowed)
+}
+
+// App carries what every command needs: streams, environment, global flags and the
+// configuration (loaded on first use, so that commands that need none never fail on it).
+type App struct {
+	IO     IO
+	Getenv func(string) string
+	Now    func() time.Time
+
+	configPath string
+	profile    string
+	sql        string
+	outputFlag string
+	verbose    bool
+
+	// dial, when set, opens every WinRM connection (the demo routes hosts to the lab).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// wolOverride, when set, replaces the Wake-on-LAN transports (the demo's lab listener).
+	wolOverride *wolEnv
+
+	root    *cobra.Command
+	cfg     *config.Effective
+	cfgErr  error
+	loaded  bool
+	started bool // a command's RunE began (errors after that are not usage errors)
+}
+
+// Main runs the command line and returns the process exit code.
+func Main(ctx context.Context, args []string, streams IO, getenv func(string) string) int {
+	app := &App{IO: streams, Getenv: getenv, Now: time.Now}
+	root := newRootCmd(app)
+	root.SetArgs(args)
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.Err)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exit.OK
+	}
+	code := exit.Code(err)
+	var e *exit.Error
+	if !errors.As(err, &e) && !app.started {
+		code = exit.Usage // cobra's own flag and argument errors
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		fmt.Fprintln(streams.Err, "patchnight: interrupted")
+		return exit.Failed
+	}
+	fmt.Fprintf(streams.Err, "patchnight: %s\n", oneLine(err.Error()))
+	return code
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+func newRootCmd(app *App) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "patchnight",
+		Short: "Run the restart method for ConfigMgr software updates on Patch Tuesday night",
+		Long: `patchnight automates the "restart method" for Microsoft ConfigMgr (SCCM) software
+updates: scan, wake, install and restart waves on a fixed timetable, per-update collections,
+a collection of clients whose scan is a catalog version behind, notices to users, and a
+morning compliance report. It reads the site database, acts through WinRM and the SMS
+Provider, and wakes machines with Wake-on-LAN.
+
+Try it without a site: patchnight demo`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		Version:           version,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return app.preRun(cmd) },
+	}
+	app.root = root
+	cobra.EnableTraverseRunHooks = true
+	cobra.MousetrapHelpText = ""
+	pf := root.PersistentFlags()
+	pf.StringVar(&app.configPath, "config", "", "configuration file (env PATCHNIGHT_CONFIG; default: the user's or machine's patchnight/config.yaml)")
+	pf.StringVar(&app.profile, "profile", "", "profile in the configuration file (env PATCHNIGHT_PROFILE)")
+	pf.StringVar(&app.sql, "sql", "", "site database DSN, overriding the profile: sqlserver://HOST?database=CM_ABC or sqlite:PATH (env PATCHNIGHT_SQL)")
+	pf.StringVarP(&app.outputFlag, "output", "o", "table", "output format: table, json, csv or md (env PATCHNIGHT_OUTPUT)")
+	pf.BoolVarP(&app.verbose, "verbose", "v", false, "log what is done to stderr (env PATCHNIGHT_VERBOSE)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return exit.Usagef("see --help", "%s", err.Error())
+	})
+	for _, sub := range []func(*App) *cobra.Command{
+		newConfigCmd,
+		newLabCmd,
+		newReportCmd,
+		newDemoCmd,
+		newDocsCmd,
+		newPlanCmd,
+		newCollectionsCmd,
+		newWolCmd,
+		newClientCmd,
+		newHistoryCmd,
+	} {
+		root.AddCommand(sub(app))
+	}
+	return root
+}
+
+// preRun applies PATCHNIGHT_* to global flags that were not given and validates --output.
+func (a *App) preRun(cmd *cobra.Command) error {
+	var ferr error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed || ferr != nil {
+			return
+		}
+		switch f.Name {
+		case "config", "profile", "sql", "output", "verbose":
+			if v := a.Getenv(config.EnvName(f.Name)); v != "" {
+				if err := f.Value.Set(v); err != nil {
+					ferr = exit.Usagef("fix or unset "+config.EnvName(f.Name), "%s=%q: %v", config.EnvName(f.Name), v, err)
+				}
+			}
+		}
+	})
+	if ferr != nil {
+		return ferr
+	}
+	if _, err := output.ParseFormat(a.outputFlag); err != nil {
+		return err
+	}
+	a.started = true
+	return nil
+}
+
+// Format is the --output format.
+func (a *App) Format() output.Format {
+	f, _ := output.ParseFormat(a.outputFlag)
+	return f
+}
+
+// Config loads the configuration file (if any) and resolves the effective profile.
+func (a *App) Config() (*config.Effective, error) {
+	if a.loaded {
+		return a.cfg, a.cfgErr
+	}
+	a.loaded = true
+	a.cfg, a.cfgErr = a.loadConfig()
+	return a.cfg, a.cfgErr
+}
+
+func (a *App) loadConfig() (*config.Effective, error) {
+	path := a.configPath
+	var file *config.File
+	if path != "" {
+		f, err := config.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		file = f
+	} else {
+		for _, p := range config.DefaultPath() {
+			if _, err := os.Stat(p); err == nil {
+				f, err := config.Load(p)
+				if err != nil {
+					return nil, err
+				}
+				path, file = p, f
+				break
+			}
+		}
+	}
+	flags := map[string]string{}
+	if a.sql != "" {
+		flags["sql"] = a.sql
+	}
+	return config.Resolve(path, file, a.profile, a.Getenv, flags)
+}
+
+// Site opens the site database of the effective configuration and checks that it is one.
+func (a *App) Site(ctx context.Context) (*site.DB, error) {
+	cfg, err := a.Config()
+	if err != nil {
+		return nil, err
+	}
+	db, err := site.Open(ctx, cfg.Profile.SQL)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Check(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.Logger().Debug("site database open", "dsn", db.String())
+	return db, nil
+}
+
+// Logger logs to stderr: warnings always, details with --verbose.
+func (a *App) Logger() *slog.Logger {
+	level := slog.LevelWarn
+	if a.verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(a.IO.Err, &slog.HandlerOptions{Level: level}))
+}
+
+// Print writes a result in the --output format.
+func (a *App) Print(v output.Tabular) error {
+	return output.Write(a.IO.Out, a.Format(), v)
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"

@@ -1,0 +1,239 @@
+// Package labsite runs a whole lab site on loopback: the lab database and its simulator, a
+// WS-Man endpoint (HTTPS with a throw-away CA, NTLM and Basic) that answers every
+// patchnight script for the simulated hosts and for the SMS Provider, and the
+// Wake-on-LAN listener. It is the double that `patchnight lab serve`, the demo and the
+// integration tests run the real product code against; nothing in the product imports it.
+//
+// Routing: every host name resolves to the one endpoint (Dial), and the HTTP Host header
+// (the host the client meant) picks the simulated machine, as a real network would by
+// address. The SMS Provider answers as the host named by ProviderHost.
+package labsite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/patchnight/patchnight/pkg/lab"
+	"github.com/patchnight/patchnight/pkg/remote"
+)
+
+// ProviderHost is the lab's site server: the SMS Provider's host name.
+const ProviderHost = "cm01.lab.patchnight.test"
+
+// ServerName is the name on the endpoint's certificate; clients verify it through the
+// TLS server-name override (remote.Config.TLSServerName).
+const ServerName = "winrm.lab.patchnight.test"
+
+// User is the lab's WinRM account.
+const User = `LAB\patchnight`
+
+// Options configure Start.
+type Options struct {
+	// Addr is the TCP address of the WS-Man endpoint; default 127.0.0.1:0.
+	Addr string
+	// HTTP serves plain HTTP (NTLM only, as the product allows) instead of HTTPS.
+	HTTP bool
+	// Clock is the lab's clock; nil means the lab's stored time advancing in real time.
+	Clock *Clock
+	// Faults injects failures per host on top of the simulation (offline hosts are refused
+	// by the endpoint whatever this says).
+	Faults func(host string) lab.Fault
+	// RestartDuration is how long a restarted host stays away (default 4 minutes).
+	RestartDuration time.Duration
+	// Password is the lab account's password; empty means a random one (see Credentials).
+	Password string
+}
+
+// Site is a running lab site.
+type Site struct {
+	Path string
+	Sim  *lab.Sim
+	DB   *sql.DB // read-write handle for the provider double
+	Wake *lab.WakeListener
+	PKI  *lab.TestPKI // nil over HTTP
+
+	wsman    *lab.WSMan
+	srv      *http.Server
+	ln       net.Listener
+	http     bool
+	password string
+	clock    *Clock
+
+	mu      sync.Mutex
+	udp     []*net.UDPConn
+	opSeq   uint32
+	ops     map[uint32]clientOperation
+	notices []Notice
+}
+
+// Start opens the lab database at path and serves it. Close stops everything.
+func Start(ctx context.Context, path string, opt Options) (*Site, error) {
+	s := &Site{Path: path, http: opt.HTTP, clock: opt.Clock, ops: map[uint32]clientOperation{}}
+	var clock func() time.Time
+	if opt.Clock != nil {
+		clock = opt.Clock.Now
+	}
+	var simOpts []lab.SimOption
+	if opt.RestartDuration > 0 {
+		simOpts = append(simOpts, lab.WithRestartDuration(opt.RestartDuration))
+	}
+	sim, err := lab.OpenSim(path, clock, simOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("open lab %s: %w", path, err)
+	}
+	s.Sim = sim
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(20000)&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open lab %s: %w", path, err)
+	}
+	s.DB = db
+	hosts, err := lab.LoadWakeHosts(ctx, db)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.Wake, err = lab.NewWakeListener(ctx, sim, hosts); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.password = opt.Password
+	if s.password == "" {
+		var pw [18]byte
+		if _, err := rand.Read(pw[:]); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("lab password: %w", err)
+		}
+		s.password = hex.EncodeToString(pw[:])
+	}
+	s.wsman = lab.NewWSMan(lab.OpHandlerFunc(s.handle), lab.WSManOptions{
+		Users:          map[string]string{User: s.password},
+		DisableBasic:   opt.HTTP,
+		ReceiveTimeout: 5 * time.Second,
+		Faults: func(host string) lab.Fault {
+			if !strings.EqualFold(host, ProviderHost) {
+				if h, err := sim.Host(context.Background(), host); err != nil || !h.Online {
+					return lab.Fault{Kind: lab.FaultRefuse}
+				}
+			}
+			if opt.Faults != nil {
+				return opt.Faults(host)
+			}
+			return lab.Fault{}
+		},
+	})
+	addr := opt.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	if h, _, err := net.SplitHostPort(addr); err != nil || !net.ParseIP(h).IsLoopback() {
+		s.Close()
+		return nil, fmt.Errorf("lab endpoint address %q: the lab listens on loopback only", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("lab endpoint: %w", err)
+	}
+	s.srv = &http.Server{Handler: s.wsman, ReadHeaderTimeout: 30 * time.Second}
+	s.wsman.Attach(s.srv)
+	if !opt.HTTP {
+		pki, err := lab.NewTestPKI(lab.TestPKIOptions{Names: []string{ServerName, "localhost", "127.0.0.1"}})
+		if err != nil {
+			ln.Close()
+			s.Close()
+			return nil, err
+		}
+		s.PKI = pki
+		s.srv.TLSConfig = pki.ServerTLSConfig()
+		s.ln = ln
+		go s.srv.ServeTLS(ln, "", "")
+	} else {
+		s.ln = ln
+		go s.srv.Serve(ln)
+	}
+	return s, nil
+}
+
+// Close stops the endpoint and the listener and closes the database.
+func (s *Site) Close() error {
+	var errs []error
+	if s.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		s.srv.Shutdown(ctx)
+		cancel()
+		s.srv.Close()
+	}
+	if s.wsman != nil {
+		s.wsman.Close()
+	}
+	s.mu.Lock()
+	for _, c := range s.udp {
+		c.Close()
+	}
+	s.udp = nil
+	s.mu.Unlock()
+	if s.Wake != nil {
+		errs = append(errs, s.Wake.Close())
+	}
+	if s.DB != nil {
+		errs = append(errs, s.DB.Close())
+	}
+	if s.Sim != nil {
+		errs = append(errs, s.Sim.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Addr is the endpoint's TCP address.
+func (s *Site) Addr() string { return s.ln.Addr().String() }
+
+// Stats returns the endpoint's request counters.
+func (s *Site) Stats() lab.WSManStats { return s.wsman.Stats() }
+
+// Dial opens a connection to the endpoint whatever address is asked for: the lab's DNS.
+func (s *Site) Dial(ctx context.Context, network, _ string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, s.Addr())
+}
+
+// RemoteConfig is how product code reaches the lab: NTLM over HTTPS verified against the
+// lab's CA (or NTLM over HTTP when the lab serves HTTP), every host dialled to the endpoint.
+func (s *Site) RemoteConfig() remote.Config {
+	_, port, _ := net.SplitHostPort(s.Addr())
+	var p int
+	fmt.Sscan(port, &p)
+	c := remote.Config{Auth: remote.AuthNTLM, Port: p, Dial: s.Dial, ConnectTimeout: 5 * time.Second,
+		OperationTimeout: 30 * time.Second}
+	if s.http {
+		c.HTTP = true
+	} else {
+		c.CAPEM = s.PKI.CAPEM
+		c.TLSServerName = ServerName
+	}
+	return c
+}
+
+// Credentials are the lab account's; the password is random for each Start.
+func (s *Site) Credentials() remote.Credentials {
+	return remote.Credentials{User: User, Password: s.password}
+}
+
+// result marshals v as the one JSON object a script prints.
+func result(v any) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("lab result: %w", err)
+	}
+	return b, nil
+}

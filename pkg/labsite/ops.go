@@ -1,0 +1,346 @@
+package labsite
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/patchnight/patchnight/pkg/client"
+	"github.com/patchnight/patchnight/pkg/collection"
+	"github.com/patchnight/patchnight/pkg/lab"
+	"github.com/patchnight/patchnight/pkg/provider"
+	"github.com/patchnight/patchnight/pkg/wol"
+)
+
+// opError is a script failure as the endpoint reports it: {"error":{"code":..,"message":..}}.
+type opError struct{ code, msg string }
+
+func (e *opError) Error() string     { return e.msg }
+func (e *opError) ErrorCode() string { return e.code }
+
+func fail(code, format string, args ...any) error {
+	return &opError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// simError maps the simulator's sentinels to script failures.
+func simError(err error) error {
+	switch {
+	case errors.Is(err, lab.ErrUnknownHost):
+		return fail("unknown-host", "%v", err)
+	case errors.Is(err, lab.ErrNoClient):
+		return fail("no-client", "the ConfigMgr client is not installed: %v", err)
+	case errors.Is(err, lab.ErrOffline):
+		return fail("offline", "%v", err)
+	}
+	return err
+}
+
+// handle answers one script for one host: client scripts from the simulator, provider
+// scripts from the provider double.
+func (s *Site) handle(ctx context.Context, host, op string, params json.RawMessage) (json.RawMessage, error) {
+	if strings.EqualFold(host, ProviderHost) {
+		return s.handleProvider(ctx, op, params)
+	}
+	v, err := s.handleClient(ctx, host, op, params)
+	if err != nil {
+		return nil, simError(err)
+	}
+	return result(v)
+}
+
+func (s *Site) handleClient(ctx context.Context, host, op string, params json.RawMessage) (any, error) {
+	switch op {
+	case "probe":
+		h, err := s.Sim.Host(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"computer": h.Name}, nil
+	case "client-trigger-schedule":
+		var p struct{ ScheduleID string }
+		if err := json.Unmarshal(params, &p); err != nil {
+			return nil, fail("bad-parameter", "parameters: %v", err)
+		}
+		id, err := client.ParseSchedule(p.ScheduleID)
+		if err != nil {
+			return nil, fail("bad-parameter", "%v", err)
+		}
+		switch id {
+		case client.ScheduleUpdateScan:
+			_, err = s.Sim.Scan(ctx, host)
+		case client.ScheduleUpdateEval:
+			err = s.Sim.Evaluate(ctx, host)
+		case client.ScheduleMachinePolicy:
+			err = s.Sim.PolicyRetrieval(ctx, host)
+		default:
+			_, err = s.Sim.Host(ctx, host)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return client.Triggered{ScheduleID: id}, nil
+	case "client-install-updates":
+		r, err := s.Sim.Install(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		// InstallUpdates returns as soon as the client accepts the updates; a failure shows
+		// later in the update's enforcement state, as on a real client.
+		return client.Installed{Started: r.Started + r.Failed, ArticleIDs: nonNil(r.ArticleIDs)}, nil
+	case "client-reboot-pending":
+		r, err := s.Sim.RebootPending(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		out := client.RebootState{Pending: r.Pending, Hard: r.Hard}
+		if !r.Deadline.IsZero() {
+			d := r.Deadline
+			out.Deadline = &d
+		}
+		return out, nil
+	case "client-restart":
+		var p struct{ OnlyIfNobodyLoggedOn bool }
+		if len(params) > 0 {
+			if err := json.Unmarshal(params, &p); err != nil {
+				return nil, fail("bad-parameter", "parameters: %v", err)
+			}
+		}
+		users, err := s.Sim.LoggedOn(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		r, err := s.Sim.Restart(ctx, host, p.OnlyIfNobodyLoggedOn)
+		if err != nil {
+			return nil, err
+		}
+		if !r.Restarted {
+			var names []string
+			for _, u := range users {
+				names = append(names, u.User)
+			}
+			return client.Restarted{Reason: "users-logged-on", Users: names}, nil
+		}
+		return client.Restarted{Restarted: true}, nil
+	case "client-logged-on":
+		sessions, err := s.Sim.LoggedOn(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		out := client.Sessions{Source: "quser", Sessions: []client.Session{}}
+		for i, x := range sessions {
+			out.Sessions = append(out.Sessions, client.Session{User: x.User, Kind: x.Kind, State: x.State, ID: i + 1, Session: "console"})
+			if strings.EqualFold(x.State, "active") {
+				out.Active++
+			}
+		}
+		out.Count = len(out.Sessions)
+		return out, nil
+	case "wol-relay":
+		return s.relay(ctx, host, params)
+	case "client-notify":
+		return s.notify(ctx, host, params)
+	}
+	return nil, fail("unknown-op", "the lab has no answer for %s", op)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// relay sends the magic packets as a client on the subnet would: into the lab network,
+// addressed to the broadcast the request names. The relay must be on that subnet.
+func (s *Site) relay(ctx context.Context, host string, params json.RawMessage) (any, error) {
+	var req wol.RelayRequest
+	if err := json.Unmarshal(params, &req); err != nil {
+		return nil, fail("bad-parameter", "parameters: %v", err)
+	}
+	h, err := s.Sim.Host(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	bcast, err := netip.ParseAddr(req.Broadcast)
+	if err != nil || !bcast.Is4() {
+		return nil, fail("bad-parameter", "broadcast %q is not an IPv4 address", req.Broadcast)
+	}
+	if req.Repeat < 1 || req.Repeat > wol.MaxRepeat {
+		return nil, fail("bad-parameter", "repeat %d out of range", req.Repeat)
+	}
+	if !onSubnetOf(h.Address, bcast) {
+		return nil, fail("bad-parameter", "%s (%s) is not on the subnet of %s", h.Name, h.Address, bcast)
+	}
+	sent := 0
+	for range req.Repeat {
+		for _, m := range req.MACs {
+			mac, err := wol.ParseMAC(m)
+			if err != nil {
+				return nil, fail("bad-parameter", "MAC %q: %v", m, err)
+			}
+			pkt, err := wol.Packet(mac, nil)
+			if err != nil {
+				return nil, fail("bad-parameter", "MAC %q: %v", m, err)
+			}
+			s.Wake.Deliver(pkt, bcast)
+			sent++
+		}
+	}
+	return map[string]int{"sent": sent}, nil
+}
+
+// onSubnetOf reports whether addr lies in a subnet whose directed broadcast is bcast
+// (checked for every prefix length a lab subnet uses).
+func onSubnetOf(addr string, bcast netip.Addr) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil || !a.Is4() {
+		return false
+	}
+	for bits := 8; bits <= 30; bits++ {
+		p, _ := a.Prefix(bits)
+		if b, err := wol.Broadcast(p); err == nil && b == bcast {
+			return true
+		}
+	}
+	return false
+}
+
+// handleProvider answers the SMS Provider scripts.
+func (s *Site) handleProvider(ctx context.Context, op string, params json.RawMessage) (json.RawMessage, error) {
+	switch op {
+	case provider.ScriptClientOperation:
+		var req provider.ClientOperationRequest
+		if err := json.Unmarshal(params, &req); err != nil {
+			return nil, fail("bad-parameter", "parameters: %v", err)
+		}
+		id, err := s.clientOperation(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return result(provider.ClientOperationResponse{OperationID: id})
+	case provider.ScriptClientOperationStatus:
+		var req struct{ OperationID uint32 }
+		if err := json.Unmarshal(params, &req); err != nil {
+			return nil, fail("bad-parameter", "parameters: %v", err)
+		}
+		return result(s.operationStatus(req.OperationID))
+	}
+	v, err := collection.HandleLabOp(ctx, s.DB, op, params, s.Sim.Now())
+	if err != nil {
+		var le *collection.LabError
+		if errors.As(err, &le) {
+			return nil, fail(le.Code, "%s", le.Message)
+		}
+		return nil, err
+	}
+	return result(v)
+}
+
+// clientOperation is one client notification the provider double accepted.
+type clientOperation struct {
+	typ                       uint32
+	total, completed, offline int64
+	failed                    int64
+	at                        time.Time
+}
+
+// clientOperation carries out a client notification on the collection's members (or the
+// listed ones): online clients act at once, offline ones are counted offline, as the fast
+// channel reaches only online clients.
+func (s *Site) clientOperation(ctx context.Context, req provider.ClientOperationRequest) (uint32, error) {
+	members, err := s.Sim.Members(ctx, req.CollectionID)
+	if err != nil {
+		if errors.Is(err, lab.ErrUnknownCollection) {
+			return 0, fail("not-found", "collection %s does not exist", req.CollectionID)
+		}
+		return 0, err
+	}
+	if len(req.ResourceIDs) > 0 {
+		want := map[int64]bool{}
+		for _, id := range req.ResourceIDs {
+			want[int64(id)] = true
+		}
+		var keep []string
+		for _, m := range members {
+			if h, err := s.Sim.Host(ctx, m); err == nil && want[h.ResourceID] {
+				keep = append(keep, m)
+			}
+		}
+		members = keep
+	}
+	op := clientOperation{typ: req.Type, total: int64(len(members)), at: s.Sim.Now()}
+	for _, m := range members {
+		h, err := s.Sim.Host(ctx, m)
+		if err != nil {
+			op.failed++
+			continue
+		}
+		if req.Type == uint32(provider.OpWake) {
+			if h.Online {
+				op.completed++
+				continue
+			}
+			// A client on the same subnet that is awake sends the packet (reference 7).
+			woke, err := s.wakeByName(ctx, h)
+			if err != nil || !woke {
+				op.failed++
+				continue
+			}
+			op.completed++
+			continue
+		}
+		if !h.Online {
+			op.offline++
+			continue
+		}
+		switch req.Type {
+		case uint32(provider.OpRestart):
+			_, err = s.Sim.Restart(ctx, m, false)
+		case uint32(provider.OpUpdateEvaluation):
+			err = s.Sim.Evaluate(ctx, m)
+		case uint32(provider.OpMachinePolicy):
+			err = s.Sim.PolicyRetrieval(ctx, m)
+		}
+		if err != nil {
+			op.failed++
+		} else {
+			op.completed++
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opSeq++
+	id := 16777216 + s.opSeq
+	s.ops[id] = op
+	return id, nil
+}
+
+func (s *Site) wakeByName(ctx context.Context, h lab.HostInfo) (bool, error) {
+	var mac string
+	err := s.DB.QueryRowContext(ctx, `SELECT MACAddress FROM lab_adapter WHERE ResourceID = ? AND IPEnabled = 1 ORDER BY AdapterIndex`, h.ResourceID).Scan(&mac)
+	if err != nil {
+		return false, fmt.Errorf("lab wake %s: %w", h.Name, err)
+	}
+	hw, err := net.ParseMAC(mac)
+	if err != nil {
+		return false, nil
+	}
+	return s.Sim.WakeMAC(ctx, hw)
+}
+
+func (s *Site) operationStatus(id uint32) provider.OperationStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	op, ok := s.ops[id]
+	if !ok {
+		return provider.OperationStatus{OperationID: id}
+	}
+	at := op.at
+	return provider.OperationStatus{OperationID: id, Found: true, Type: op.typ, State: 1,
+		Total: op.total, Completed: op.completed, Failed: op.failed, Offline: op.offline, LastUpdated: &at}
+}

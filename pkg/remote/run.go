@@ -1,0 +1,224 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/masterzen/winrm"
+
+	"github.com/patchnight/patchnight/scripts"
+)
+
+// maxOutput bounds what a script may print (stdout and stderr together).
+const maxOutput = 16 << 20
+
+// cleanupTimeout bounds the Delete (and Signal) that end a shell after a failure on a
+// connection that still works.
+const cleanupTimeout = 5 * time.Second
+
+// Run runs the named script from scripts/ (e.g. "client-trigger-schedule") on the host
+// with params marshalled as its JSON parameter object (nil: {}), and decodes the one JSON
+// object the script prints into out (nil: discard). The whole operation is bounded by
+// Config.OperationTimeout and by ctx; when either ends, Run returns promptly with a
+// timeout (or canceled) *Error, whatever the host is doing. Every failure is an *Error.
+func (c *Client) Run(ctx context.Context, script string, params any, out any) error {
+	text, err := scripts.Get(script)
+	if err != nil {
+		return &Error{Host: c.host, Op: script, Kind: KindProtocol, Message: err.Error(), Err: err}
+	}
+	return c.runScript(ctx, script, text, params, out)
+}
+
+// Result is what a script run produced, for callers that want the raw output.
+type execResult struct {
+	stdout, stderr []byte
+	exitCode       int
+}
+
+func (c *Client) runScript(parent context.Context, op, text string, params any, out any) error {
+	if name, _ := scripts.Op(text); name == "" {
+		return &Error{Host: c.host, Op: op, Kind: KindProtocol, Message: "the script has no '# patchnight-op: name/N' first line"}
+	} else if op == "" {
+		op = name
+	}
+	pj := []byte("{}")
+	if params != nil {
+		b, err := json.Marshal(params)
+		if err != nil {
+			return &Error{Host: c.host, Op: op, Kind: KindProtocol, Message: "cannot encode the parameters: " + err.Error(), Err: err}
+		}
+		if len(bytes.TrimSpace(b)) == 0 || bytes.TrimSpace(b)[0] != '{' {
+			return &Error{Host: c.host, Op: op, Kind: KindProtocol, Message: "the parameters must encode to a JSON object"}
+		}
+		pj = b
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(parent, c.cfg.OperationTimeout)
+	defer cancel()
+	res, err := c.exec(ctx, c.command, scripts.Input(text, pj))
+	if err != nil {
+		return c.classify(parent, ctx, op, err, time.Since(start))
+	}
+	return c.decode(op, res, out)
+}
+
+// exec runs one command with stdin in a fresh shell: Create, Command, Send (one request
+// per MaxEnvelopeSize-1000 bytes, End on the last), Receive until Done, Delete.
+func (c *Client) exec(ctx context.Context, command string, stdin []byte) (*execResult, error) {
+	p := &c.wc.Parameters
+	resp, err := c.t.post(ctx, []byte(winrm.NewOpenShellRequest(c.url, p).String()))
+	if err != nil {
+		return nil, err
+	}
+	shellID, err := parseCreate(resp)
+	if err != nil {
+		return nil, &httpStatusError{status: 200, body: err.Error()}
+	}
+	done := false
+	var cmdID string
+	defer func() { c.cleanup(ctx, shellID, cmdID, done) }()
+
+	resp, err = c.t.post(ctx, []byte(winrm.NewExecuteCommandRequest(c.url, shellID, command, nil, p).String()))
+	if err != nil {
+		return nil, err
+	}
+	cmdID, err = parseCommand(resp)
+	if err != nil {
+		return nil, &httpStatusError{status: 200, body: err.Error()}
+	}
+
+	chunk := p.EnvelopeSize - 1000
+	for len(stdin) > 0 {
+		n := min(chunk, len(stdin))
+		last := n == len(stdin)
+		if _, err := c.t.post(ctx, []byte(winrm.NewSendInputRequest(c.url, shellID, cmdID, stdin[:n], last, p).String())); err != nil {
+			return nil, err
+		}
+		stdin = stdin[n:]
+	}
+
+	res := &execResult{}
+	for !done {
+		resp, err := c.t.post(ctx, []byte(winrm.NewGetOutputRequest(c.url, shellID, cmdID, "stdout stderr", p).String()))
+		if err != nil {
+			if isOperationTimeout(err) && ctx.Err() == nil {
+				continue // long poll ended without output: ask again
+			}
+			return nil, err
+		}
+		finished, code, err := parseReceive(resp, &res.stdout, &res.stderr)
+		if err != nil {
+			return nil, &httpStatusError{status: 200, body: "unreadable Receive answer: " + err.Error()}
+		}
+		if len(res.stdout)+len(res.stderr) > maxOutput {
+			return nil, &httpStatusError{status: 200, body: fmt.Sprintf("the script printed more than %d bytes", maxOutput)}
+		}
+		if finished {
+			done = true
+			res.exitCode = code
+		}
+	}
+	return res, nil
+}
+
+// cleanup ends the shell: Delete (after a Signal when the command did not finish). It is
+// skipped when the operation context has ended (the host is not answering, and Run must
+// return promptly); the host reclaims the shell after its idle timeout.
+func (c *Client) cleanup(ctx context.Context, shellID, cmdID string, finished bool) {
+	if ctx.Err() != nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+	defer cancel()
+	p := &c.wc.Parameters
+	if !finished && cmdID != "" {
+		if _, err := c.t.post(cctx, []byte(winrm.NewSignalRequest(c.url, shellID, cmdID, p).String())); err != nil {
+			return
+		}
+	}
+	_, _ = c.t.post(cctx, []byte(winrm.NewDeleteShellRequest(c.url, shellID, p).String()))
+}
+
+// scriptError is the error object a script prints.
+type scriptError struct {
+	Error *struct {
+		Code    json.RawMessage `json:"code"`
+		Message string          `json:"message"`
+	} `json:"error"`
+}
+
+// decode interprets what the script printed: one JSON object on stdout; an "error" member
+// or a non-zero exit code is a script failure (message from the JSON, else from the
+// CLIXML on stderr).
+func (c *Client) decode(op string, res *execResult, out any) error {
+	obj := lastJSONObject(res.stdout)
+	var se scriptError
+	if obj != nil {
+		_ = json.Unmarshal(obj, &se)
+	}
+	serr := c.creds.scrub(DecodeCLIXML(string(res.stderr)))
+	if se.Error != nil {
+		code := strings.Trim(string(se.Error.Code), `"`)
+		msg := c.creds.scrub(strings.TrimSpace(se.Error.Message))
+		if msg == "" {
+			msg = "the script reported an error"
+		}
+		if code == "" {
+			code = "error"
+		}
+		return &Error{Host: c.host, Op: op, Kind: KindScript, Code: code, Message: msg}
+	}
+	if res.exitCode != 0 {
+		msg := firstLines(serr, 3)
+		if msg == "" {
+			msg = fmt.Sprintf("the script exited with code %d and printed no error", res.exitCode)
+		}
+		return &Error{Host: c.host, Op: op, Kind: KindScript, Code: fmt.Sprintf("exit-%d", res.exitCode), Message: msg}
+	}
+	if obj == nil {
+		msg := "the script printed no JSON object"
+		if serr != "" {
+			msg += ": " + firstLines(serr, 3)
+		}
+		return &Error{Host: c.host, Op: op, Kind: KindProtocol, Message: msg}
+	}
+	if out != nil {
+		if err := json.Unmarshal(obj, out); err != nil {
+			return &Error{Host: c.host, Op: op, Kind: KindProtocol, Message: "the script's JSON does not fit the result: " + err.Error(), Err: err}
+		}
+	}
+	return nil
+}
+
+// lastJSONObject returns the last line of stdout that is a JSON object (scripts print
+// exactly one; anything a profile or a module printed before it is ignored).
+func lastJSONObject(stdout []byte) []byte {
+	lines := bytes.Split(stdout, []byte("\n"))
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := bytes.TrimSpace(lines[i])
+		if len(l) > 0 && l[0] == '{' && json.Valid(l) {
+			return l
+		}
+	}
+	if t := bytes.TrimSpace(stdout); len(t) > 0 && t[0] == '{' && json.Valid(t) {
+		return t
+	}
+	return nil
+}
+
+func firstLines(s string, n int) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+			if len(out) == n {
+				break
+			}
+		}
+	}
+	return strings.Join(out, " / ")
+}

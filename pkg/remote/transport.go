@@ -1,0 +1,337 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/masterzen/winrm"
+	"github.com/masterzen/winrm/soap"
+)
+
+// transporter carries SOAP messages to one host over one kept-alive connection and
+// authenticates that connection. It implements winrm.Transporter, so the library's
+// Client accepts it; Run calls post directly to bind every request to its context.
+//
+// Connection-based authentication (NTLM, Kerberos, SSPI Negotiate): after a handshake the
+// connection is remembered as authenticated and later messages go without an
+// Authorization header, as Windows keeps the connection authenticated. If such a message
+// is answered 401 on the same (reused) connection, the host does not keep authentication,
+// and the transporter authenticates every message from then on.
+type transporter struct {
+	url   string
+	cfg   Config
+	creds Credentials
+	mech  mechanism      // nil for Basic
+	seal  bool           // NTLM message encryption (plain HTTP)
+	roots *x509.CertPool // the CA pool parsed once per Connector; nil: parse the endpoint's
+	tr    *http.Transport
+
+	requests atomic.Int64 // HTTP requests sent
+	dials    atomic.Int64 // TCP connections opened
+
+	mu      sync.Mutex
+	authed  bool        // the kept-alive connection is authenticated
+	persist bool        // the host keeps connections authenticated (until shown otherwise)
+	session *ntlmSealer // the sealing session of the authenticated connection
+}
+
+// mechanism is a connection-based authentication method (SPNEGO-style HTTP Negotiate).
+type mechanism interface {
+	// begin starts a security context for a connection. It returns the first token and
+	// whether the request that carries it should carry the message body too (false when
+	// more legs must follow, as NTLM's NEGOTIATE).
+	begin() (secContext, []byte, bool, error)
+}
+
+// secContext is one security context in progress.
+type secContext interface {
+	// step consumes the host's token and returns the next one to send.
+	step(in []byte) (out []byte, withBody bool, err error)
+	release()
+}
+
+// authFailure is a failure to build an authentication token (bad user name format,
+// Kerberos login refused, SSPI error): the host never saw valid credentials.
+type authFailure struct{ err error }
+
+func (a *authFailure) Error() string { return "authentication: " + a.err.Error() }
+func (a *authFailure) Unwrap() error { return a.err }
+
+func newTransporter(url string, cfg Config, creds Credentials, mech mechanism, seal bool) *transporter {
+	return &transporter{url: url, cfg: cfg, creds: creds, mech: mech, seal: seal, persist: true}
+}
+
+// Transport builds the HTTP transport from the endpoint (winrm.Transporter). TLS: the
+// endpoint's CA, Insecure and TLSServerName; timeouts and dialing: the Config.
+func (t *transporter) Transport(ep *winrm.Endpoint) error {
+	tlsCfg := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         ep.TLSServerName,
+		InsecureSkipVerify: ep.Insecure, //nolint:gosec // only when the configuration says Insecure
+	}
+	if t.roots != nil {
+		tlsCfg.RootCAs = t.roots
+	} else if len(ep.CACert) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(ep.CACert) {
+			return errors.New("the CA bundle holds no PEM certificate")
+		}
+		tlsCfg.RootCAs = pool
+	}
+	t.tr = &http.Transport{
+		Proxy:                 nil, // WinRM goes straight to the host: a proxy would break connection-bound auth
+		DialContext:           t.dial,
+		TLSClientConfig:       tlsCfg,
+		TLSHandshakeTimeout:   t.cfg.ConnectTimeout,
+		DisableCompression:    true,
+		MaxIdleConns:          1,
+		MaxIdleConnsPerHost:   1,
+		MaxConnsPerHost:       1,
+		IdleConnTimeout:       60 * time.Second,
+		ExpectContinueTimeout: 0,
+		ForceAttemptHTTP2:     false, // WinRM is HTTP/1.1
+	}
+	return nil
+}
+
+// dial opens a TCP connection within the connect timeout, through Config.Dial if set.
+func (t *transporter) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.ConnectTimeout)
+	defer cancel()
+	t.dials.Add(1)
+	if t.cfg.Dial != nil {
+		c, err := t.cfg.Dial(ctx, network, addr)
+		if err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		}
+		return c, nil
+	}
+	d := net.Dialer{KeepAlive: 30 * time.Second}
+	return d.DialContext(ctx, network, addr)
+}
+
+// Post sends one message without a deadline (winrm.Transporter). patchnight's own calls
+// go through post, bound to their context.
+func (t *transporter) Post(_ *winrm.Client, m *soap.SoapMessage) (string, error) {
+	return t.post(context.Background(), []byte(m.String()))
+}
+
+// close drops the idle connection.
+func (t *transporter) close() {
+	if t.tr != nil {
+		t.tr.CloseIdleConnections()
+	}
+}
+
+// maxResponse bounds a response body (the requested MaxEnvelopeSize is 150 KB).
+const maxResponse = 8 << 20
+
+// post sends one SOAP message and returns the SOAP answer of a 200, or an
+// *httpStatusError for any other status. Requests end when ctx ends.
+func (t *transporter) post(ctx context.Context, body []byte) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	resp, err := t.roundTrip(ctx, body)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		t.authed = false
+		return "", fmt.Errorf("read the answer: %w", err)
+	}
+	if t.seal && t.session != nil {
+		if data, err = t.session.unwrap(resp.Header.Get("Content-Type"), data); err != nil {
+			t.authed, t.session = false, nil
+			return "", err
+		}
+		resp.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+	}
+	if resp.StatusCode == http.StatusOK {
+		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/soap+xml" {
+			return "", &httpStatusError{status: resp.StatusCode, body: "answer is not SOAP (" + resp.Header.Get("Content-Type") + ")"}
+		}
+		return string(data), nil
+	}
+	he := &httpStatusError{status: resp.StatusCode, fault: parseFault(data)}
+	if he.fault == nil {
+		he.body = snippet(data)
+	}
+	return "", he
+}
+
+func snippet(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+// roundTrip sends body with whatever authentication the connection needs. A final 401
+// becomes an *httpStatusError. t.mu is held.
+func (t *transporter) roundTrip(ctx context.Context, body []byte) (*http.Response, error) {
+	if t.mech == nil { // Basic: credentials on every request
+		return t.send(ctx, body, "Basic "+base64.StdEncoding.EncodeToString([]byte(t.creds.User+":"+t.creds.Password)))
+	}
+	if t.authed && t.persist {
+		resp, reused, err := t.sendTraced(ctx, t.wrap(body), "")
+		if err != nil {
+			t.authed, t.session = false, nil
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusUnauthorized {
+			if resp.Close {
+				t.authed = false
+			}
+			return resp, nil
+		}
+		discard(resp)
+		t.authed, t.session = false, nil
+		if reused {
+			t.persist = false // the host wants credentials on every message
+		}
+	}
+	return t.handshake(ctx, body)
+}
+
+// handshake authenticates a connection and sends body on it.
+func (t *transporter) handshake(ctx context.Context, body []byte) (*http.Response, error) {
+	t.session = nil
+	sc, tok, withBody, err := t.mech.begin()
+	if err != nil {
+		return nil, &authFailure{err}
+	}
+	defer sc.release()
+	if t.seal {
+		withBody = false // sealing: authenticate with empty messages, then send sealed
+	}
+	for leg := 0; leg < 6; leg++ {
+		var b []byte
+		if withBody {
+			b = body
+		}
+		resp, err := t.send(ctx, b, "Negotiate "+base64.StdEncoding.EncodeToString(tok))
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusUnauthorized {
+			if withBody {
+				t.authed = !resp.Close
+				return resp, nil
+			}
+			// Authenticated with an empty message (sealing, or a host that accepted the
+			// first leg): send the message itself on the authenticated connection.
+			discard(resp)
+			if resp.StatusCode >= 300 {
+				return nil, &httpStatusError{status: resp.StatusCode, body: "answer to the authentication request"}
+			}
+			if t.seal {
+				s, err := sc.(sealer).sealer()
+				if err != nil {
+					return nil, &authFailure{err}
+				}
+				t.session = s
+			}
+			t.authed = true
+			resp, err = t.send(ctx, t.wrap(body), "")
+			if err != nil {
+				t.authed, t.session = false, nil
+				return nil, err
+			}
+			if resp.StatusCode == http.StatusUnauthorized {
+				discard(resp)
+				t.authed, t.session = false, nil
+				return nil, &httpStatusError{status: http.StatusUnauthorized}
+			}
+			return resp, nil
+		}
+		in := negotiateToken(resp.Header)
+		discard(resp)
+		if in == nil {
+			return nil, &httpStatusError{status: http.StatusUnauthorized}
+		}
+		if tok, withBody, err = sc.step(in); err != nil {
+			return nil, &authFailure{err}
+		}
+		if t.seal {
+			withBody = false
+		}
+	}
+	return nil, &authFailure{errors.New("the host asked for too many authentication legs")}
+}
+
+// wrap seals a message when NTLM encryption is on.
+func (t *transporter) wrap(body []byte) []byte {
+	if t.seal && t.session != nil {
+		return t.session.wrap(body)
+	}
+	return body
+}
+
+func (t *transporter) send(ctx context.Context, body []byte, authz string) (*http.Response, error) {
+	resp, _, err := t.sendTraced(ctx, body, authz)
+	return resp, err
+}
+
+// sendTraced sends one HTTP request and reports whether it went over a reused connection.
+func (t *transporter) sendTraced(ctx context.Context, body []byte, authz string) (*http.Response, bool, error) {
+	var reused bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, false, fmt.Errorf("build the request: %w", err)
+	}
+	ct := "application/soap+xml;charset=UTF-8"
+	if t.seal && t.session != nil && len(body) > 0 {
+		ct = sealedContentType
+	}
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("User-Agent", "patchnight")
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	t.requests.Add(1)
+	resp, err := t.tr.RoundTrip(req)
+	if err != nil {
+		return nil, reused, err
+	}
+	return resp, reused, nil
+}
+
+// discard reads and closes a body so the connection can be reused.
+func discard(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
+	_ = resp.Body.Close()
+}
+
+// negotiateToken returns the token of a "WWW-Authenticate: Negotiate <base64>" (or NTLM)
+// challenge, or nil.
+func negotiateToken(h http.Header) []byte {
+	for _, v := range h.Values("WWW-Authenticate") {
+		scheme, data, ok := strings.Cut(strings.TrimSpace(v), " ")
+		if !ok || !(strings.EqualFold(scheme, "Negotiate") || strings.EqualFold(scheme, "NTLM")) {
+			continue
+		}
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(data))
+		if err == nil && len(b) > 0 {
+			return b
+		}
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+# patchnight-op: client-trigger-schedule/1
+# Starts one ConfigMgr client schedule: root\ccm SMS_Client.TriggerSchedule(sScheduleID).
+# Parameters: {"ScheduleID": "{00000000-0000-0000-0000-000000000NNN}"}; 113 = software update
+# scan, 108 = software update deployment evaluation, 021 = machine policy retrieval
+# (configmgr.md section 6).
+# Result: {"scheduleId": "{...}", "returnValue": 0}
+param($p)
+$ErrorActionPreference = 'Stop'
+
+function Write-Result($o) { [Console]::Out.WriteLine(($o | ConvertTo-Json -Compress -Depth 5)) }
+function Stop-Op([string]$code, [string]$message) {
+    Write-Result @{ error = @{ code = $code; message = $message } }
+    exit 1
+}
+function Stop-Cim($err) {
+    $x = $err.Exception
+    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {
+        Stop-Op 'no-client' 'the ConfigMgr client is not installed (WMI namespace root\ccm is missing)'
+    }
+    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'AccessDenied') {
+        Stop-Op 'access-denied' ('access denied: ' + $x.Message)
+    }
+    Stop-Op 'cim' ([string]$x.Message)
+}
+
+$id = [string]$p.ScheduleID
+if ($id -notmatch '^\{00000000-0000-0000-0000-000000000[0-9]{3}\}$') {
+    Stop-Op 'bad-parameter' 'ScheduleID must look like {00000000-0000-0000-0000-000000000NNN}'
+}
+try {
+    $r = Invoke-CimMethod -Namespace 'root\ccm' -ClassName 'SMS_Client' -MethodName 'TriggerSchedule' -Arguments @{ sScheduleID = $id }
+} catch {
+    Stop-Cim $_
+}
+$rv = 0
+if ($null -ne $r -and $null -ne $r.ReturnValue) { $rv = [int64]$r.ReturnValue }
+if ($rv -ne 0) {
+    Stop-Op 'method-failed' ('TriggerSchedule returned ' + $rv)
+}
+Write-Result @{ scheduleId = $id; returnValue = $rv }

@@ -1,0 +1,48 @@
+# patchnight-op: provider-client-operation/1
+# Starts a client notification operation through the SMS Provider (root\sms\site_<SiteCode>):
+# SMS_ClientOperation.InitiateClientOperation(Type, TargetCollectionID, TargetResourceIDs)
+# (configmgr.md section 6). Types patchnight uses: 8 machine policy, 14 software update
+# deployment evaluation, 17 restart, 150 wake up. Needs Notify Resource on the collection.
+# Parameters: {"SiteCode": "ABC", "Type": 14, "CollectionID": "ABC00012",
+#              "ResourceIDs": [16777220]}   (empty: every member of the collection)
+# Result: {"operationId": 16777300}
+param($p)
+$ErrorActionPreference = 'Stop'
+
+function Write-Result($o) { [Console]::Out.WriteLine(($o | ConvertTo-Json -Compress -Depth 5)) }
+function Stop-Op([string]$code, [string]$message) {
+    Write-Result @{ error = @{ code = $code; message = $message } }
+    exit 1
+}
+function Stop-Cim($err) {
+    $x = $err.Exception
+    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {
+        Stop-Op 'no-provider' ('the SMS Provider namespace ' + $ns + ' does not exist on this host')
+    }
+    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'AccessDenied') {
+        Stop-Op 'access-denied' ('access denied (Notify Resource on the collection is needed): ' + $x.Message)
+    }
+    Stop-Op 'cim' ([string]$x.Message)
+}
+
+$site = [string]$p.SiteCode
+if ($site -notmatch '^[A-Za-z0-9]{3}$') { Stop-Op 'bad-parameter' 'SiteCode must be three letters or digits' }
+$ns = 'root\sms\site_' + $site
+$type = [uint32]$p.Type
+if (@(8, 14, 17, 150) -notcontains $type) { Stop-Op 'bad-parameter' ('client operation type ' + $type + ' is not one patchnight starts') }
+$coll = [string]$p.CollectionID
+if ($coll -notmatch '^(?:[A-Z0-9]{3}[0-9A-F]{5}|SMS[A-Z0-9]{5})$') { Stop-Op 'bad-parameter' 'CollectionID is not a CollectionID' }
+$ids = @()
+if ($null -ne $p.ResourceIDs) { $ids = [uint32[]]@($p.ResourceIDs) }
+
+$a = @{ Type = $type; TargetCollectionID = $coll }
+if ($ids.Count -gt 0) { $a.TargetResourceIDs = [uint32[]]$ids }
+try {
+    $r = Invoke-CimMethod -Namespace $ns -ClassName 'SMS_ClientOperation' -MethodName 'InitiateClientOperation' -Arguments $a
+} catch {
+    Stop-Cim $_
+}
+$rv = 0
+if ($null -ne $r -and $null -ne $r.ReturnValue) { $rv = [int64]$r.ReturnValue }
+if ($rv -ne 0) { Stop-Op 'method-failed' ('InitiateClientOperation returned ' + $rv) }
+Write-Result @{ operationId = [uint32]$r.OperationID }

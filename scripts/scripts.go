@@ -1,0 +1,179 @@
+// Package scripts holds the PowerShell that patchnight runs on remote hosts, embedded into
+// the binary, and the framing of the remote script protocol (DESIGN.md, "Remote script
+// protocol").
+//
+// The protocol, end to end:
+//
+//	command line  powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass
+//	              -EncodedCommand <base64 of the UTF-16LE bootstrap>      (fixed, about 2.5 KB)
+//	stdin         <base64 of the UTF-8 JSON parameter object> LF
+//	              <base64 of the UTF-8 script text> LF
+//	stdout        exactly one JSON object; {"error":{"code":..,"message":..}} on failure
+//	exit code     0 on success, 1 on failure
+//
+// The command line never changes (Command), so it stays far below cmd.exe's 8191-character
+// limit whatever the script or the parameters are; the script and the parameters travel
+// on stdin, base64-encoded so that no code page, newline translation or quoting on the way
+// can alter them, and the parameters reach the script as a parsed object: user input never
+// becomes PowerShell text. The first line of every script names its operation and version
+// ("# patchnight-op: name/1", see Op), so the lab can answer for it and logs can name it.
+package scripts
+
+import (
+	"bytes"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+//go:embed *.ps1
+var files embed.FS
+
+// BootstrapName is the name of the bootstrap script (bootstrap.ps1). It is not an
+// operation: Command embeds it, and Get refuses it.
+const BootstrapName = "bootstrap"
+
+// PowerShell is the program and the fixed options every remote script runs under.
+const PowerShell = "powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass"
+
+// Errors returned by the parsers, for errors.Is.
+var (
+	ErrNotFound   = errors.New("no such script")
+	ErrNoOpHeader = errors.New("script does not start with a '# patchnight-op: name/N' line")
+	ErrBadInput   = errors.New("malformed script input")
+	ErrBadCommand = errors.New("not a patchnight bootstrap command line")
+)
+
+// opLine is the first line of every script: "# patchnight-op: name/1".
+var opLine = regexp.MustCompile(`^# patchnight-op: ([a-z][a-z0-9-]{0,62})/([1-9][0-9]{0,5})$`)
+
+// Get returns the text of the named script (the file name without .ps1).
+func Get(name string) (string, error) {
+	if name == BootstrapName || strings.ContainsAny(name, `/\.`) || name == "" {
+		return "", fmt.Errorf("script %q: %w", name, ErrNotFound)
+	}
+	b, err := files.ReadFile(name + ".ps1")
+	if err != nil {
+		return "", fmt.Errorf("script %q is not in scripts/: %w", name, ErrNotFound)
+	}
+	return string(b), nil
+}
+
+// Names lists the embedded operation scripts (without the bootstrap), sorted.
+func Names() []string {
+	entries, _ := fs.ReadDir(files, ".")
+	var names []string
+	for _, e := range entries {
+		if n, ok := strings.CutSuffix(e.Name(), ".ps1"); ok && n != BootstrapName {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Op parses the first line of a script, "# patchnight-op: name/1", and returns the
+// operation name and version. It returns ("", 0) when the line is missing or malformed.
+func Op(text string) (name string, version int) {
+	line, _, _ := strings.Cut(text, "\n")
+	line = strings.TrimSuffix(strings.TrimPrefix(line, "\ufeff"), "\r")
+	m := opLine.FindStringSubmatch(line)
+	if m == nil {
+		return "", 0
+	}
+	v, err := strconv.Atoi(m[2])
+	if err != nil {
+		return "", 0
+	}
+	return m[1], v
+}
+
+// Bootstrap returns the text of the bootstrap script.
+func Bootstrap() string {
+	b, err := files.ReadFile(BootstrapName + ".ps1")
+	if err != nil {
+		// The file is embedded at build time; its absence is a build defect.
+		panic("scripts: bootstrap.ps1 is not embedded: " + err.Error())
+	}
+	return string(b)
+}
+
+// Command returns the fixed command line that starts the bootstrap:
+// PowerShell + " -EncodedCommand " + base64(UTF-16LE(bootstrap)).
+func Command() string {
+	return PowerShell + " -EncodedCommand " + encodeUTF16Base64(Bootstrap())
+}
+
+// Input frames a script and its JSON parameter object for the bootstrap's stdin: two
+// lines, each the base64 (standard alphabet, padded) of the UTF-8 bytes, each ended by LF.
+func Input(script string, params []byte) []byte {
+	enc := base64.StdEncoding
+	out := make([]byte, 0, enc.EncodedLen(len(params))+enc.EncodedLen(len(script))+2)
+	out = enc.AppendEncode(out, params)
+	out = append(out, '\n')
+	out = enc.AppendEncode(out, []byte(script))
+	out = append(out, '\n')
+	return out
+}
+
+// ParseInput is the inverse of Input: it returns the script text and the raw JSON
+// parameters. CR before LF and trailing blank lines are tolerated.
+func ParseInput(stdin []byte) (script string, params []byte, err error) {
+	text := bytes.ReplaceAll(stdin, []byte("\r\n"), []byte("\n"))
+	lines := bytes.Split(bytes.TrimRight(text, "\n"), []byte("\n"))
+	if len(lines) != 2 {
+		return "", nil, fmt.Errorf("%w: want 2 lines (parameters, script), got %d", ErrBadInput, len(lines))
+	}
+	params, err = base64.StdEncoding.DecodeString(string(lines[0]))
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: parameter line: %v", ErrBadInput, err)
+	}
+	s, err := base64.StdEncoding.DecodeString(string(lines[1]))
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: script line: %v", ErrBadInput, err)
+	}
+	if !utf8.Valid(s) {
+		return "", nil, fmt.Errorf("%w: script is not UTF-8", ErrBadInput)
+	}
+	return string(s), params, nil
+}
+
+// ParseCommand checks that cmdline is the command line Command returns (PowerShell with
+// the fixed options and -EncodedCommand) and returns the decoded PowerShell text.
+func ParseCommand(cmdline string) (string, error) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(cmdline), PowerShell+" -EncodedCommand ")
+	if !ok {
+		return "", fmt.Errorf("%w: want %q followed by -EncodedCommand and base64", ErrBadCommand, PowerShell)
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	if err != nil {
+		return "", fmt.Errorf("%w: -EncodedCommand is not base64: %v", ErrBadCommand, err)
+	}
+	if len(b)%2 != 0 {
+		return "", fmt.Errorf("%w: -EncodedCommand has an odd byte count, so it is not UTF-16LE", ErrBadCommand)
+	}
+	u := make([]uint16, len(b)/2)
+	for i := range u {
+		u[i] = uint16(b[2*i]) | uint16(b[2*i+1])<<8
+	}
+	return string(utf16.Decode(u)), nil
+}
+
+// encodeUTF16Base64 is what powershell.exe -EncodedCommand expects.
+func encodeUTF16Base64(s string) string {
+	u := utf16.Encode([]rune(s))
+	b := make([]byte, 2*len(u))
+	for i, c := range u {
+		b[2*i] = byte(c)
+		b[2*i+1] = byte(c >> 8)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
