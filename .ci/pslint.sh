@@ -11,8 +11,16 @@ go build -o "$gen/patchnight" ./cmd/patchnight
 "$gen/patchnight" plan export-tasks --out "$gen/tasks-gmsa" --run-as 'CONTOSO\svc-patch$' --month 2026-12 >/dev/null
 "$gen/patchnight" plan export-tasks --out "$gen/tasks-user" --run-as 'CONTOSO\patchadmin' >/dev/null
 files=(scripts/*.ps1 "$gen"/tasks*/*.ps1)
-if "$gen/patchnight" collections export --help >/dev/null 2>&1; then
-  "$gen/patchnight" collections export --format ps1 > "$gen/collections.ps1"
-  files+=("$gen/collections.ps1")
+# Collection exports need a site database: a small lab, its software update group (the lab's
+# group for Patch Tuesday 2026-12-08 is titled "Patch Tuesday 2026-12"), every family.
+"$gen/patchnight" lab init --db "$gen/lab.db" --hosts 200 --seed 1 --patch-tuesday 2026-12-08 >/dev/null
+"$gen/patchnight" collections export --format ps1 --sql "sqlite:$gen/lab.db" --group 'Patch Tuesday 2026-12' --month 2026-12 > "$gen/collections.ps1"
+files+=("$gen/collections.ps1")
+# The end-to-end test exports after collections apply against a lab site; parse that too.
+mkdir "$gen/e2e"
+if ! out=$(PATCHNIGHT_PSLINT_DIR="$gen/e2e" go test -vet=off -count=1 -run '^TestE2ECollections$' ./cmd/patchnight 2>&1); then
+  echo "$out"
+  exit 1
 fi
+files+=("$gen"/e2e/*.ps1)
 node .ci/pslint/lint.mjs "${files[@]}"

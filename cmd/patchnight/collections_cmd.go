@@ -65,6 +65,9 @@ func newCollectionsPlanCmd(app *App, verb string) *cobra.Command {
 			if f.wait < 0 {
 				return exit.Usagef("use a duration like 5m, or 0 not to wait", "--wait %s is negative", f.wait)
 			}
+			if verb == "export" && f.format != "ps1" && f.format != "json" {
+				return exit.Usagef("use --format ps1 or --format json", "--format %q is not an export format", f.format)
+			}
 			defs, err := collections.Load()
 			if err != nil {
 				return err
@@ -91,9 +94,6 @@ func newCollectionsPlanCmd(app *App, verb string) *cobra.Command {
 			}
 			switch {
 			case verb == "export":
-				if f.format != "ps1" && f.format != "json" {
-					return exit.Usagef("use --format ps1 or --format json", "--format %q is not an export format", f.format)
-				}
 				return plan.Export(app.IO.Out, f.format)
 			case verb == "plan" || f.dryRun:
 				return app.Print(plan)

@@ -122,6 +122,9 @@ Try it without a site: patchnight demo`,
 		newCollectionsCmd,
 		newWolCmd,
 		newClientCmd,
+		newRunCmd,
+		newNightCmd,
+		newNotifyCmd,
 		newHistoryCmd,
 	} {
 		root.AddCommand(sub(app))
@@ -150,6 +153,13 @@ func (a *App) preRun(cmd *cobra.Command) error {
 	}
 	if _, err := output.ParseFormat(a.outputFlag); err != nil {
 		return err
+	}
+	// cobra checks required and mutually exclusive flags only after this hook, where an
+	// error would no longer count as a usage error: check them here.
+	for _, check := range []func() error{cmd.ValidateRequiredFlags, cmd.ValidateFlagGroups} {
+		if err := check(); err != nil {
+			return exit.Usagef("see --help", "%s", err.Error())
+		}
 	}
 	a.started = true
 	return nil

@@ -274,7 +274,7 @@ func (v wolPlanView) Grids() []output.Grid {
 	if len(v.Skipped) > 0 {
 		g := output.Grid{Title: fmt.Sprintf("Not woken: %d machines", len(v.Skipped)), Header: []string{"Machine", "Why"}}
 		for _, s := range v.Skipped {
-			g.Rows = append(g.Rows, []string{s.Name, string(s.Skip) + " " + s.Detail})
+			g.Rows = append(g.Rows, []string{s.Name, s.SkipText()})
 		}
 		grids = append(grids, g)
 	}

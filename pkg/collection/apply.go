@@ -24,6 +24,10 @@ type ApplyOptions struct {
 	Yes bool
 	// Confirm is asked before deletes unless Yes; with neither, deletes are refused.
 	Confirm func(p *Plan) (bool, error)
+	// Now and Sleep are the clock of the wait (nil: the wall clock); the night runner
+	// passes its own, so that the lab's simulated night does not wait in real time.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DefaultPoll is the pause between status reads.
@@ -132,7 +136,23 @@ func waitEvaluated(ctx context.Context, prov *provider.Provider, ids []string, b
 	if poll <= 0 {
 		poll = DefaultPoll
 	}
-	deadline := time.Now().Add(opt.Wait)
+	now, sleep := opt.Now, opt.Sleep
+	if now == nil {
+		now = time.Now
+	}
+	if sleep == nil {
+		sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		}
+	}
+	deadline := now().Add(opt.Wait)
 	index := map[string]int{}
 	for i, a := range res.Collections {
 		index[a.CollectionID] = i
@@ -170,16 +190,11 @@ func waitEvaluated(ctx context.Context, prov *provider.Provider, ids []string, b
 			}
 		}
 		pending = still
-		if len(pending) == 0 || !time.Now().Before(deadline) {
+		if len(pending) == 0 || !now().Before(deadline) {
 			return pending, nil
 		}
-		wait := min(poll, time.Until(deadline))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("wait for collection evaluation: %w", ctx.Err())
-		case <-t.C:
+		if err := sleep(ctx, min(poll, deadline.Sub(now()))); err != nil {
+			return nil, fmt.Errorf("wait for collection evaluation: %w", err)
 		}
 	}
 }

@@ -398,8 +398,13 @@ func labEvaluate(ctx context.Context, tx *sql.Tx, id, ts string) error {
 			return labWriteErr(id, err)
 		}
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE lab_collection SET MemberCount = ?, LastRefreshTime = ?, CurrentStatus = 1 WHERE CollectionID = ?`,
-		len(ids), ts, id)
+	// An evaluation always ends after the previous one, even when the lab's simulated clock
+	// has not moved in between (a real site's clock always moves), so that a waiting
+	// Apply sees the refresh it asked for.
+	_, err = tx.ExecContext(ctx, `UPDATE lab_collection SET MemberCount = ?, CurrentStatus = 1,
+		LastRefreshTime = CASE WHEN LastRefreshTime IS NOT NULL AND LastRefreshTime >= ?
+		                       THEN strftime('%Y-%m-%d %H:%M:%S', LastRefreshTime, '+1 second') ELSE ? END
+		WHERE CollectionID = ?`, len(ids), ts, ts, id)
 	if err != nil {
 		return labWriteErr(id, err)
 	}

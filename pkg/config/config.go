@@ -45,6 +45,7 @@ type Profile struct {
 	TimeZone string `yaml:"time_zone"` // IANA zone of the site's Patch Tuesday, e.g. Europe/London
 	WinRM    WinRM  `yaml:"winrm"`
 	WoL      WoL    `yaml:"wol"`
+	Notify   Notify `yaml:"notify"`
 }
 
 // WinRM holds the remoting settings.
@@ -113,6 +114,7 @@ func Defaults() Profile {
 		// The same defaults as package wol; its doc comment says why.
 		WoL: WoL{Port: 9, Mode: "directed", Rate: 1000, SubnetRate: 50, Repeat: 3,
 			BatchSize: 10, BatchPause: Duration(2 * time.Second)},
+		Notify: defaultNotify(),
 	}
 }
 
@@ -320,7 +322,7 @@ func (p Profile) Validate() error {
 	if p.WoL.Rate <= 0 || p.WoL.SubnetRate <= 0 {
 		return exit.Usagef("use a positive packets-per-second rate", "wol.rate and wol.subnet_rate must be above zero")
 	}
-	return nil
+	return p.Notify.validate()
 }
 
 func validSiteCode(s string) bool {

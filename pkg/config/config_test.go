@@ -29,6 +29,18 @@ func TestExampleParsesAndResolves(t *testing.T) {
 	if p.WinRM.OperationTimeout.Std() != 2*time.Minute || !p.WinRM.NTLMEncryption || p.WoL.BatchPause.Std() != 2*time.Second {
 		t.Errorf("winrm/wol = %+v %+v", p.WinRM, p.WoL)
 	}
+	n := p.Notify
+	if n.Organisation != "Contoso IT" || n.Threshold != 3 || n.MinInterval.Std() != 4*time.Hour || n.Method != "window" || n.DisplayTime.Std() != 15*time.Minute {
+		t.Errorf("notify = %+v", n)
+	}
+	// The example's texts are the defaults, written out.
+	d := Defaults().Notify
+	if n.ScanText != d.ScanText || n.MissingText != d.MissingText || n.ScanTitle != d.ScanTitle || n.MissingTitle != d.MissingTitle {
+		t.Errorf("example notice texts differ from the defaults:\n%q\n%q", n.MissingText, d.MissingText)
+	}
+	if q, err := ParseQuietHours(n.QuietHours); err != nil || q.String() != "19:00-07:00" {
+		t.Errorf("quiet hours %v, %v", q, err)
+	}
 	if eff.Sources["site_code"] != FromFile || eff.Sources["winrm.auth"] != FromFile {
 		t.Errorf("sources = %v", eff.Sources)
 	}
@@ -107,6 +119,19 @@ func TestBadInput(t *testing.T) {
 		{"bad zone", good, "a", nil, map[string]string{"time_zone": "Mars/Olympus"}, "not a known time zone"},
 		{"bad site code", good, "a", nil, map[string]string{"site_code": "ABCD"}, "not a site code"},
 		{"zero rate", good, "a", map[string]string{"PATCHNIGHT_WOL_RATE": "0"}, nil, "above zero"},
+		{"unknown placeholder", "profiles:\n  a:\n    notify:\n      missing_text: 'call {{.Phone}}'\n", "a", nil, nil, "unknown placeholder {{.Phone}}"},
+		{"template function", good, "a", map[string]string{"PATCHNIGHT_NOTIFY_SCAN_TEXT": "{{printf \"%s\" .Machine}}"}, nil, "not a plain placeholder"},
+		{"template condition", good, "a", map[string]string{"PATCHNIGHT_NOTIFY_SCAN_TITLE": "{{if .Count}}x{{end}}"}, nil, "is not allowed"},
+		{"template syntax", good, "a", map[string]string{"PATCHNIGHT_NOTIFY_MISSING_TITLE": "{{.Title"}, nil, "notify.missing_title"},
+		{"empty template", "profiles:\n  a:\n    notify:\n      scan_text: ' '\n", "a", nil, nil, "notify.scan_text is empty"},
+		{"threshold zero", good, "a", map[string]string{"PATCHNIGHT_NOTIFY_THRESHOLD": "0"}, nil, "notify.threshold 0"},
+		{"threshold negative", good, "a", nil, map[string]string{"notify.threshold": "-2"}, "notify.threshold -2"},
+		{"bad method", good, "a", map[string]string{"PATCHNIGHT_NOTIFY_METHOD": "email"}, nil, "not a delivery method"},
+		{"bad quiet hours", good, "a", map[string]string{"PATCHNIGHT_NOTIFY_QUIET_HOURS": "7pm-7am"}, nil, "notify.quiet_hours"},
+		{"empty quiet span", good, "a", map[string]string{"PATCHNIGHT_NOTIFY_QUIET_HOURS": "07:00-07:00"}, nil, "same time"},
+		{"negative interval", good, "a", map[string]string{"PATCHNIGHT_NOTIFY_MIN_INTERVAL": "-1h"}, nil, "negative"},
+		{"short display", good, "a", map[string]string{"PATCHNIGHT_NOTIFY_DISPLAY_TIME": "1s"}, nil, "display_time"},
+		{"contact with newline", "profiles:\n  a:\n    notify:\n      contact: \"a\\nb\"\n", "a", nil, nil, "notify.contact"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,5 +177,65 @@ func TestKeysAndEnvNames(t *testing.T) {
 	}
 	if d := DefaultStateDir(); d == "" || (runtime.GOOS != "windows" && !strings.Contains(d, "patchnight")) {
 		t.Errorf("DefaultStateDir() = %q", d)
+	}
+}
+
+func TestQuietHours(t *testing.T) {
+	t.Parallel()
+	at := func(h, m int) time.Time { return time.Date(2026, 12, 10, h, m, 0, 0, time.UTC) }
+	tests := []struct {
+		span  string
+		t     time.Time
+		quiet bool
+	}{
+		{"19:00-07:00", at(19, 0), true},
+		{"19:00-07:00", at(23, 59), true},
+		{"19:00-07:00", at(0, 0), true},
+		{"19:00-07:00", at(6, 59), true},
+		{"19:00-07:00", at(7, 0), false},
+		{"19:00-07:00", at(12, 0), false},
+		{"19:00-07:00", at(18, 59), false},
+		{"12:00-13:30", at(12, 0), true},
+		{"12:00-13:30", at(13, 29), true},
+		{"12:00-13:30", at(13, 30), false},
+		{"12:00-13:30", at(11, 59), false},
+		{"none", at(3, 0), false},
+		{"", at(3, 0), false},
+		{" 7:05 - 8:00 ", at(7, 30), true},
+	}
+	for _, tc := range tests {
+		q, err := ParseQuietHours(tc.span)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.span, err)
+		}
+		if got := q.Quiet(tc.t); got != tc.quiet {
+			t.Errorf("%q at %s: quiet %v, want %v", tc.span, tc.t.Format("15:04"), got, tc.quiet)
+		}
+	}
+	for _, bad := range []string{"19-07", "19:00", "25:00-07:00", "19:60-07:00", "19:00-07:00-08:00", "ab:cd-07:00", "19:0-07:00", "10:00-10:00"} {
+		if _, err := ParseQuietHours(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestNoticeTemplates(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{DefaultScanTitle, DefaultScanText, DefaultMissingTitle, DefaultMissingText,
+		"plain text", "{{.ArticleID}} {{.BulletinID}} {{.Update}} {{.Title}} {{.Updates}} {{.Organisation}} {{.Contact}} {{.Count}} {{.Threshold}} {{.Machine}}",
+		"quotes \" ' ` $(x) % <script> & {{ .Machine }}"} {
+		if _, err := ParseNoticeTemplate("t", ok); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"{{.User}}", "{{.Machine.Name}}", "{{.}}", "{{$x := 1}}", "{{template \"x\"}}", "{{define \"x\"}}y{{end}}", "{{range .Updates}}{{end}}", "{{.Machine | printf \"%q\"}}", "{{"} {
+		_, err := ParseNoticeTemplate("t", bad)
+		if err == nil {
+			t.Errorf("%q accepted", bad)
+			continue
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: error spans lines: %q", bad, err)
+		}
 	}
 }

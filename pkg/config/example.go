@@ -75,4 +75,32 @@ profiles:
       batch_pause: 2s
       # Environment variable holding a SecureOn password, if the NICs use one.
       password_env: ""
+    notify:
+      # How a notice reaches the logged-on user: window (a small window started in the
+      # user's session by a one-shot scheduled task) or msg (msg.exe to the session).
+      method: window
+      # Shown in every notice ({{.Organisation}}, {{.Contact}}).
+      organisation: Contoso IT
+      contact: the service desk on extension 4357
+      # How long a notice stays on screen.
+      display_time: 15m
+      # No second notice to the same machine within this time.
+      min_interval: 4h
+      # No notices in this span of the day (site time zone); none = any time.
+      quiet_hours: 19:00-07:00
+      # A machine told this many times about one update is escalated instead of told
+      # again: listed by notify escalations, added to the needs-attention collection.
+      threshold: 3
+      # The texts are templates. Placeholders: {{.ArticleID}} {{.BulletinID}} {{.Update}}
+      # {{.Title}} {{.Updates}} {{.Organisation}} {{.Contact}} {{.Count}} {{.Threshold}}
+      # {{.Machine}}; anything else is refused. They reach the user as plain text.
+      scan_title: "{{.Organisation}}: update scan"
+      scan_text: |-
+        This computer ({{.Machine}}) is about to check for software updates: a scan starts now, and then an update will install. You can keep working.
+        Questions? Contact {{.Contact}}.
+      missing_title: "{{.Organisation}}: an update is missing"
+      missing_text: |-
+        This computer ({{.Machine}}) is still missing an update: {{.Update}} {{.Title}}.
+        It will try to install it again. You can keep working.
+        This is notice number {{.Count}}. If you get this notice more than {{.Threshold}} times, the update is failing on this computer: please call {{.Contact}}.
 `

@@ -71,10 +71,12 @@ func (j *DB) RecordNotice(ctx context.Context, notices ...Notice) error {
 }
 
 // NoticeCount counts the notices of a kind delivered to host about update, over all time
-// (the "told more than 3 times" rule). update is compared case-insensitively.
+// (the "told more than 3 times" rule). update is compared case-insensitively. A notice
+// shown to several users of the machine at once is one row per user with the same time,
+// and counts once.
 func (j *DB) NoticeCount(ctx context.Context, host, update string, kind NoticeKind) (int, error) {
 	var n int
-	err := j.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notices WHERE host = ? AND update_id = ? AND kind = ? AND delivered = 1`,
+	err := j.db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT at) FROM notices WHERE host = ? AND update_id = ? AND kind = ? AND delivered = 1`,
 		host, update, string(kind)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("journal: notice count of %s: %w", host, err)
@@ -117,12 +119,13 @@ type NoticeTally struct {
 }
 
 // NoticeTallies lists (host, update) pairs with at least min delivered notices of kind,
-// most told first: `notify escalations --threshold N` lists those above N.
+// most told first: `notify escalations --threshold N` lists those above N. Notices are
+// counted as NoticeCount counts them.
 func (j *DB) NoticeTallies(ctx context.Context, kind NoticeKind, min int) ([]NoticeTally, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT UPPER(host), MAX(resource_id), UPPER(update_id), COUNT(*), MIN(at), MAX(at)
+	rows, err := j.db.QueryContext(ctx, `SELECT UPPER(host), MAX(resource_id), UPPER(update_id), COUNT(DISTINCT at), MIN(at), MAX(at)
 		FROM notices WHERE kind = ? AND delivered = 1
-		GROUP BY UPPER(host), UPPER(update_id) HAVING COUNT(*) >= ?
-		ORDER BY COUNT(*) DESC, UPPER(host), UPPER(update_id)`, string(kind), min)
+		GROUP BY UPPER(host), UPPER(update_id) HAVING COUNT(DISTINCT at) >= ?
+		ORDER BY COUNT(DISTINCT at) DESC, UPPER(host), UPPER(update_id)`, string(kind), min)
 	if err != nil {
 		return nil, fmt.Errorf("journal: notice tallies: %w", err)
 	}

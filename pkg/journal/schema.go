@@ -87,6 +87,65 @@ CREATE TABLE notices (
 );
 CREATE INDEX notices_host ON notices (host, update_id, kind);
 `,
+	// 2: the patched share measured at the end of each step (the morning report's burn-down).
+	`
+CREATE TABLE step_metrics (
+  step     INTEGER PRIMARY KEY REFERENCES steps(id),
+  eligible INTEGER NOT NULL,
+  patched  INTEGER NOT NULL,
+  at       TEXT NOT NULL
+);
+`,
+	// 3: user notices (issue 7): the scan-behind watcher's passes and the machines it saw
+	// online at the last one, and the machines escalated after repeated notices.
+	`
+CREATE TABLE watch_passes (
+  id          INTEGER PRIMARY KEY,
+  at          TEXT NOT NULL,
+  behind      INTEGER NOT NULL DEFAULT 0, -- scan-behind machines in scope
+  online      INTEGER NOT NULL DEFAULT 0, -- ... of them online
+  came_online INTEGER NOT NULL DEFAULT 0, -- ... online now and not at the last pass
+  noticed     INTEGER NOT NULL DEFAULT 0, -- machines told
+  scanned     INTEGER NOT NULL DEFAULT 0, -- scans triggered
+  failed      INTEGER NOT NULL DEFAULT 0  -- machines not reached (tried again next pass)
+);
+
+CREATE TABLE watch_online (
+  host        TEXT PRIMARY KEY COLLATE NOCASE,
+  resource_id INTEGER NOT NULL DEFAULT 0,
+  since       TEXT NOT NULL,              -- first pass that saw it online (and dealt with it)
+  pass        INTEGER NOT NULL            -- last pass that saw it online
+);
+
+CREATE TABLE watch_hosts (
+  id          INTEGER PRIMARY KEY,
+  pass        INTEGER NOT NULL REFERENCES watch_passes(id),
+  host        TEXT NOT NULL COLLATE NOCASE,
+  resource_id INTEGER NOT NULL DEFAULT 0,
+  noticed     INTEGER NOT NULL,
+  notice_note TEXT NOT NULL DEFAULT '',   -- why not told: nobody-logged-on, quiet-hours, too-soon, ...
+  scanned     INTEGER NOT NULL,
+  scan_note   TEXT NOT NULL DEFAULT '',
+  at          TEXT NOT NULL
+);
+CREATE INDEX watch_hosts_host ON watch_hosts (host, at);
+
+CREATE TABLE escalations (
+  id            INTEGER PRIMARY KEY,
+  run           INTEGER,                  -- NULL outside a night
+  host          TEXT NOT NULL COLLATE NOCASE,
+  resource_id   INTEGER NOT NULL DEFAULT 0,
+  update_id     TEXT NOT NULL COLLATE NOCASE, -- ArticleID or BulletinID
+  article_id    TEXT NOT NULL DEFAULT '',
+  bulletin_id   TEXT NOT NULL DEFAULT '',
+  title         TEXT NOT NULL DEFAULT '',
+  notices       INTEGER NOT NULL,         -- notices delivered before the escalation
+  error_code    INTEGER NOT NULL DEFAULT 0,
+  collection_id TEXT NOT NULL DEFAULT '', -- the needs-attention collection it was added to; '' not yet
+  at            TEXT NOT NULL,
+  UNIQUE (host, update_id)
+);
+`,
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -29,6 +29,9 @@ type Sim struct {
 	restart   time.Duration
 	publishID int64
 	mu        sync.Mutex // serialises write transactions
+	// online answers Online, the WS-Man endpoint's question on every request: prepared
+	// once, because parsing it again per request cost more than running it.
+	online *sql.Stmt
 }
 
 // SimOption changes a default of OpenSim.
@@ -64,6 +67,7 @@ func OpenSim(path string, clock func() time.Time, opts ...SimOption) (*Sim, erro
 		return nil, fmt.Errorf("open lab database %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8) // keep them: a new SQLite connection re-reads the schema and re-applies the pragmas
 	s := &Sim{db: db, restart: 4 * time.Minute}
 	for _, o := range opts {
 		o(s)
@@ -89,11 +93,50 @@ func OpenSim(path string, clock func() time.Time, opts ...SimOption) (*Sim, erro
 		clock = func() time.Time { return start.Add(time.Since(opened)) }
 	}
 	s.clock = clock
+	if s.online, err = db.PrepareContext(ctx, `SELECT Power, OfflineUntil FROM lab_host WHERE Name = ? COLLATE NOCASE`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("lab database %s: %w", path, err)
+	}
 	return s, nil
 }
 
+// Online reports whether the host answers now (powered on, or back from a restart). The
+// name may be a NetBIOS name or an FQDN (its first label is the name). An unknown host is
+// not online.
+func (s *Sim) Online(ctx context.Context, name string) (bool, error) {
+	if i := strings.IndexByte(name, '.'); i > 0 && net.ParseIP(name) == nil {
+		name = name[:i]
+	}
+	var power string
+	var until sql.NullString
+	err := s.online.QueryRowContext(ctx, name).Scan(&power, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		h, herr := s.Host(ctx, name) // an IP address, say
+		if herr != nil {
+			return false, nil
+		}
+		return h.Online, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("lab host %s: %w", name, err)
+	}
+	if power == "on" {
+		return true, nil
+	}
+	if until.Valid {
+		t, err := time.Parse(timeLayout, until.String)
+		return err == nil && !t.After(s.Now()), nil
+	}
+	return false, nil
+}
+
 // Close closes the database.
-func (s *Sim) Close() error { return s.db.Close() }
+func (s *Sim) Close() error {
+	if s.online != nil {
+		s.online.Close()
+	}
+	return s.db.Close()
+}
 
 // Now is the simulated time, UTC.
 func (s *Sim) Now() time.Time { return s.clock().UTC() }

@@ -69,16 +69,56 @@ type Site struct {
 	password string
 	clock    *Clock
 
-	mu      sync.Mutex
-	udp     []*net.UDPConn
-	opSeq   uint32
-	ops     map[uint32]clientOperation
-	notices []Notice
+	mu       sync.Mutex
+	udp      []*net.UDPConn
+	opSeq    uint32
+	ops      map[uint32]clientOperation
+	notices  []Notice
+	draining map[string]time.Time // restarted hosts whose shell is still open, until when
+	// dayStarted is the last simulated morning the lab's working day began (see Morning).
+	dayStarted time.Time
+}
+
+// drainGrace bounds how long a restarted host keeps answering the shell that asked for the
+// restart, should the client never delete it.
+const drainGrace = 30 * time.Second
+
+// drain lets the shell that restarted host (a lower-case name, as the endpoint routes it)
+// finish: a real client returns from the restart request before Windows shuts down, so
+// the caller still gets the answer; until the shell is deleted (or drainGrace passes) the
+// endpoint keeps answering for the host, and the simulator refuses anything new with
+// "offline".
+func (s *Site) drain(host string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.draining[strings.ToLower(host)] = time.Now().Add(drainGrace)
+}
+
+// isDraining reports whether host's restart shell is still being answered.
+func (s *Site) isDraining(host string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.draining[host]
+	if ok && time.Now().After(until) {
+		delete(s.draining, host)
+		return false
+	}
+	return ok
+}
+
+// shellDone ends host's drain when its shell is deleted.
+func (s *Site) shellDone(host, action string) {
+	if action != "Delete" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.draining, host)
 }
 
 // Start opens the lab database at path and serves it. Close stops everything.
 func Start(ctx context.Context, path string, opt Options) (*Site, error) {
-	s := &Site{Path: path, http: opt.HTTP, clock: opt.Clock, ops: map[uint32]clientOperation{}}
+	s := &Site{Path: path, http: opt.HTTP, clock: opt.Clock, ops: map[uint32]clientOperation{}, draining: map[string]time.Time{}}
 	var clock func() time.Time
 	if opt.Clock != nil {
 		clock = opt.Clock.Now
@@ -92,6 +132,10 @@ func Start(ctx context.Context, path string, opt Options) (*Site, error) {
 		return nil, fmt.Errorf("open lab %s: %w", path, err)
 	}
 	s.Sim = sim
+	// The working day of the day the lab starts in has begun already if it is past 08:30.
+	if now := sim.Now(); now.Hour()*60+now.Minute() >= 8*60+30 {
+		s.dayStarted = time.Date(now.Year(), now.Month(), now.Day(), 8, 30, 0, 0, time.UTC)
+	}
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(20000)&_pragma=journal_mode(WAL)&_txlock=immediate")
 	if err != nil {
 		s.Close()
@@ -120,9 +164,10 @@ func Start(ctx context.Context, path string, opt Options) (*Site, error) {
 		Users:          map[string]string{User: s.password},
 		DisableBasic:   opt.HTTP,
 		ReceiveTimeout: 5 * time.Second,
+		OnRequest:      s.shellDone,
 		Faults: func(host string) lab.Fault {
 			if !strings.EqualFold(host, ProviderHost) {
-				if h, err := sim.Host(context.Background(), host); err != nil || !h.Online {
+				if on, err := sim.Online(context.Background(), host); (err != nil || !on) && !s.isDraining(host) {
 					return lab.Fault{Kind: lab.FaultRefuse}
 				}
 			}

@@ -114,6 +114,7 @@ func (s *Site) handleClient(ctx context.Context, host, op string, params json.Ra
 		if err != nil {
 			return nil, err
 		}
+		s.drain(host) // before the restart, so that no request of this shell is refused
 		r, err := s.Sim.Restart(ctx, host, p.OnlyIfNobodyLoggedOn)
 		if err != nil {
 			return nil, err

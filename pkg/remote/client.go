@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"strconv"
@@ -16,10 +17,13 @@ import (
 // credentials, the Kerberos login, the Windows SSPI credentials handle. Make one per run
 // and one Client per host from it. It is safe for concurrent use.
 type Connector struct {
-	cfg     Config
-	creds   Credentials
-	roots   *x509.CertPool // parsed CAPEM, shared by every host's TLS configuration
-	command string         // the bootstrap command line, encoded once
+	cfg   Config
+	creds Credentials
+	roots *x509.CertPool // parsed CAPEM, shared by every host's TLS configuration
+	// tickets resumes TLS sessions across the run's connections (a new connection per host
+	// and action): a resumed handshake skips the certificate exchange and its signatures.
+	tickets tls.ClientSessionCache
+	command string // the bootstrap command line, encoded once
 	krb     *kerberosLogin
 	sspi    *sspiCreds
 	// mech, when set, replaces the configured authentication (tests: the lab's
@@ -34,7 +38,7 @@ func NewConnector(cfg Config, creds Credentials) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Connector{cfg: cfg, creds: creds, command: scripts.Command()}
+	k := &Connector{cfg: cfg, creds: creds, command: scripts.Command(), tickets: tls.NewLRUClientSessionCache(4096)}
 	if len(cfg.CAPEM) > 0 {
 		k.roots = x509.NewCertPool()
 		k.roots.AppendCertsFromPEM(cfg.CAPEM) // checked in complete
@@ -121,7 +125,7 @@ func (k *Connector) Client(host string) (*Client, error) {
 	}
 	url := scheme + "://" + hostPort(host, cfg.Port) + "/wsman"
 	t := newTransporter(url, cfg, k.creds, mech, seal)
-	t.roots = k.roots
+	t.roots, t.tickets = k.roots, k.tickets
 	params := winrm.NewParameters(isoSeconds(cfg.PollTimeout), "en-US", envelopeSize)
 	params.TransportDecorator = func() winrm.Transporter { return t }
 	// NewClientWithParameters does no I/O: it calls t.Transport(ep), which builds the

@@ -32,13 +32,14 @@ import (
 // is answered 401 on the same (reused) connection, the host does not keep authentication,
 // and the transporter authenticates every message from then on.
 type transporter struct {
-	url   string
-	cfg   Config
-	creds Credentials
-	mech  mechanism      // nil for Basic
-	seal  bool           // NTLM message encryption (plain HTTP)
-	roots *x509.CertPool // the CA pool parsed once per Connector; nil: parse the endpoint's
-	tr    *http.Transport
+	url     string
+	cfg     Config
+	creds   Credentials
+	mech    mechanism              // nil for Basic
+	seal    bool                   // NTLM message encryption (plain HTTP)
+	roots   *x509.CertPool         // the CA pool parsed once per Connector; nil: parse the endpoint's
+	tickets tls.ClientSessionCache // TLS session resumption shared by the Connector's clients; may be nil
+	tr      *http.Transport
 
 	requests atomic.Int64 // HTTP requests sent
 	dials    atomic.Int64 // TCP connections opened
@@ -82,6 +83,7 @@ func (t *transporter) Transport(ep *winrm.Endpoint) error {
 		MinVersion:         tls.VersionTLS12,
 		ServerName:         ep.TLSServerName,
 		InsecureSkipVerify: ep.Insecure, //nolint:gosec // only when the configuration says Insecure
+		ClientSessionCache: t.tickets,
 	}
 	if t.roots != nil {
 		tlsCfg.RootCAs = t.roots

@@ -215,9 +215,7 @@ func Confirm(ctx context.Context, db *site.DB, p *Plan, o ConfirmOptions) (*Conf
 		if h.Skip.Class() == ClassNoMAC {
 			r.Outcome = OutcomeNoMAC
 		}
-		if h.Detail != "" {
-			r.Reason += ": " + h.Detail
-		}
+		r.Reason = h.SkipText()
 		add(r)
 	}
 	for _, h := range p.Awake {
@@ -232,6 +230,18 @@ func Confirm(ctx context.Context, db *site.DB, p *Plan, o ConfirmOptions) (*Conf
 		return cmp.Or(compareSubnets(a.Subnet, b.Subnet), cmp.Compare(strings.ToUpper(a.Name), strings.ToUpper(b.Name)))
 	})
 	return c, nil
+}
+
+// SkipText says why a machine was skipped: the reason, then the detail unless the
+// detail already starts with it (`malformed MAC: "6C:02:..."`).
+func (h Host) SkipText() string {
+	switch {
+	case h.Detail == "":
+		return string(h.Skip)
+	case strings.HasPrefix(h.Detail, string(h.Skip)):
+		return h.Detail
+	}
+	return string(h.Skip) + ": " + h.Detail
 }
 
 // readOnline runs queries/wol_online.sql once for the whole scope.

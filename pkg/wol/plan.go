@@ -121,12 +121,14 @@ func (o Options) PlanTargets(t *Targets) (*Plan, error) {
 				}
 			}
 		}
-		if h.Skip != "" {
-			p.Skipped = append(p.Skipped, h)
-			continue
-		}
+		// A machine that is up needs no packet, whatever its inventory says: it is
+		// reported already online, not skipped for a MAC or route it does not need.
 		if h.Online && !o.WakeOnline {
 			p.Awake = append(p.Awake, h)
+			continue
+		}
+		if h.Skip != "" {
+			p.Skipped = append(p.Skipped, h)
 			continue
 		}
 		for _, n := range h.NICs {

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/patchnight/patchnight/pkg/client"
+	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/night"
+	"github.com/patchnight/patchnight/pkg/notify"
+)
+
+func newNotifyCmd(app *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "notify",
+		Short: "Notices to users: the scan-behind watcher, the Thursday notice, escalations",
+		Long: `Notices to the users of the machines the restart method works on. A notice reaches the
+users logged on to a machine by msg.exe or as a small window started in their session
+(notify.method); the texts are templates in the profile's notify section. Policy: no second
+notice to a machine within notify.min_interval, none in notify.quiet_hours (site time zone),
+and a machine whose users were told notify.threshold times about an update it still misses
+is escalated instead of told again: recorded, added to the needs-attention collection, and
+listed by notify escalations and the morning report. Every notice is recorded in the journal
+per machine, user and update.`,
+	}
+	cmd.AddCommand(newNotifyWatchCmd(app), newNotifyMissingCmd(app), newNotifyEscalationsCmd(app))
+	return cmd
+}
+
+// notifyEnv opens what the notice flows need. remoteToo connects the WinRM connector and
+// the SMS Provider (when configured); without it, Connect refuses (dry runs).
+func (a *App) notifyEnv(ctx context.Context, remoteToo bool, threshold int) (notify.Env, func(), error) {
+	var env notify.Env
+	cfg, err := a.Config()
+	if err != nil {
+		return env, nil, err
+	}
+	loc, err := night.LoadLocation(cfg.Profile.TimeZone)
+	if err != nil {
+		return env, nil, exit.Wrap(exit.Usage, err, "set time_zone to an IANA zone such as Europe/London", "time zone of the quiet hours")
+	}
+	settings, err := notify.NewSettings(cfg.Profile.Notify, loc)
+	if err != nil {
+		return env, nil, err
+	}
+	if threshold != 0 {
+		if settings, err = settings.WithThreshold(threshold); err != nil {
+			return env, nil, err
+		}
+	}
+	var closers []func()
+	done := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	db, err := a.Site(ctx)
+	if err != nil {
+		return env, nil, err
+	}
+	closers = append(closers, func() { db.Close() })
+	j, err := journal.OpenWith(ctx, cfg.Profile.StateDir, journal.Options{Now: a.Now})
+	if err != nil {
+		done()
+		return env, nil, err
+	}
+	closers = append(closers, func() { j.Close() })
+	env = notify.Env{Site: db, Journal: j, Settings: settings, Now: a.Now, Log: a.Logger(),
+		Concurrency: cfg.Profile.WinRM.Concurrency, DNSSuffix: cfg.Profile.WinRM.DNSSuffix,
+		Connect: func(string) (client.Runner, func(), error) {
+			return nil, nil, errors.New("dry run: no connection")
+		}}
+	if !remoteToo {
+		return env, done, nil
+	}
+	k, err := a.Connector()
+	if err != nil {
+		done()
+		return env, nil, err
+	}
+	closers = append(closers, func() { k.Close() })
+	env.Connect = notify.ConnectorRunners(k)
+	if cfg.Profile.Provider != "" && cfg.Profile.SiteCode != "" {
+		prov, closeProv, err := a.Provider(ctx)
+		if err != nil {
+			done()
+			return env, nil, err
+		}
+		closers = append(closers, closeProv)
+		env.Provider = prov
+	} else {
+		a.Logger().Warn("no SMS Provider configured: escalated machines are recorded but not added to the needs-attention collection")
+	}
+	return env, done, nil
+}
+
+func newNotifyWatchCmd(app *App) *cobra.Command {
+	var once bool
+	var interval time.Duration
+	var opt notify.WatchOptions
+	cmd := &cobra.Command{
+		Use:   "watch-unscanned",
+		Short: "Tell the users of scan-behind machines that come online that a scan starts, then start it",
+		Long: `Watch for machines whose update scan is behind the current catalog (never scanned, failed,
+or an older catalog) and that come online: each pass reads them from the site database,
+and every one online now that was not online at the last pass gets the scan notice ("a
+scan is about to start, then a patch will install") and then the update scan (schedule
+113). The first pass takes every online one. A machine is told at most once per
+notify.min_interval and never in notify.quiet_hours (it is still scanned). The passes and
+what they did are kept in the journal. Runs until interrupted, one pass every --interval;
+--once runs one pass (for a scheduled task every few minutes). Keep one --collection per
+state_dir: the watcher remembers one set of machines seen online.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if interval < 30*time.Second {
+				return exit.Usagef("use 30s or more", "--interval %s is too short", interval)
+			}
+			ctx := cmd.Context()
+			env, done, err := app.notifyEnv(ctx, !opt.DryRun, 0)
+			if err != nil {
+				return err
+			}
+			defer done()
+			if opt.DryRun {
+				once = true
+			}
+			for {
+				res, err := notify.WatchPass(ctx, env, opt)
+				if err != nil {
+					if ctx.Err() != nil && !once {
+						return nil
+					}
+					return err
+				}
+				if err := app.Print(res); err != nil {
+					return err
+				}
+				if once {
+					return nil
+				}
+				t := time.NewTimer(interval)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return nil
+				case <-t.C:
+				}
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&once, "once", false, "run one pass and exit")
+	f.DurationVar(&interval, "interval", 5*time.Minute, "time between passes")
+	f.StringVar(&opt.Collection, "collection", "", "only the members of this collection (ID or name)")
+	f.BoolVar(&opt.DryRun, "dry-run", false, "one pass that lists who came online and would be told; sends and records nothing")
+	return cmd
+}
+
+func newNotifyMissingCmd(app *App) *cobra.Command {
+	var opt notify.MissingOptions
+	var threshold int
+	cmd := &cobra.Command{
+		Use:   "missing (--update KB|BULLETIN ... | --group SUG)",
+		Short: "The Thursday notice: tell the users of machines still missing an update; escalate repeat cases",
+		Long: `Tell the users of every machine still missing the named updates (--update, repeatable) or
+the updates of a software update group (--group) that the update is missing and will try to
+install. One notice per machine, about all its missing updates; each is counted per machine,
+user and update. An update a machine's users were told about notify.threshold times
+(--threshold) is escalated instead: recorded, the machine added to the needs-attention
+collection through the SMS Provider, and no more notices about it. Machines that are
+offline, have nobody logged on, were told within notify.min_interval, or are in the quiet
+hours are recorded and not told. --dry-run shows who would be told and escalated.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if threshold < 0 {
+				return exit.Usagef("use 1 or more", "--threshold %d is below 1", threshold)
+			}
+			ctx := cmd.Context()
+			env, done, err := app.notifyEnv(ctx, !opt.DryRun, threshold)
+			if err != nil {
+				return err
+			}
+			defer done()
+			res, err := notify.Missing(ctx, env, opt)
+			if err != nil {
+				return err
+			}
+			if err := app.Print(res); err != nil {
+				return err
+			}
+			if res.CollectionError != "" {
+				fmt.Fprintf(app.IO.Err, "patchnight: escalated machines are not in the needs-attention collection: %s\n", res.CollectionError)
+			}
+			if res.Failed > 0 {
+				return exit.New(exit.Partial, "", "%d machines could not be told", res.Failed)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&opt.Updates, "update", nil, "update by KB article or bulletin: KB5071234, MS17-010 (repeatable)")
+	f.StringVar(&opt.Group, "group", "", "software update group (title or CI_ID)")
+	f.StringVar(&opt.Collection, "collection", "", "only the members of this collection (ID or name)")
+	f.BoolVar(&opt.DryRun, "dry-run", false, "show who would be told and escalated; send and record nothing")
+	f.IntVar(&threshold, "threshold", 0, "notices about one update before escalation (default: notify.threshold)")
+	cmd.MarkFlagsMutuallyExclusive("update", "group")
+	return cmd
+}
+
+func newNotifyEscalationsCmd(app *App) *cobra.Command {
+	var threshold int
+	cmd := &cobra.Command{
+		Use:   "escalations",
+		Short: "List the machines told about a missing update at least --threshold times",
+		Long: `List the machines that need a person: those a Thursday notice run escalated, and those
+whose users were told about an update at least --threshold times (default notify.threshold)
+while the site still reports it missing (due: escalated at the next run). With the updates,
+notice counts, enforcement state and error code (v_UpdateComplianceStatus), the users told,
+and the first and last notice; --output json adds the whole notice history.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := app.Config()
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("threshold") && threshold < 1 {
+				return exit.Usagef("use 1 or more", "--threshold %d is below 1", threshold)
+			}
+			if !cmd.Flags().Changed("threshold") {
+				threshold = cfg.Profile.Notify.Threshold
+			}
+			list := notify.EscalationList{Threshold: threshold, Escalations: []notify.Escalation{}}
+			if _, err := os.Stat(filepath.Join(cfg.Profile.StateDir, journal.FileName)); err != nil {
+				return app.Print(list) // nothing was ever told
+			}
+			db, err := app.Site(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			j, err := journal.OpenWith(ctx, cfg.Profile.StateDir, journal.Options{Now: app.Now})
+			if err != nil {
+				return err
+			}
+			defer j.Close()
+			if list.Escalations, err = notify.Escalations(ctx, j, db, threshold); err != nil {
+				return err
+			}
+			return app.Print(list)
+		},
+	}
+	cmd.Flags().IntVar(&threshold, "threshold", 3, "notices about one update (default: notify.threshold)")
+	return cmd
+}

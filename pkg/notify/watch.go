@@ -1,0 +1,318 @@
+package notify
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/patchnight/patchnight/pkg/client"
+	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/remote"
+	"github.com/patchnight/patchnight/pkg/report"
+	"github.com/patchnight/patchnight/pkg/site"
+)
+
+// Host action names recorded in a night step.
+const (
+	ActionNotifyScan    = "notify-scan"
+	ActionNotifyMissing = "notify-missing"
+)
+
+// Notes on a host that was not told or not scanned.
+const (
+	NoteQuietHours = "quiet-hours"  // in the quiet hours
+	NoteTooSoon    = "too-soon"     // told within the minimum interval
+	NoteOffline    = "offline"      // the site says it is offline
+	NoteEscalated  = "escalated"    // escalated instead of told
+	NoteDryRun     = "dry-run"      // --dry-run: nothing sent
+	NoteNoUpdates  = "no-update-to" // nothing left to tell (all escalated)
+)
+
+// WatchOptions narrow a watcher pass.
+type WatchOptions struct {
+	// Collection limits the pass to the members of a collection (CollectionID or name); ""
+	// = every client. The watcher keeps one state per journal: use one scope with it.
+	Collection string
+	// DryRun lists the machines that came online and what policy allows, and sends,
+	// triggers and records nothing.
+	DryRun bool
+}
+
+// PassResult is what one watcher pass did.
+type PassResult struct {
+	Pass  journal.WatchPass `json:"pass"`
+	First bool              `json:"first"` // there was no earlier pass: every online machine counted as come online
+	Hosts []WatchedHost     `json:"hosts"` // the machines that came online, and what was done
+}
+
+// WatchedHost is one machine a pass dealt with.
+type WatchedHost struct {
+	Host       string   `json:"host"`
+	ResourceID int64    `json:"resource_id"`
+	Bucket     string   `json:"bucket"` // never, failed, behind
+	Users      []string `json:"users,omitempty"`
+	Noticed    bool     `json:"noticed"`
+	NoticeNote string   `json:"notice_note,omitempty"`
+	Scanned    bool     `json:"scanned"`
+	ScanNote   string   `json:"scan_note,omitempty"`
+	Reached    bool     `json:"reached"` // false: not reached, tried again at the next pass
+}
+
+type behindHost struct {
+	rid         int64
+	name        string
+	online      bool
+	user        string
+	bucket      string
+	scanVersion int64
+}
+
+// WatchPass is one pass of the scan-behind watcher: it reads the scan-behind machines from
+// the site database (queries/notify_scan_behind.sql), takes those online now that were not
+// online at the last pass (all online ones at the first pass), and on each sends the scan
+// notice (unless policy says no: quiet hours, told within the minimum interval, nobody
+// logged on) and triggers the update scan (schedule 113). Notices, what was done to each
+// machine, and the machines seen online are recorded in the journal. A machine not reached
+// is not counted as seen, so the next pass tries it again; a machine seen stays seen while
+// it stays online and behind, so it is not notified or scanned again every pass.
+func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, error) {
+	if err := env.check(); err != nil {
+		return PassResult{}, err
+	}
+	now := env.now()
+	scope := ""
+	if opt.Collection != "" {
+		c, err := report.ResolveCollection(ctx, env.Site, opt.Collection)
+		if err != nil {
+			return PassResult{}, err
+		}
+		scope = c.ID
+	}
+	var rows []behindHost
+	err := env.Site.Each(ctx, "notify_scan_behind", site.Params{"collection": scope}, func(r *sql.Rows) error {
+		var h behindHost
+		var online int64
+		var catalog sql.NullInt64
+		if err := r.Scan(&h.rid, &h.name, &online, &h.user, &h.bucket, &h.scanVersion, &catalog); err != nil {
+			return fmt.Errorf("read scan-behind machine: %w", err)
+		}
+		h.online = online != 0
+		rows = append(rows, h)
+		return nil
+	})
+	if err != nil {
+		return PassResult{}, err
+	}
+	prev, err := env.Journal.WatchOnline(ctx)
+	if err != nil {
+		return PassResult{}, err
+	}
+	_, hadPass, err := env.Journal.LastWatchPass(ctx)
+	if err != nil {
+		return PassResult{}, err
+	}
+	res := PassResult{First: !hadPass, Hosts: []WatchedHost{}, Pass: journal.WatchPass{At: now, Behind: len(rows)}}
+	var came []behindHost
+	for _, h := range rows {
+		if !h.online {
+			continue
+		}
+		res.Pass.Online++
+		if _, seen := prev[strings.ToUpper(h.name)]; !seen {
+			came = append(came, h)
+		}
+	}
+	res.Pass.CameOnline = len(came)
+
+	last, err := env.Journal.LastNotices(ctx)
+	if err != nil {
+		return PassResult{}, err
+	}
+	tallies, err := env.Journal.NoticeTallies(ctx, scanKind, 1)
+	if err != nil {
+		return PassResult{}, err
+	}
+	told := map[string]int{}
+	for _, t := range tallies {
+		told[t.Host] += t.Count
+	}
+
+	byName := map[string]behindHost{}
+	names := make([]string, 0, len(came))
+	for _, h := range came {
+		byName[strings.ToUpper(env.address(h.name))] = h
+		names = append(names, env.address(h.name))
+	}
+	quiet := env.Settings.QuietAt(now)
+	if opt.DryRun {
+		for _, h := range came {
+			w := WatchedHost{Host: h.name, ResourceID: h.rid, Bucket: h.bucket, NoticeNote: NoteDryRun, ScanNote: NoteDryRun}
+			switch {
+			case quiet:
+				w.NoticeNote = NoteQuietHours
+			case env.Settings.TooSoon(last[strings.ToUpper(h.name)], now):
+				w.NoticeNote = NoteTooSoon
+			}
+			res.Hosts = append(res.Hosts, w)
+		}
+		return res, nil
+	}
+	type outcome struct {
+		w       WatchedHost
+		notices []journal.Notice
+	}
+	var outs []outcome
+	remote.FanOut(ctx, slices.Values(names), remote.FanOutOptions{Concurrency: env.concurrency(), Label: "watch"},
+		func(ctx context.Context, addr string) (outcome, error) {
+			h := byName[strings.ToUpper(addr)]
+			w, notices := watchHost(ctx, env, h, addr, now, quiet, last[strings.ToUpper(h.name)], told[strings.ToUpper(h.name)])
+			return outcome{w, notices}, nil
+		},
+		func(r remote.HostResult[outcome]) {
+			if r.Outcome != remote.OutcomeOK {
+				h := byName[strings.ToUpper(r.Host)]
+				r.Value.w = WatchedHost{Host: h.name, ResourceID: h.rid, Bucket: h.bucket, NoticeNote: "canceled", ScanNote: "canceled"}
+			}
+			outs = append(outs, r.Value)
+		})
+	if err := ctx.Err(); err != nil {
+		return PassResult{}, fmt.Errorf("watcher pass: %w", err)
+	}
+	slices.SortFunc(outs, func(a, b outcome) int { return strings.Compare(a.w.Host, b.w.Host) })
+
+	var notices []journal.Notice
+	var actions []journal.WatchAction
+	reached := map[string]bool{}
+	for _, o := range outs {
+		w := o.w
+		res.Hosts = append(res.Hosts, w)
+		notices = append(notices, o.notices...)
+		actions = append(actions, journal.WatchAction{Host: w.Host, ResourceID: w.ResourceID, Noticed: w.Noticed,
+			NoticeNote: w.NoticeNote, Scanned: w.Scanned, ScanNote: w.ScanNote, At: now})
+		if w.Noticed {
+			res.Pass.Noticed++
+		}
+		if w.Scanned {
+			res.Pass.Scanned++
+		}
+		if !w.Reached {
+			res.Pass.Failed++
+		}
+		reached[strings.ToUpper(w.Host)] = w.Reached
+		outcome, reason := journal.OutcomeOK, w.ScanNote
+		switch {
+		case !w.Reached:
+			outcome = journal.Unreachable
+		case !w.Scanned:
+			outcome = journal.OutcomeFailed
+		default:
+			reason = "noticed"
+			if !w.Noticed {
+				reason = "not told: " + w.NoticeNote
+			}
+		}
+		if err := env.record(ctx, ActionNotifyScan, w.Host, w.ResourceID, outcome, reason); err != nil {
+			return PassResult{}, err
+		}
+	}
+	if len(notices) > 0 {
+		if err := env.Journal.RecordNotice(ctx, notices...); err != nil {
+			return PassResult{}, err
+		}
+	}
+	// Seen online: online now and either seen before or reached now.
+	var online []journal.WatchHost
+	for _, h := range rows {
+		if !h.online {
+			continue
+		}
+		key := strings.ToUpper(h.name)
+		if p, ok := prev[key]; ok {
+			online = append(online, journal.WatchHost{Host: h.name, ResourceID: h.rid, Since: p.Since})
+		} else if reached[key] {
+			online = append(online, journal.WatchHost{Host: h.name, ResourceID: h.rid, Since: now})
+		}
+	}
+	id, err := env.Journal.RecordWatchPass(ctx, res.Pass, actions, online)
+	if err != nil {
+		return PassResult{}, err
+	}
+	if env.Run != 0 && env.Step != 0 {
+		if err := env.Journal.Flush(ctx); err != nil {
+			return PassResult{}, err
+		}
+	}
+	res.Pass.ID = id
+	env.log().Info("watcher pass", "behind", res.Pass.Behind, "online", res.Pass.Online, "came_online", res.Pass.CameOnline,
+		"noticed", res.Pass.Noticed, "scanned", res.Pass.Scanned, "failed", res.Pass.Failed)
+	return res, nil
+}
+
+// watchHost sends the scan notice (when policy allows) and triggers the scan on one machine.
+func watchHost(ctx context.Context, env Env, h behindHost, addr string, now time.Time, quiet bool, last time.Time, told int) (WatchedHost, []journal.Notice) {
+	w := WatchedHost{Host: h.name, ResourceID: h.rid, Bucket: h.bucket}
+	r, release, err := env.Connect(addr)
+	if err != nil {
+		w.NoticeNote, w.ScanNote = oneLine(err), oneLine(err)
+		return w, []journal.Notice{{Run: env.Run, Host: h.name, ResourceID: h.rid, Kind: scanKind, Reason: "not reached: " + oneLine(err), At: now}}
+	}
+	defer release()
+	var notices []journal.Notice
+	switch {
+	case quiet:
+		w.NoticeNote = NoteQuietHours
+	case env.Settings.TooSoon(last, now):
+		w.NoticeNote = NoteTooSoon
+	default:
+		msg, err := env.Settings.Message(scanKind, Values{Machine: h.name, Count: told + 1})
+		if err != nil {
+			w.NoticeNote = oneLine(err)
+			break
+		}
+		d, err := Deliver(ctx, r, msg)
+		switch {
+		case err != nil && isUnreachable(err):
+			w.NoticeNote, w.ScanNote = "not reached: "+oneLine(err), "not reached"
+			return w, []journal.Notice{{Run: env.Run, Host: h.name, ResourceID: h.rid, Kind: scanKind, Channel: msg.Method, Reason: w.NoticeNote, At: now}}
+		case err != nil:
+			w.NoticeNote = oneLine(err)
+		case d.Delivered:
+			w.Noticed, w.Users = true, d.Users
+			for _, u := range d.Users {
+				notices = append(notices, journal.Notice{Run: env.Run, Host: h.name, ResourceID: h.rid, User: u, Kind: scanKind,
+					Delivered: true, Channel: msg.Method, At: now})
+			}
+		default:
+			w.NoticeNote = d.Reason
+		}
+		if !w.Noticed {
+			notices = append(notices, journal.Notice{Run: env.Run, Host: h.name, ResourceID: h.rid, Kind: scanKind, Channel: msg.Method, Reason: w.NoticeNote, At: now})
+		}
+	}
+	if w.NoticeNote == NoteQuietHours || w.NoticeNote == NoteTooSoon {
+		notices = append(notices, journal.Notice{Run: env.Run, Host: h.name, ResourceID: h.rid, Kind: scanKind, Reason: w.NoticeNote, At: now})
+	}
+	if _, err := client.TriggerSchedule(ctx, r, client.ScheduleUpdateScan); err != nil {
+		w.ScanNote = oneLine(err)
+		w.Reached = !isUnreachable(err)
+		return w, notices
+	}
+	w.Scanned, w.Reached = true, true
+	return w, notices
+}
+
+// isUnreachable reports whether err says the host could not be reached at all (so the
+// next pass should try it again).
+func isUnreachable(err error) bool {
+	switch remote.KindOf(err) {
+	case remote.KindUnreachable, remote.KindTimeout, remote.KindCanceled:
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

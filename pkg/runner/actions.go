@@ -1,0 +1,342 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/patchnight/patchnight/pkg/client"
+	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/night"
+	"github.com/patchnight/patchnight/pkg/remote"
+)
+
+// Journal action names.
+const (
+	actScan    = "scan"
+	actInstall = "install"
+	actRestart = "restart"
+	actWake    = "wake"
+)
+
+// hostAction runs a scan, install, restart or install-and-restart over the step's targets.
+func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journal.Step) (string, journal.Status, error) {
+	s := occ.Step
+	targets, err := r.targets(ctx, string(s.Target), s.Collection)
+	if err != nil {
+		return "", journal.Failed, err
+	}
+	if len(targets) == 0 {
+		return "no machines to act on", journal.OK, nil
+	}
+	j := r.Env.Journal
+	primary := actScan
+	switch s.Action {
+	case night.Install:
+		primary = actInstall
+	case night.Restart:
+		primary = actRestart
+	case night.InstallAndRestart:
+		primary = actInstall
+	}
+	done, err := j.DoneHosts(ctx, st.ID, primary)
+	if err != nil {
+		return "", journal.Failed, err
+	}
+	var restarted journal.HostSet
+	installedOK := map[string]bool{}
+	if s.Action == night.InstallAndRestart {
+		if restarted, err = j.DoneHosts(ctx, st.ID, actRestart); err != nil {
+			return "", journal.Failed, err
+		}
+		prev, err := j.HostOutcomes(ctx, journal.Filter{Step: st.ID, Action: actInstall, Outcome: journal.OutcomeOK})
+		if err != nil {
+			return "", journal.Failed, err
+		}
+		for _, o := range prev {
+			installedOK[strings.ToUpper(o.Host)] = true
+		}
+	}
+	failures, err := j.FailedCounts(ctx, r.run.ID, primary)
+	if err != nil {
+		return "", journal.Failed, err
+	}
+	maxAttempts := s.MaxRetries + 1
+	byName := map[string]target{}
+	var todo []string
+	resumed := 0
+	for _, t := range targets {
+		name := r.hostName(t.Name)
+		byName[strings.ToUpper(name)] = t
+		key := strings.ToUpper(t.Name)
+		switch {
+		case done.Has(t.Name) && (s.Action != night.InstallAndRestart || restarted.Has(t.Name) || !installedOK[key]):
+			resumed++
+			continue
+		case failures[key] >= maxAttempts:
+			if err := j.Record(ctx, journal.HostOutcome{Run: r.run.ID, Step: st.ID, Host: t.Name, ResourceID: t.ResourceID,
+				Action: primary, Attempt: failures[key] + 1, Outcome: journal.RetriesExhausted,
+				Reason: fmt.Sprintf("failed %d times tonight", failures[key]), Channel: "winrm", At: r.Env.Clock.Now()}); err != nil {
+				return "", journal.Failed, err
+			}
+			continue
+		}
+		todo = append(todo, name)
+	}
+	attempt := func(host string) int { return failures[strings.ToUpper(r.shortName(host))] + 1 }
+	retries := r.Env.Retries
+	if s.Action == night.Restart || s.Action == night.InstallAndRestart {
+		retries = 0 // a restart request is never sent twice in a step
+	}
+	sum := remote.FanOut(ctx, func(yield func(string) bool) {
+		for _, h := range todo {
+			if !yield(h) {
+				return
+			}
+		}
+	}, remote.FanOutOptions{Concurrency: r.Env.Concurrency, Retries: retries, PerHostTimeout: r.Env.HostTimeout,
+		Progress: r.Env.Progress, IsTerminal: r.Env.IsTerminal, Total: len(todo), Label: occ.ID},
+		func(ctx context.Context, host string) (string, error) {
+			t := byName[strings.ToUpper(host)]
+			return r.onHost(ctx, occ, st, t, host, attempt(host), done.Has(t.Name) && installedOK[strings.ToUpper(t.Name)])
+		}, func(res remote.HostResult[string]) {
+			if res.Outcome == remote.OutcomeOK || res.Outcome == remote.OutcomeCanceled {
+				return // recorded by onHost; canceled hosts are left for the resume
+			}
+			t := byName[strings.ToUpper(res.Host)]
+			action := primary
+			var se *stepError
+			if errors.As(res.Err, &se) {
+				if se.recorded {
+					return
+				}
+				action = se.action
+			}
+			out, reason := failureOutcome(res.Err)
+			if err := j.Record(ctx, journal.HostOutcome{Run: r.run.ID, Step: st.ID, Host: t.Name, ResourceID: t.ResourceID,
+				Action: action, Attempt: attempt(res.Host), Outcome: out, Reason: reason, Channel: "winrm", At: r.Env.Clock.Now()}); err != nil {
+				r.Env.Log.Error("journal write failed", "host", t.Name, "error", err)
+			}
+		})
+	if err := j.Flush(ctx); err != nil {
+		return "", journal.Failed, err
+	}
+	note := ""
+	if resumed > 0 {
+		note = fmt.Sprintf("%d hosts already done before a restart of the step", resumed)
+	}
+	if s.Barrier != nil && ctx.Err() == nil {
+		bn, err := r.barrier(ctx, s.Barrier, targets)
+		if err != nil {
+			return note, journal.Failed, err
+		}
+		note = joinNote(note, bn)
+	}
+	if sum.Canceled > 0 && ctx.Err() != nil {
+		return joinNote(note, fmt.Sprintf("%d hosts not reached before the step's time limit", sum.Canceled)), journal.Aborted, nil
+	}
+	return note, "", nil
+}
+
+func joinNote(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
+// hostName is the name the WinRM client connects to.
+func (r *Runner) hostName(name string) string { return name }
+
+// shortName is the machine name as the site knows it.
+func (r *Runner) shortName(host string) string {
+	if i := strings.IndexByte(host, '.'); i > 0 {
+		return host[:i]
+	}
+	return host
+}
+
+// stepError is a host failure during one action of a step; recorded means onHost has
+// already written its journal row.
+type stepError struct {
+	action   string
+	recorded bool
+	err      error
+}
+
+func (e *stepError) Error() string { return e.action + ": " + e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+func failed(action string, err error) error { return &stepError{action: action, err: err} }
+
+// failureOutcome maps a remote failure to the journal's outcome and a one-line reason.
+func failureOutcome(err error) (journal.Outcome, string) {
+	reason := "error"
+	if err != nil {
+		reason = oneLine(err.Error())
+	}
+	switch remote.KindOf(err) {
+	case remote.KindUnreachable:
+		return journal.Unreachable, reason
+	case remote.KindTimeout:
+		return journal.Timeout, reason
+	case remote.KindAuth:
+		return journal.Auth, reason
+	case remote.KindScript, remote.KindProtocol:
+		return journal.Script, reason
+	}
+	return journal.OutcomeFailed, reason
+}
+
+// onHost acts on one machine and records what it did; the returned error (a remote
+// failure) is recorded by the fan-out's emit with the failure's outcome.
+func (r *Runner) onHost(ctx context.Context, occ night.Occurrence, st journal.Step, t target, host string, attempt int, installDone bool) (string, error) {
+	c, release, err := r.Env.Hosts.Client(host)
+	if err != nil {
+		return "", failed(string(occ.Step.Action), err)
+	}
+	defer release()
+	j := r.Env.Journal
+	rec := func(action string, out journal.Outcome, reason string, code int64) error {
+		return j.Record(ctx, journal.HostOutcome{Run: r.run.ID, Step: st.ID, Host: t.Name, ResourceID: t.ResourceID,
+			Action: action, Attempt: attempt, Outcome: out, Reason: reason, ErrorCode: code, Channel: "winrm", At: r.Env.Clock.Now()})
+	}
+	s := occ.Step
+	switch s.Action {
+	case night.Scan:
+		if _, err := client.TriggerSchedule(ctx, c, client.ScheduleUpdateScan); err != nil {
+			return "", failed(actScan, err)
+		}
+		return "scan started", rec(actScan, journal.OutcomeOK, "scan started", 0)
+	case night.Install:
+		res, err := client.Install(ctx, c, nil)
+		if err != nil {
+			return "", failed(actInstall, err)
+		}
+		if res.Started == 0 {
+			return "nothing to install", rec(actInstall, journal.Skipped, "nothing to install", 0)
+		}
+		reason := fmt.Sprintf("%d updates started", res.Started)
+		if s.RestartPrompt {
+			reason += "; the user is prompted to restart"
+		}
+		return reason, rec(actInstall, journal.OutcomeOK, reason, 0)
+	case night.Restart:
+		return r.restart(ctx, c, s, rec)
+	case night.InstallAndRestart:
+		if !installDone {
+			res, err := client.Install(ctx, c, nil)
+			if err != nil {
+				return "", failed(actInstall, err)
+			}
+			if res.Started == 0 {
+				pending, perr := client.RebootPending(ctx, c)
+				if perr != nil || !pending.Pending {
+					return "nothing to install", rec(actInstall, journal.Skipped, "nothing to install", 0)
+				}
+				if err := rec(actInstall, journal.Skipped, "nothing to install; a restart is pending", 0); err != nil {
+					return "", err
+				}
+			} else if err := rec(actInstall, journal.OutcomeOK, fmt.Sprintf("%d updates started", res.Started), 0); err != nil {
+				return "", err
+			}
+		}
+		return r.restart(ctx, c, s, rec)
+	}
+	return "", fmt.Errorf("action %s is not a host action", s.Action)
+}
+
+// restart writes the intent durably first, so that a step killed after the call and run
+// again never restarts the host twice.
+func (r *Runner) restart(ctx context.Context, c client.Runner, s night.Step, rec func(string, journal.Outcome, string, int64) error) (string, error) {
+	if err := r.Env.Journal.Flush(ctx); err != nil {
+		return "", err
+	}
+	if err := rec(actRestart, journal.Started, "restart requested", 0); err != nil {
+		return "", err
+	}
+	if err := r.Env.Journal.Flush(ctx); err != nil {
+		return "", err
+	}
+	res, err := client.Restart(ctx, c, s.OnlyIfNobodyLoggedOn)
+	if err != nil {
+		// The intent row stays: whatever happened, the step does not restart this host again.
+		out, reason := failureOutcome(err)
+		if rerr := rec(actRestart, out, reason, 0); rerr != nil {
+			return "", rerr
+		}
+		return "", &stepError{action: actRestart, recorded: true, err: err}
+	}
+	if !res.Restarted {
+		reason := "a user is logged on: " + strings.Join(res.Users, ", ")
+		return reason, rec(actRestart, journal.Deferred, reason, 0)
+	}
+	return "restarting", rec(actRestart, journal.OutcomeOK, "restarting", 0)
+}
+
+// barrier waits until the condition holds for percent of the targets, or the timeout.
+func (r *Runner) barrier(ctx context.Context, b *night.Barrier, targets []target) (string, error) {
+	want := map[int64]bool{}
+	for _, t := range targets {
+		want[t.ResourceID] = true
+	}
+	deadline := r.Env.Clock.Now().Add(b.Timeout)
+	for {
+		met, total := 0, 0
+		err := r.eachState(ctx, func(h hostState) error {
+			if !want[h.ResourceID] {
+				return nil
+			}
+			total++
+			switch b.Condition {
+			case night.ScanCurrent:
+				if h.ScanBucket == "current" {
+					met++
+				}
+			case night.Online:
+				if h.Online {
+					met++
+				}
+			case night.Installed:
+				if h.Known && h.Required == 0 {
+					met++
+				}
+			case night.Restarted:
+				if h.PendingRestart == 0 && h.Online {
+					met++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		pct := 100.0
+		if total > 0 {
+			pct = 100 * float64(met) / float64(total)
+		}
+		now := r.Env.Clock.Now()
+		if pct >= float64(b.Percent) {
+			return fmt.Sprintf("barrier met: %.0f%% %s", pct, b.Condition), nil
+		}
+		if !now.Before(deadline) {
+			return fmt.Sprintf("barrier timed out at %.0f%% %s (wanted %d%%)", pct, b.Condition, b.Percent), nil
+		}
+		wait := r.Env.BarrierPoll
+		if rest := deadline.Sub(now); rest < wait {
+			wait = rest
+		}
+		if err := r.Env.Clock.Sleep(ctx, wait); err != nil {
+			return "", err
+		}
+		if r.Env.AfterAction != nil {
+			if err := r.Env.AfterAction(ctx); err != nil {
+				return "", err
+			}
+		}
+	}
+}

@@ -1,0 +1,329 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/patchnight/patchnight/pkg/fleet"
+	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/night"
+	"github.com/patchnight/patchnight/pkg/report"
+	"github.com/patchnight/patchnight/pkg/report/html"
+)
+
+// Benchmark is the published result of the restart method done by hand: more than 80%
+// patched on the night (the 2008 write-up).
+const Benchmark = 80.0
+
+// Morning builds the morning report of the runner's run from the journal and the site
+// database: the burn-down from the steps' measurements, and today's state of every machine
+// in scope with what stopped the unpatched ones.
+func (r *Runner) Morning(ctx context.Context) (*report.Morning, error) {
+	run, err := r.Env.Journal.Run(ctx, r.run.ID)
+	if err != nil {
+		return nil, err
+	}
+	return BuildMorning(ctx, r, run)
+}
+
+// BuildMorning builds the morning report of run (any run of the journal) with r's site,
+// group and scope.
+func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morning, error) {
+	j := r.Env.Journal
+	m := &report.Morning{Generated: r.Env.Clock.Now().UTC(), Benchmark: Benchmark,
+		Excluded: []report.Count{}, BurnDown: []report.BurnPoint{}, ByUpdate: []report.UpdateCompliance{},
+		ByLocation: []report.GroupShare{}, Stopped: []report.Count{}, NeedsPerson: []report.HostIssue{}}
+	pt, _ := time.ParseInLocation("2006-01-02", run.PatchTuesday, r.Loc)
+	m.Run = report.MorningRun{ID: int64(run.ID), Plan: run.Plan, Month: run.Month, PatchTuesday: pt,
+		Started: run.Started, Status: report.RunRunning, Site: r.Env.SiteCode}
+	if !run.Finished.IsZero() {
+		f := run.Finished
+		m.Run.Finished = &f
+		m.Run.Status = report.RunFinished
+		if run.Status == journal.Failed || run.Status == journal.Aborted {
+			m.Run.Status = report.RunFailed
+		}
+	}
+	steps, err := j.Steps(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := j.Metrics(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range steps {
+		mt, ok := metrics[s.ID]
+		if !ok {
+			continue
+		}
+		if s.Step == baselineStep {
+			m.BeforePct = share(mt.Patched, mt.Eligible)
+			continue
+		}
+		at := s.Finished
+		if at.IsZero() {
+			at = mt.At
+		}
+		m.BurnDown = append(m.BurnDown, report.BurnPoint{Step: s.Occurrence, Label: r.stepLabel(s),
+			At: at, Patched: mt.Patched, Eligible: mt.Eligible, PatchedPct: share(mt.Patched, mt.Eligible),
+			Hosts: int64(s.Counts.Hosts), Failed: int64(s.Counts.Failed)})
+	}
+	// What the journal knows per host: the last outcome per action, and wakes that failed.
+	last := map[string]map[string]journal.HostOutcome{}
+	err = j.EachHostOutcome(ctx, journal.Filter{Run: run.ID}, func(o journal.HostOutcome) error {
+		k := strings.ToUpper(o.Host)
+		if last[k] == nil {
+			last[k] = map[string]journal.HostOutcome{}
+		}
+		last[k][o.Action] = o
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	escalated := map[string]int{}
+	if r.Env.Notifier != nil {
+		if escalated, err = r.Env.Notifier.Escalated(ctx); err != nil {
+			return nil, err
+		}
+	}
+	excluded := map[string]int64{}
+	stopped := map[string]int64{}
+	locations := map[string]*report.GroupShare{}
+	err = r.eachState(ctx, func(h hostState) error {
+		if !h.Eligible {
+			reason := "unhealthy client (client check failed)"
+			if !h.Active {
+				reason = "inactive client"
+			}
+			excluded[reason]++
+			return nil
+		}
+		m.Eligible++
+		loc := locations[h.Location]
+		if loc == nil {
+			loc = &report.GroupShare{Name: h.Location}
+			locations[h.Location] = loc
+		}
+		loc.Eligible++
+		if h.Patched() {
+			m.Patched++
+			loc.Patched++
+			return nil
+		}
+		reason, issue := r.whyNot(h, last[strings.ToUpper(h.Name)], escalated[strings.ToUpper(h.Name)])
+		stopped[reason]++
+		if issue != nil {
+			m.NeedsPerson = append(m.NeedsPerson, *issue)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.PatchedPct = share(m.Patched, m.Eligible)
+	for k, v := range excluded {
+		m.Excluded = append(m.Excluded, report.Count{Reason: k, Count: v})
+	}
+	for k, v := range stopped {
+		m.Stopped = append(m.Stopped, report.Count{Reason: k, Count: v})
+	}
+	sortCounts(m.Excluded)
+	sortCounts(m.Stopped)
+	for _, l := range locations {
+		l.PatchedPct = share(l.Patched, l.Eligible)
+		m.ByLocation = append(m.ByLocation, *l)
+	}
+	sort.Slice(m.ByLocation, func(i, k int) bool { return m.ByLocation[i].Name < m.ByLocation[k].Name })
+	sort.Slice(m.NeedsPerson, func(i, k int) bool { return m.NeedsPerson[i].Name < m.NeedsPerson[k].Name })
+	comp, err := report.ComplianceReport(ctx, r.Env.Site, report.Scope{Collection: r.scope, Group: r.group})
+	if err != nil {
+		return nil, err
+	}
+	m.ByUpdate = comp.Updates
+	return m, nil
+}
+
+// whyNot names the first reason that applies to an unpatched eligible machine, in the
+// order the morning report lists them, and says whether a person should look at it.
+func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, notices int) (string, *report.HostIssue) {
+	issue := &report.HostIssue{Name: h.Name, Location: h.Location, Missing: []string{}, ErrorCodes: []string{}, Notices: notices}
+	if h.LastOnline.Valid {
+		t := h.LastOnline.Time
+		issue.LastSeen = &t
+	}
+	if code := fleet.HResult(h.ErrorCode); code != "" {
+		issue.ErrorCodes = append(issue.ErrorCodes, code)
+	}
+	if h.Required > 0 {
+		issue.Missing = append(issue.Missing, fmt.Sprintf("%d updates of %s", h.Required, r.group.Title))
+	}
+	wake, woken := last[actWake]
+	var reason string
+	person := false
+	switch {
+	case !h.Online && woken && wake.Outcome != journal.OutcomeOK:
+		reason = "never woke"
+		person = true
+	case !h.Online:
+		reason = "offline"
+	case h.ScanBucket == "failed":
+		reason = "scan failed " + fleet.HResult(h.ScanError)
+		person = true
+	case !h.Known:
+		reason = "scan not current"
+	case h.Failed > 0:
+		reason = "install failed " + fleet.HResult(h.ErrorCode)
+		person = true
+	case h.PendingRestart > 0:
+		reason = "pending restart"
+	case last[actRestart].Outcome == journal.Deferred:
+		reason = "logged-on deferral"
+	case anyOutcome(last, journal.RetriesExhausted):
+		reason = "retries exhausted"
+		person = true
+	case notices > 0:
+		reason = "escalated"
+		person = true
+	default:
+		reason = "install not finished"
+	}
+	issue.Reasons = append(issue.Reasons, strings.TrimSpace(reason))
+	if anyOutcome(last, journal.RetriesExhausted) && reason != "retries exhausted" {
+		issue.Reasons = append(issue.Reasons, "retries exhausted")
+		person = true
+	}
+	if notices > 0 && reason != "escalated" {
+		issue.Reasons = append(issue.Reasons, fmt.Sprintf("escalated after %d notices", notices))
+		person = true
+	}
+	if !person {
+		return strings.TrimSpace(reason), nil
+	}
+	return strings.TrimSpace(reason), issue
+}
+
+func anyOutcome(last map[string]journal.HostOutcome, o journal.Outcome) bool {
+	for _, x := range last {
+		if x.Outcome == o {
+			return true
+		}
+	}
+	return false
+}
+
+func sortCounts(c []report.Count) {
+	sort.Slice(c, func(i, k int) bool {
+		if c[i].Count != c[k].Count {
+			return c[i].Count > c[k].Count
+		}
+		return c[i].Reason < c[k].Reason
+	})
+}
+
+func share(num, den int64) float64 {
+	if den == 0 {
+		return 0
+	}
+	return float64(int64(1000*float64(num)/float64(den)+0.5)) / 10
+}
+
+// stepLabel is "20:00 install-and-restart (nobody-logged-on-now)": the planned time first,
+// which the burn-down's axis reads.
+func (r *Runner) stepLabel(s journal.Step) string {
+	label := s.Planned.In(r.Loc).Format("15:04") + " " + s.Action
+	for _, o := range r.timeline {
+		if o.ID == s.Occurrence && o.Step.Target != "" {
+			label += " (" + string(o.Step.Target) + ")"
+		}
+	}
+	return label
+}
+
+// baselineStep is the journal step that holds the measurement before the night.
+const baselineStep = "before-night"
+
+// Baseline measures the patched share before the first step, once per run.
+func (r *Runner) Baseline(ctx context.Context) error {
+	first := r.timeline[0].Time
+	st, _, err := r.Env.Journal.BeginStep(ctx, journal.StepSpec{Run: r.run.ID, Step: baselineStep, Occurrence: baselineStep,
+		Action: "measure", Planned: first})
+	if err != nil {
+		return err
+	}
+	if st.Done() {
+		return nil
+	}
+	if _, err := r.measure(ctx, st.ID); err != nil {
+		return err
+	}
+	_, err = r.Env.Journal.FinishStep(ctx, st.ID, journal.OK, "patched share before the night")
+	return err
+}
+
+// report writes the morning report to the state folder (HTML and JSON) and notes the headline.
+func (r *Runner) report(ctx context.Context) (string, journal.Status, error) {
+	m, err := r.Morning(ctx)
+	if err != nil {
+		return "", journal.Failed, err
+	}
+	if r.Env.StateDir == "" {
+		return report.Headline(m), journal.OK, nil
+	}
+	paths, err := WriteMorning(r.Env.StateDir, m)
+	if err != nil {
+		return "", journal.Failed, err
+	}
+	return report.Headline(m) + "; written to " + strings.Join(paths, " and "), journal.OK, nil
+}
+
+// WriteMorning writes morning-YYYY-MM.html and .json into dir, each through a temporary
+// file so that a reader never sees half a report.
+func WriteMorning(dir string, m *report.Morning) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("morning report: %w", err)
+	}
+	var h bytes.Buffer
+	if err := html.Morning(&h, m); err != nil {
+		return nil, fmt.Errorf("morning report: %w", err)
+	}
+	js, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("morning report: %w", err)
+	}
+	base := filepath.Join(dir, "morning-"+m.Run.Month)
+	var out []string
+	for _, f := range []struct {
+		path string
+		b    []byte
+	}{{base + ".html", h.Bytes()}, {base + ".json", js}} {
+		tmp := f.path + ".tmp"
+		if err := os.WriteFile(tmp, f.b, 0o600); err != nil {
+			return nil, fmt.Errorf("morning report: %w", err)
+		}
+		if err := os.Rename(tmp, f.path); err != nil {
+			os.Remove(tmp)
+			return nil, fmt.Errorf("morning report: %w", err)
+		}
+		out = append(out, f.path)
+	}
+	return out, nil
+}
+
+// occurrenceByID finds an occurrence of the month's timeline.
+func (r *Runner) occurrenceByID(id string) (night.Occurrence, bool) {
+	for _, o := range r.timeline {
+		if o.ID == id {
+			return o, true
+		}
+	}
+	return night.Occurrence{}, false
+}

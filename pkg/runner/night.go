@@ -1,0 +1,96 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/night"
+)
+
+// Night runs the month's whole timeline: it waits for each occurrence's time (on the
+// runner's clock) and runs it; occurrences already finished are skipped, so a night
+// killed half-way and started again carries on where it stopped. Occurrences whose
+// time limit passed before they could start are recorded as aborted, not run late.
+func (r *Runner) Night(ctx context.Context) error {
+	if err := r.Baseline(ctx); err != nil {
+		return err
+	}
+	var failed int
+	for _, occ := range r.timeline {
+		now := r.Env.Clock.Now()
+		if wait := occ.Time.Sub(now); wait > 0 {
+			if err := r.Env.Clock.Sleep(ctx, wait); err != nil {
+				return err
+			}
+			if r.Env.AfterAction != nil {
+				if err := r.Env.AfterAction(ctx); err != nil {
+					return err
+				}
+			}
+		} else if !occ.Deadline().IsZero() && now.After(occ.Deadline()) {
+			if err := r.missed(ctx, occ); err != nil {
+				return err
+			}
+			continue
+		}
+		res, err := r.RunOccurrence(ctx, occ)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.Env.Log.Error("step failed", "step", occ.ID, "error", err)
+			failed++
+			continue
+		}
+		if res.Step.Status == journal.Failed {
+			failed++
+		}
+	}
+	status := journal.OK
+	if failed > 0 {
+		status = journal.Partial
+	}
+	return r.Env.Journal.FinishRun(ctx, r.run.ID, status)
+}
+
+// missed records an occurrence whose window passed before it could start (the machine
+// was off, the runner was stopped).
+func (r *Runner) missed(ctx context.Context, occ night.Occurrence) error {
+	st, _, err := r.Env.Journal.BeginStep(ctx, journal.StepSpec{Run: r.run.ID, Step: occ.StepID, Occurrence: occ.ID,
+		Action: string(occ.Step.Action), Planned: occ.Time})
+	if err != nil {
+		return err
+	}
+	if st.Done() {
+		return nil
+	}
+	_, err = r.Env.Journal.FinishStep(ctx, st.ID, journal.Aborted, "not started: its time limit had passed")
+	if err == nil {
+		r.say(fmt.Sprintf("%s %s: missed (its time limit had passed)", r.clockText(occ), occ.ID))
+	}
+	return err
+}
+
+// Step runs one occurrence by step or occurrence ID, if today is its day: what a scheduled
+// task calls. A task that fires on a day that is not its night returns nil after logging
+// why (the caller exits 0).
+func (r *Runner) Step(ctx context.Context, id string) (*StepResult, error) {
+	d, err := night.StepFor(r.Plan, id, r.Env.Clock.Now(), r.Loc)
+	if err != nil {
+		return nil, err
+	}
+	if !d.Due {
+		r.Env.Log.Info(d.Reason)
+		r.say(d.Reason)
+		return nil, nil
+	}
+	if r.run.PatchTuesday != d.Occurrence.Month.PatchTuesday(r.Loc).Format("2006-01-02") {
+		return nil, exit.Usagef("", "step %s belongs to the night of %s, not %s", id, d.Occurrence.Month, r.Month)
+	}
+	if err := r.Baseline(ctx); err != nil {
+		return nil, err
+	}
+	return r.RunOccurrence(ctx, d.Occurrence)
+}

@@ -1,0 +1,79 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/patchnight/patchnight/pkg/client"
+	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/notify"
+	"github.com/patchnight/patchnight/pkg/provider"
+	"github.com/patchnight/patchnight/pkg/site"
+)
+
+// Notices backs the runner's notice steps with package notify.
+type Notices struct {
+	Site        *site.DB
+	Journal     *journal.DB
+	Hosts       Hosts
+	Provider    *provider.Provider
+	Settings    *notify.Settings
+	Now         func() time.Time
+	Concurrency int
+	Threshold   int
+	Scope       string // collection ID ("" = every client)
+}
+
+func (n *Notices) env(run journal.RunID, step journal.StepID) notify.Env {
+	return notify.Env{Site: n.Site, Journal: n.Journal, Provider: n.Provider, Settings: n.Settings, Now: n.Now,
+		Concurrency: n.Concurrency, Run: run, Step: step,
+		Connect: func(host string) (client.Runner, func(), error) { return n.Hosts.Client(host) }}
+}
+
+// WatchPass runs one pass of the scan-behind watcher.
+func (n *Notices) WatchPass(ctx context.Context, run journal.RunID, step journal.StepID) (string, error) {
+	res, err := notify.WatchPass(ctx, n.env(run, step), notify.WatchOptions{Collection: n.Scope})
+	if err != nil {
+		return "", err
+	}
+	told, scanned := 0, 0
+	for _, h := range res.Hosts {
+		if h.Noticed {
+			told++
+		}
+		if h.Scanned {
+			scanned++
+		}
+	}
+	return fmt.Sprintf("%d machines came online behind the catalog: %d told, %d scans started", len(res.Hosts), told, scanned), nil
+}
+
+// Missing sends the Thursday notice for the group's updates.
+func (n *Notices) Missing(ctx context.Context, run journal.RunID, step journal.StepID, group int64) (string, error) {
+	res, err := notify.Missing(ctx, n.env(run, step), notify.MissingOptions{Group: strconv.FormatInt(group, 10), Collection: n.Scope})
+	if err != nil {
+		return "", err
+	}
+	note := fmt.Sprintf("%d machines still missing: %d told, %d escalated, %d not told, %d failed",
+		len(res.Hosts), res.Notified, res.Escalated, res.Skipped, res.Failed)
+	if res.CollectionError != "" {
+		note += "; needs-attention collection not updated: " + res.CollectionError
+	}
+	return note, nil
+}
+
+// Escalated lists escalated machines with their notice counts.
+func (n *Notices) Escalated(ctx context.Context) (map[string]int, error) {
+	es, err := notify.Escalations(ctx, n.Journal, n.Site, n.Threshold)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, e := range es {
+		out[strings.ToUpper(e.Host)] = e.Notices
+	}
+	return out, nil
+}

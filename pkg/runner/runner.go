@@ -1,0 +1,330 @@
+// Package runner carries out a patch-night plan (package night): for each step occurrence
+// it selects the target machines from the site database, acts on them (client actions over
+// WinRM, Wake-on-LAN, collections through the SMS Provider, notices), waits on the step's
+// barrier, records every host's outcome in the journal, and measures the patched share so
+// that the morning report can draw the night. A step is idempotent and resumable: running
+// it again skips the hosts the journal says are done and never restarts a host twice.
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/patchnight/patchnight/pkg/client"
+	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/night"
+	"github.com/patchnight/patchnight/pkg/provider"
+	"github.com/patchnight/patchnight/pkg/report"
+	"github.com/patchnight/patchnight/pkg/site"
+	"github.com/patchnight/patchnight/pkg/wol"
+)
+
+// Clock tells the time and waits. The real clock sleeps; the lab's clock jumps, so a whole
+// night runs in seconds through the same code.
+type Clock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+// Now returns time.Now().
+func (RealClock) Now() time.Time { return time.Now() }
+
+// Sleep waits d or until ctx ends.
+func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Hosts opens a WinRM client for one host; done releases it.
+type Hosts interface {
+	Client(host string) (r client.Runner, done func(), err error)
+}
+
+// Notifier carries out the notice steps (package notify backs it).
+type Notifier interface {
+	// WatchPass notices and scans scan-behind machines that came online since the last pass.
+	WatchPass(ctx context.Context, run journal.RunID, step journal.StepID) (string, error)
+	// Missing sends the Thursday notice to machines still missing the night's updates.
+	Missing(ctx context.Context, run journal.RunID, step journal.StepID, group int64) (string, error)
+	// Escalated lists the machines escalated after too many notices, by upper-cased name.
+	Escalated(ctx context.Context) (map[string]int, error)
+}
+
+// Env is what a runner acts through.
+type Env struct {
+	Site     *site.DB
+	Journal  *journal.DB
+	Hosts    Hosts
+	Provider *provider.Provider // nil: no collection refresh, no site channel
+	Wol      wol.Transports     // Conn (and Relayer/Site for those modes)
+	WolMode  wol.Mode           // "" = directed
+	WolTune  func(*wol.Options) // adjusts wake options (the demo shortens the pacing)
+	Notifier Notifier           // nil: notice steps are skipped with a note
+	Clock    Clock
+	Log      *slog.Logger
+	Out      io.Writer // one line per step; nil = none
+
+	SiteCode    string
+	Group       string // software update group (title or CI_ID); "" = the plan's, else the deployed one
+	Scope       string // collection (ID or name); "" = the plan's, else the group's deployment target
+	Concurrency int
+	Retries     int           // transient-fault retries within one attempt (remote.FanOut)
+	HostTimeout time.Duration // per host and attempt
+	BarrierPoll time.Duration // how often a barrier looks (default 2 minutes)
+	StateDir    string        // where the morning report files go
+	Progress    io.Writer
+	IsTerminal  bool
+	// AfterAction is called after every step's actions and every barrier poll, before the
+	// site is read again (the lab re-evaluates its collections there). Optional.
+	AfterAction func(ctx context.Context) error
+}
+
+// Runner runs one month's night of a plan.
+type Runner struct {
+	Plan  *night.Plan
+	Loc   *time.Location
+	Month night.Month
+	Env   Env
+
+	run      journal.Run
+	group    *report.UpdateGroup
+	scopeID  string
+	scope    *report.Collection
+	timeline []night.Occurrence
+}
+
+// New prepares a runner: it resolves the update group and the scope and opens (or resumes)
+// the month's run in the journal.
+func New(ctx context.Context, p *night.Plan, loc *time.Location, m night.Month, env Env) (*Runner, error) {
+	if env.Clock == nil {
+		env.Clock = RealClock{}
+	}
+	if env.Log == nil {
+		env.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if env.Concurrency <= 0 {
+		env.Concurrency = 64
+	}
+	if env.BarrierPoll <= 0 {
+		env.BarrierPoll = 2 * time.Minute
+	}
+	r := &Runner{Plan: p, Loc: loc, Month: m, Env: env, timeline: night.Timeline(p, m, loc)}
+	if err := r.resolve(ctx); err != nil {
+		return nil, err
+	}
+	run, resumed, err := env.Journal.BeginRun(ctx, journal.RunSpec{Plan: p.Name, Month: m.String(),
+		PatchTuesday: m.PatchTuesday(loc).Format("2006-01-02"), TimeZone: loc.String()})
+	if err != nil {
+		return nil, err
+	}
+	r.run = run
+	if resumed {
+		env.Log.Info("resuming the month's run", "run", run.ID, "month", m.String())
+	}
+	return r, nil
+}
+
+// Run is the journal's run.
+func (r *Runner) Run() journal.Run { return r.run }
+
+// Group is the night's software update group.
+func (r *Runner) Group() *report.UpdateGroup { return r.group }
+
+// Scope is the night's collection, nil for every client.
+func (r *Runner) Scope() *report.Collection { return r.scope }
+
+// Timeline is the month's occurrences in time order.
+func (r *Runner) Timeline() []night.Occurrence { return r.timeline }
+
+// resolve finds the update group (plan, then profile, then the most recently deployed one)
+// and the scope (plan, then profile, then the group's single deployment target).
+func (r *Runner) resolve(ctx context.Context) error {
+	key := r.Plan.Group
+	if key == "" {
+		key = r.Env.Group
+	}
+	deps, err := deployments(ctx, r.Env.Site, 0)
+	if err != nil {
+		return err
+	}
+	if key == "" {
+		var latest *deployment
+		for i := range deps {
+			d := &deps[i]
+			if d.GroupID != 0 && (latest == nil || d.Start.After(latest.Start)) {
+				latest = d
+			}
+		}
+		if latest == nil {
+			return exit.Usagef("set group in the plan or the profile", "no software update group is deployed on this site")
+		}
+		key = fmt.Sprint(latest.GroupID)
+	}
+	g, err := report.ResolveGroup(ctx, r.Env.Site, key)
+	if err != nil {
+		return err
+	}
+	r.group = g
+	scope := r.Plan.Scope
+	if scope == "" {
+		scope = r.Env.Scope
+	}
+	if scope == "" {
+		targets := map[string]bool{}
+		for _, d := range deps {
+			if d.GroupID == g.CIID || d.GroupID == 0 {
+				targets[d.CollectionID] = true
+			}
+		}
+		if len(targets) == 1 {
+			for id := range targets {
+				scope = id
+			}
+		}
+	}
+	if scope != "" {
+		c, err := report.ResolveCollection(ctx, r.Env.Site, scope)
+		if err != nil {
+			return err
+		}
+		r.scope, r.scopeID = c, c.ID
+	}
+	return nil
+}
+
+// StepResult is what one occurrence did.
+type StepResult struct {
+	Occurrence night.Occurrence
+	Step       journal.Step
+	Skipped    bool   // already finished in an earlier run of the step
+	Line       string // the one-line summary
+}
+
+// RunOccurrence runs one step occurrence: the journal row, the action, the barrier, the
+// measurement, and the summary line.
+func (r *Runner) RunOccurrence(ctx context.Context, occ night.Occurrence) (*StepResult, error) {
+	j := r.Env.Journal
+	st, resumed, err := j.BeginStep(ctx, journal.StepSpec{Run: r.run.ID, Step: occ.StepID, Occurrence: occ.ID,
+		Action: string(occ.Step.Action), Planned: occ.Time})
+	if err != nil {
+		return nil, err
+	}
+	res := &StepResult{Occurrence: occ, Step: st}
+	if st.Done() {
+		res.Skipped = true
+		res.Line = fmt.Sprintf("%s %s: already done (%s)", r.clockText(occ), occ.ID, st.Status)
+		r.say(res.Line)
+		return res, nil
+	}
+	if resumed {
+		r.Env.Log.Info("resuming step", "step", occ.ID, "resumes", st.Resumes)
+	}
+	stepCtx := ctx
+	if occ.Step.Limit > 0 {
+		var cancel context.CancelFunc
+		stepCtx, cancel = context.WithTimeout(ctx, occ.Step.Limit)
+		defer cancel()
+	}
+	note, status, actErr := r.act(stepCtx, occ, st)
+	if err := j.Flush(ctx); err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if r.Env.AfterAction != nil {
+		if err := r.Env.AfterAction(ctx); err != nil {
+			return nil, err
+		}
+	}
+	m, merr := r.measure(ctx, st.ID)
+	if merr != nil {
+		return nil, merr
+	}
+	if actErr != nil {
+		status, note = journal.Failed, oneLine(actErr.Error())
+	}
+	fin, err := j.FinishStep(ctx, st.ID, status, note)
+	if err != nil {
+		return nil, err
+	}
+	res.Step = fin
+	c := fin.Counts
+	hosts := ""
+	if c.Hosts > 0 {
+		hosts = fmt.Sprintf("%d hosts: %d ok, %d failed, %d skipped; ", c.Hosts, c.OK, c.Failed, c.Skipped)
+	}
+	if note != "" {
+		note += "; "
+	}
+	res.Line = fmt.Sprintf("%s %-22s %s%spatched %s of %d", r.clockText(occ), occ.ID, hosts, note,
+		pctText(m.Patched, m.Eligible), m.Eligible)
+	r.say(res.Line)
+	return res, actErr
+}
+
+func (r *Runner) clockText(occ night.Occurrence) string {
+	return occ.Time.In(r.Loc).Format("Mon 15:04")
+}
+
+func (r *Runner) say(line string) {
+	if r.Env.Out != nil {
+		fmt.Fprintln(r.Env.Out, line)
+	}
+}
+
+// act dispatches the occurrence's action and returns a note and a status ("" = from the counts).
+func (r *Runner) act(ctx context.Context, occ night.Occurrence, st journal.Step) (string, journal.Status, error) {
+	s := occ.Step
+	switch s.Action {
+	case night.CheckDeployments:
+		return r.checkDeployments(ctx, occ)
+	case night.RefreshCollections:
+		return r.refreshCollections(ctx)
+	case night.Scan, night.Install, night.Restart, night.InstallAndRestart:
+		return r.hostAction(ctx, occ, st)
+	case night.Wake:
+		return r.wake(ctx, occ, st)
+	case night.NotifyScan:
+		if r.Env.Notifier == nil {
+			return "notices are not configured", journal.OK, nil
+		}
+		note, err := r.Env.Notifier.WatchPass(ctx, r.run.ID, st.ID)
+		return note, "", err
+	case night.NotifyMissing:
+		if r.Env.Notifier == nil {
+			return "notices are not configured", journal.OK, nil
+		}
+		note, err := r.Env.Notifier.Missing(ctx, r.run.ID, st.ID, r.group.CIID)
+		return note, "", err
+	case night.Report:
+		return r.report(ctx)
+	}
+	return "", journal.Failed, fmt.Errorf("action %s is not known to this runner", s.Action)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func pctText(num, den int64) string {
+	if den == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(num)/float64(den))
+}

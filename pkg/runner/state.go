@@ -1,0 +1,183 @@
+package runner
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/patchnight/patchnight/pkg/collection"
+	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/site"
+)
+
+// target is one machine a step acts on.
+type target struct {
+	ResourceID int64
+	Name       string
+	Online     bool
+	User       string
+}
+
+// targets selects the step's machines (queries/night_targets.sql), within the step's
+// collection if it names one, else the night's scope.
+func (r *Runner) targets(ctx context.Context, selector, collection string) ([]target, error) {
+	scope := r.scopeID
+	if collection != "" {
+		c, err := resolveCollection(ctx, r.Env.Site, collection)
+		if err != nil {
+			return nil, err
+		}
+		scope = c
+	}
+	attention, err := r.attentionID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if selector == "" {
+		selector = "all"
+	}
+	var out []target
+	err = r.Env.Site.Each(ctx, "night_targets", site.Params{"scope": scope, "selector": selector,
+		"group": r.group.CIID, "attention": attention}, func(rows *sql.Rows) error {
+		var t target
+		var online int64
+		if err := rows.Scan(&t.ResourceID, &t.Name, &online, &t.User); err != nil {
+			return fmt.Errorf("read target: %w", err)
+		}
+		t.Online = online == 1
+		out = append(out, t)
+		return nil
+	})
+	return out, err
+}
+
+// attentionID finds the owned "needs attention" collection (owner tag family
+// needs-attention), "" when the site has none yet.
+func (r *Runner) attentionID(ctx context.Context) (string, error) {
+	l, err := collection.List(ctx, r.Env.Site, true)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range l.Collections {
+		if strings.Contains(c.Owner, ":needs-attention") {
+			return c.CollectionID, nil
+		}
+	}
+	return "", nil
+}
+
+// hostState is one machine's state for the night (queries/night_host_state.sql).
+type hostState struct {
+	ResourceID     int64
+	Name           string
+	Location       string
+	Eligible       bool
+	Active         bool
+	Healthy        bool
+	Online         bool
+	ScanBucket     string
+	ScanError      int64
+	Known          bool // the last scan carried every update of the group
+	Required       int64
+	PendingRestart int64
+	Failed         int64
+	ErrorCode      int64
+	LastOnline     site.NullTime
+}
+
+// Patched is the night's definition: eligible, every update of the group known from a
+// scan, none still required.
+func (h hostState) Patched() bool { return h.Eligible && h.Known && h.Required == 0 }
+
+// eachState streams the state of every machine in scope.
+func (r *Runner) eachState(ctx context.Context, fn func(hostState) error) error {
+	return r.Env.Site.Each(ctx, "night_host_state", site.Params{"scope": r.scopeID, "group": r.group.CIID}, func(rows *sql.Rows) error {
+		var h hostState
+		var elig, active, healthy, online, known int64
+		if err := rows.Scan(&h.ResourceID, &h.Name, &h.Location, &elig, &active, &healthy, &online, &h.ScanBucket,
+			&h.ScanError, &known, &h.Required, &h.PendingRestart, &h.Failed, &h.ErrorCode, &h.LastOnline); err != nil {
+			return fmt.Errorf("read host state: %w", err)
+		}
+		h.Eligible, h.Active, h.Healthy, h.Online, h.Known = elig == 1, active == 1, healthy == 1, online == 1, known == 1
+		return fn(h)
+	})
+}
+
+// measure counts eligible and patched machines and records it for the step.
+func (r *Runner) measure(ctx context.Context, step journal.StepID) (journal.Metric, error) {
+	m := journal.Metric{Step: step, At: r.Env.Clock.Now()}
+	err := r.eachState(ctx, func(h hostState) error {
+		if h.Eligible {
+			m.Eligible++
+			if h.Patched() {
+				m.Patched++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return m, err
+	}
+	return m, r.Env.Journal.RecordMetric(ctx, m)
+}
+
+// deployment is one deployment of the night's updates.
+type deployment struct {
+	ID             int64
+	Name           string
+	CollectionID   string
+	CollectionName string
+	Required       bool
+	Start          time.Time
+	Deadline       site.NullTime
+	SuppressReboot bool
+	NotifyUser     bool
+	Enabled        bool
+	Updates        int64
+	GroupID        int64
+}
+
+// deployments lists the deployments of group (0 = every software update group deployment).
+func deployments(ctx context.Context, db *site.DB, group int64) ([]deployment, error) {
+	var out []deployment
+	err := db.Each(ctx, "night_deployments", site.Params{"group": group}, func(rows *sql.Rows) error {
+		var d deployment
+		var typ, suppress, notify, enabled int64
+		var start site.NullTime
+		var grp sql.NullInt64
+		if err := rows.Scan(&d.ID, &d.Name, &d.CollectionID, &d.CollectionName, &typ, &start, &d.Deadline,
+			&suppress, &notify, &enabled, &d.Updates, &grp); err != nil {
+			return fmt.Errorf("read deployment: %w", err)
+		}
+		d.Required, d.Start, d.SuppressReboot, d.NotifyUser, d.Enabled = typ == 1, start.Time, suppress != 0, notify != 0, enabled != 0
+		d.GroupID = grp.Int64
+		out = append(out, d)
+		return nil
+	})
+	return out, err
+}
+
+func resolveCollection(ctx context.Context, db *site.DB, key string) (string, error) {
+	var id string
+	err := db.Each(ctx, "collection_lookup", site.Params{"key": key}, func(rows *sql.Rows) error {
+		var name string
+		var members, typ int64
+		var cid string
+		if err := rows.Scan(&cid, &name, &members, &typ); err != nil {
+			return err
+		}
+		if id == "" || strings.EqualFold(cid, key) {
+			id = cid
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
+		return "", fmt.Errorf("collection %q does not exist", key)
+	}
+	return id, nil
+}

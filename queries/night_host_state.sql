@@ -1,0 +1,55 @@
+-- Per client machine in the night's scope (@scope; '' = every client): whether it is
+-- eligible (active, healthy client), online, on the current catalog, and its state for the
+-- night's software update group (@group, a CI_ID): updates still required, how many are
+-- pending a restart (enforcement 9) or failed (11), the last error, and whether every
+-- update's catalog was scanned (unknown otherwise). One set-based pass; the runner counts
+-- barriers and the morning report from it.
+WITH cur AS (
+    SELECT MAX(sup.SyncCatalogVersion) AS Version FROM vSMS_SUPSyncStatus sup
+    WHERE sup.WSUSSourceServer = 'Microsoft Update'
+),
+grp AS (
+    SELECT ui.CI_ID, ui.MinSourceVersion FROM v_UpdateCIs ui
+    WHERE ui.CI_ID IN (SELECT cr.ToCIID FROM v_CIRelation cr WHERE cr.FromCIID = @group AND cr.RelationType = 1)
+),
+need AS (
+    SELECT MAX(MinSourceVersion) AS Version FROM grp
+),
+req AS (
+    SELECT ucs.ResourceID,
+           SUM(CASE WHEN ucs.Status = 2 THEN 1 ELSE 0 END) AS Required,
+           SUM(CASE WHEN ucs.Status = 2 AND ucs.LastEnforcementMessageID = 9 THEN 1 ELSE 0 END) AS PendingRestart,
+           SUM(CASE WHEN ucs.Status = 2 AND ucs.LastEnforcementMessageID = 11 THEN 1 ELSE 0 END) AS Failed,
+           MIN(CASE WHEN ucs.Status = 2 AND ucs.LastErrorCode <> 0 THEN ucs.LastErrorCode END) AS ErrorCode
+    FROM v_UpdateComplianceStatus ucs
+    WHERE ucs.CI_ID IN (SELECT CI_ID FROM grp)
+    GROUP BY ucs.ResourceID
+)
+SELECT s.ResourceID, s.Name0 AS Name, COALESCE(s.AD_Site_Name0, '') AS Location,
+       CASE WHEN COALESCE(s.Active0, 0) = 1 AND COALESCE(cdr.ClientCheckPass, 0) = 1 THEN 1 ELSE 0 END AS Eligible,
+       COALESCE(s.Active0, 0) AS Active, COALESCE(cdr.ClientCheckPass, 0) AS Healthy,
+       COALESCE(cdr.CNIsOnline, 0) AS Online,
+       CASE WHEN uss.ResourceID IS NULL THEN 'never'
+            WHEN uss.LastScanState <> 3 OR uss.LastErrorCode <> 0 THEN 'failed'
+            WHEN uss.LastScanPackageVersion >= cur.Version THEN 'current'
+            ELSE 'behind' END AS ScanBucket,
+       COALESCE(uss.LastErrorCode, 0) AS ScanError,
+       CASE WHEN uss.LastScanPackageVersion >= COALESCE(need.Version, 0) THEN 1 ELSE 0 END AS Known,
+       COALESCE(req.Required, 0) AS Required, COALESCE(req.PendingRestart, 0) AS PendingRestart,
+       COALESCE(req.Failed, 0) AS Failed, COALESCE(req.ErrorCode, 0) AS ErrorCode,
+       cdr.CNLastOnlineTime AS LastOnline
+FROM v_R_System s
+CROSS JOIN cur
+CROSS JOIN need
+LEFT JOIN v_CombinedDeviceResources cdr ON cdr.MachineID = s.ResourceID
+LEFT JOIN v_UpdateScanStatus uss
+       ON uss.ResourceID = s.ResourceID
+      AND uss.UpdateSource_ID = (SELECT MIN(src.UpdateSource_ID) FROM v_SoftwareUpdateSource src
+                                 WHERE src.IsPublishingEnabled = 1)
+LEFT JOIN req ON req.ResourceID = s.ResourceID
+WHERE s.Client0 = 1
+  AND COALESCE(s.Obsolete0, 0) = 0
+  AND COALESCE(s.Decommissioned0, 0) = 0
+  AND (@scope = '' OR s.ResourceID IN (SELECT fcm.ResourceID FROM v_FullCollectionMembership fcm
+                                       WHERE fcm.CollectionID = @scope))
+ORDER BY s.Name0
