@@ -68,6 +68,9 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 			m.BeforePct = share(mt.Patched, mt.Eligible)
 			continue
 		}
+		if !burnDownAction(night.Action(s.Action)) {
+			continue
+		}
 		at := s.Finished
 		if at.IsZero() {
 			at = mt.At
@@ -150,6 +153,17 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 	}
 	m.ByUpdate = comp.Updates
 	return m, nil
+}
+
+// burnDownAction says whether a step belongs on the burn-down: the steps that act on the
+// machines' patch state (scan, wake, install, restart), not the watcher's passes, notices,
+// collection refreshes or the report, which would only add flat points.
+func burnDownAction(a night.Action) bool {
+	switch a {
+	case night.Scan, night.Wake, night.Install, night.Restart, night.InstallAndRestart:
+		return true
+	}
+	return false
 }
 
 // whyNot names the first reason that applies to an unpatched eligible machine, in the
