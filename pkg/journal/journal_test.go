@@ -233,29 +233,51 @@ func TestDoneAndRetries(t *testing.T) {
 	}
 }
 
-// Rows wait in the buffer until BatchRows or BatchDelay; the delay flush is observed
-// through the write hook, with no sleeping.
+// Rows wait in the buffer until BatchRows or BatchDelay. The size flush is checked with a
+// delay too long to fire; the delay flush on its own, observed through the write hook,
+// with no sleeping and nothing that depends on the machine's speed.
 func TestBatchedWrites(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	written := make(chan int, 100)
-	j := openTest(t, dir, Options{BatchRows: 10, BatchDelay: 20 * time.Millisecond, afterWrite: func(n int) { written <- n }})
+	j := openTest(t, dir, Options{BatchRows: 10, BatchDelay: time.Hour, afterWrite: func(n int) { written <- n }})
 	run, st := beginStep(t, j, "scan-1630")
 	for i := range 25 {
 		if err := j.Record(ctx, HostOutcome{Run: run.ID, Step: st.ID, Host: host(i), Action: "scan", Outcome: OutcomeOK}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Two full batches were written by Record itself; the last 5 go by the timer.
-	got := []int{<-written, <-written, <-written}
-	if got[0] != 10 || got[1] != 10 || got[2] != 5 {
-		t.Errorf("batches %v, want [10 10 5]", got)
+	// Two full batches were written by Record itself; the last 5 wait for a flush.
+	if got := []int{<-written, <-written}; got[0] != 10 || got[1] != 10 {
+		t.Errorf("batches %v, want [10 10]", got)
+	}
+	if err := j.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-written; got != 5 {
+		t.Errorf("flush wrote %d rows, want 5", got)
 	}
 	other := openTest(t, dir, Options{})
 	var n int
 	if err := other.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM host_actions`).Scan(&n); err != nil || n != 25 {
 		t.Errorf("another connection sees %d rows, %v", n, err)
+	}
+
+	timed := make(chan int, 10)
+	k := openTest(t, t.TempDir(), Options{BatchRows: 10, BatchDelay: 20 * time.Millisecond, afterWrite: func(n int) { timed <- n }})
+	run2, st2 := beginStep(t, k, "scan-1930")
+	for i := range 3 {
+		if err := k.Record(ctx, HostOutcome{Run: run2.ID, Step: st2.ID, Host: host(i), Action: "scan", Outcome: OutcomeOK}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := 0
+	for total < 3 {
+		total += <-timed // the timer writes what waits, in one batch or (on a slow machine) more
+	}
+	if total != 3 {
+		t.Errorf("the delay flush wrote %d rows, want 3", total)
 	}
 }
 
