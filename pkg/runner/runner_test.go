@@ -157,9 +157,11 @@ func newEnv(t testing.TB, path, state string, onRestart func(string)) *env {
 	}
 	lc := labClock{clock, ls}
 	e := runner.Env{Site: db, Journal: j, Hosts: hosts{k, onRestart}, Provider: prov,
-		Wol:     wol.Transports{Conn: ls.Wake.Redirect(conn)},
-		WolTune: func(o *wol.Options) { o.Spacing, o.BatchPause, o.SubnetRate, o.Rate = time.Millisecond, time.Millisecond, 5000, 50000 },
-		Clock:   lc, SiteCode: "LAB", Concurrency: 16, HostTimeout: 20 * time.Second, BarrierPoll: 10 * time.Minute,
+		Wol: wol.Transports{Conn: ls.Wake.Redirect(conn)},
+		WolTune: func(o *wol.Options) {
+			o.Spacing, o.BatchPause, o.SubnetRate, o.Rate = time.Millisecond, time.Millisecond, 5000, 50000
+		},
+		Clock: lc, SiteCode: "LAB", Concurrency: 16, HostTimeout: 20 * time.Second, BarrierPoll: 10 * time.Minute,
 		StateDir: state,
 		AfterAction: func(ctx context.Context) error {
 			if err := ls.Sim.Tick(ctx); err != nil {
