@@ -322,6 +322,9 @@ func (a *App) runClientAction(ctx context.Context, name string, t *targetFlags, 
 		IsTerminal: a.IO.StderrTerminal, Total: total, Label: name,
 		PerHostTimeout: cfg.Profile.WinRM.OperationTimeout.Std(),
 	}
+	if name == "restart" {
+		opts.Retries = 0 // a restart request that may have reached the host is never sent again
+	}
 	res.Summary = remote.FanOut(ctx, hosts, opts, func(ctx context.Context, host string) (any, error) {
 		c, err := k.Client(host)
 		if err != nil {

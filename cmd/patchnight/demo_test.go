@@ -22,7 +22,7 @@ func TestDemoNightAndReportInBrowser(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	page := filepath.Join(dir, "m.html")
-	out, stderr, code := run(t, nil, "demo", "--hosts", "120", "--concurrency", "16", "--report-html", page)
+	out, stderr, code := run(t, nil, "demo", "--hosts", "60", "--concurrency", "16", "--report-html", page)
 	if code != 0 {
 		t.Fatalf("demo exit %d: %s", code, stderr)
 	}

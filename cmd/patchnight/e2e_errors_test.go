@@ -114,6 +114,16 @@ func TestE2EClientBadInput(t *testing.T) {
 		})
 	}
 
+	// A good hosts file: comments, blank lines, spaces and a repeated name are fine.
+	t.Run("hosts file", func(t *testing.T) {
+		other := e.rows(`SELECT Name FROM lab_host WHERE IsClient = 1 AND Power = 'on' AND Name <> ? ORDER BY ResourceID LIMIT 1`, host)[0][0]
+		f := hostsFile("good.txt", "# patch night\n"+host+"\n\n  "+strings.ToLower(host)+"  # again\n"+other+"\n")
+		var r clientResult
+		e.runJSON(&r, 0, "client", "logged-on", "--hosts-file", f)
+		if r.Summary.OK != 2 || r.Summary.Duplicates != 1 || len(r.Hosts) != 2 {
+			t.Errorf("summary %+v, want 2 ok and 1 duplicate skipped", r.Summary)
+		}
+	})
 	// One unknown host among good ones: partial, and the good ones ran.
 	t.Run("unknown among known", func(t *testing.T) {
 		var r clientResult
@@ -129,15 +139,6 @@ func TestE2EClientBadInput(t *testing.T) {
 			t.Errorf("exit %d, table:\n%s", code, out)
 		}
 	})
-}
-
-// runJSONConfig is runJSON with another configuration file.
-func (e *labEnv) runJSONConfig(cfg string, v any, want int, args ...string) (string, string) {
-	e.t.Helper()
-	saved := e.cfgPath
-	e.cfgPath = cfg
-	defer func() { e.cfgPath = saved }()
-	return e.runJSON(v, want, args...)
 }
 
 // TestE2EClientViaSite sends a machine policy retrieval to a lab collection through the

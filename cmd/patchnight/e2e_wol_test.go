@@ -123,6 +123,17 @@ func TestE2EWakeOnLAN(t *testing.T) {
 		t.Errorf("%d packets sent with --repeat 1 for %d planned adapters", sent, adapters)
 	}
 
+	counts := checkWake(t, e, &conf, coll, members, powerBefore, planned)
+	t.Logf("%d members: %v; %d packets sent", len(members), counts, sent)
+}
+
+// checkWake checks a wol --confirm result against the lab tables: every member of the
+// collection is reported once; woke means it was off, has Wake-on-LAN enabled and is on
+// now; no answer means it was off, has it disabled and is still off; already online means
+// it was on; skipped machines stay off; machines outside the collection are untouched;
+// the totals add up. planned, when not nil, is the set of machines the plan sent to.
+func checkWake(t *testing.T, e *labEnv, conf *wolConfirmation, coll string, members, powerBefore map[string]string, planned map[string]bool) map[string]int {
+	t.Helper()
 	after := e.keyed(`SELECT ResourceID, Power FROM lab_host`)
 	seen := map[string]bool{}
 	counts := map[string]int{}
@@ -139,31 +150,31 @@ func TestE2EWakeOnLAN(t *testing.T) {
 		seen[id] = true
 		counts[h.Outcome]++
 		wasOff, wolOn, nowOn := f[1] == "off", f[2] == "1", after[id] == "on"
+		sent := planned == nil || planned[id]
 		switch h.Outcome {
 		case "woke":
-			if !wasOff || !wolOn || !nowOn || !planned[id] {
+			if !wasOff || !wolOn || !nowOn || !sent {
 				t.Errorf("%s reported woke: was %s, Wake-on-LAN %v, now %s", h.Name, f[1], wolOn, after[id])
 			}
 		case "no answer":
-			if !wasOff || wolOn || nowOn || !planned[id] {
+			if !wasOff || wolOn || nowOn || !sent {
 				t.Errorf("%s reported no answer: was %s, Wake-on-LAN %v, now %s", h.Name, f[1], wolOn, after[id])
 			}
 		case "already online":
-			if wasOff || planned[id] {
+			if wasOff || (planned != nil && planned[id]) {
 				t.Errorf("%s reported already online but was %s", h.Name, f[1])
 			}
 		case "no MAC", "no route":
-			if !wasOff || nowOn || planned[id] {
+			if !wasOff || nowOn || (planned != nil && planned[id]) {
 				t.Errorf("%s skipped (%s: %s) but was %s and is %s now", h.Name, h.Outcome, h.Reason, f[1], after[id])
 			}
 		default:
-			t.Errorf("%s: outcome %q", h.Name, h.Outcome)
+			t.Errorf("%s: outcome %q (%s)", h.Name, h.Outcome, h.Reason)
 		}
 	}
 	if len(seen) != len(members) {
 		t.Errorf("the confirmation covers %d of %d members", len(seen), len(members))
 	}
-	t.Logf("%d members: %v; %d packets sent", len(members), counts, sent)
 	if counts["woke"] == 0 || counts["no answer"] == 0 {
 		t.Errorf("the lab should give both woke and no answer: %v", counts)
 	}
@@ -176,5 +187,34 @@ func TestE2EWakeOnLAN(t *testing.T) {
 		if _, member := members[id]; !member && after[id] != p {
 			t.Errorf("machine %s outside the collection changed from %s to %s", id, p, after[id])
 		}
+	}
+	return counts
+}
+
+// TestE2EWakeRelayAndSite wakes a lab collection, named by its name, through the two
+// channels that go over WinRM: relay (an online client on each subnet sends the packets,
+// scripts/wol-relay.ps1 on the lab endpoint) and site (client notification type 150
+// through the SMS Provider double), and checks the confirmation against the lab tables
+// as TestE2EWakeOnLAN does.
+func TestE2EWakeRelayAndSite(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"relay", "site"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			e := newLabEnv(t, labSpec{hosts: 300, seed: 67, broadcasts: true}) // a /32 adapter gets unicast from here
+			const coll = "Patch - Laptops"
+			members := e.keyed(`SELECT h.ResourceID, UPPER(h.Name), h.Power, h.WolEnabled FROM lab_collection_member m
+				JOIN lab_host h ON h.ResourceID = m.ResourceID JOIN lab_collection c ON c.CollectionID = m.CollectionID
+				WHERE c.Name = ?`, coll)
+			powerBefore := e.keyed(`SELECT ResourceID, Power FROM lab_host`)
+			var conf wolConfirmation
+			_, stderr := e.runJSON(&conf, 0, "wol", "--collection", coll, "--mode", mode, "--confirm", "--wait", "1s",
+				"--repeat", "1", "--batch-pause", "0", "--subnet-rate", "1000")
+			if mode == "relay" && !regexp.MustCompile(`and [1-9]\d* through relays`).MatchString(stderr) {
+				t.Errorf("nothing went through relays: %q", stderr)
+			}
+			counts := checkWake(t, e, &conf, coll, members, powerBefore, nil)
+			t.Logf("%s: %v", mode, counts)
+		})
 	}
 }

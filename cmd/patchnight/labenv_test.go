@@ -233,7 +233,9 @@ func (e *labEnv) runConfig(cfg string, args ...string) (string, string, int) {
 	var out, errb bytes.Buffer
 	full := append([]string{"--config", cfg}, args...)
 	start := time.Now()
-	defer func() { e.t.Logf("patchnight %s: %s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond)) }()
+	defer func() {
+		e.t.Logf("patchnight %s: %s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+	}()
 	code := Main(ctx, full, IO{In: strings.NewReader(""), Out: &out, Err: &errb},
 		func(k string) string { return e.env[k] })
 	e.mu.Lock()
@@ -248,7 +250,13 @@ func (e *labEnv) runConfig(cfg string, args ...string) (string, string, int) {
 // runJSON runs the CLI with -o json, wants exit code want, and decodes stdout into v.
 func (e *labEnv) runJSON(v any, want int, args ...string) (string, string) {
 	e.t.Helper()
-	out, stderr, code := e.run(append(args, "-o", "json")...)
+	return e.runJSONConfig(e.cfgPath, v, want, args...)
+}
+
+// runJSONConfig is runJSON with another configuration file.
+func (e *labEnv) runJSONConfig(cfg string, v any, want int, args ...string) (string, string) {
+	e.t.Helper()
+	out, stderr, code := e.runConfig(cfg, append(args, "-o", "json")...)
 	if code != want {
 		e.t.Fatalf("patchnight %s: exit %d, want %d\nstderr: %s\nstdout: %.2000s", strings.Join(args, " "), code, want, stderr, out)
 	}
@@ -313,7 +321,7 @@ func (e *labEnv) filesWritten() []string {
 // addSecret makes the leak check look for s too (another password a test used).
 func (e *labEnv) addSecret(s string) { e.secrets = append(e.secrets, s) }
 
-// strings returns the first column of a query on the lab file as a set.
+// set returns the first column of a query on the lab file as a set.
 func (e *labEnv) set(query string, args ...any) map[string]bool {
 	e.t.Helper()
 	out := map[string]bool{}
@@ -378,16 +386,6 @@ func (e *labEnv) count(query string, args ...any) int {
 	return n
 }
 
-// sortedKeys returns the keys of a set in order, for messages.
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // diffSets describes how got differs from want ("" when equal).
 func diffSets(got, want map[string]bool) string {
 	var extra, missing []string
@@ -420,8 +418,12 @@ func clipList(s []string) []string {
 type clientResult struct {
 	Action  string `json:"action"`
 	Summary struct {
-		Total, OK, Failed, Canceled int
-		ByReason                    map[string]int
+		Total      int            `json:"total"`
+		OK         int            `json:"ok"`
+		Failed     int            `json:"failed"`
+		Canceled   int            `json:"canceled"`
+		Duplicates int            `json:"duplicates"`
+		ByReason   map[string]int `json:"by_reason"`
 	} `json:"summary"`
 	Hosts []struct {
 		Host     string          `json:"host"`

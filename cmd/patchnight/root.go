@@ -84,6 +84,13 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
 }
 
+// cobra's settings are package variables: set them once, before any Main runs, so that
+// Main can run concurrently in one process (the tests do) without a data race.
+func init() {
+	cobra.EnableTraverseRunHooks = true // every parent's PersistentPreRunE runs (config, env)
+	cobra.MousetrapHelpText = ""        // no "run from cmd.exe" box when started from Explorer
+}
+
 func newRootCmd(app *App) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "patchnight",
@@ -101,8 +108,6 @@ Try it without a site: patchnight demo`,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return app.preRun(cmd) },
 	}
 	app.root = root
-	cobra.EnableTraverseRunHooks = true
-	cobra.MousetrapHelpText = ""
 	pf := root.PersistentFlags()
 	pf.StringVar(&app.configPath, "config", "", "configuration file (env PATCHNIGHT_CONFIG; default: the user's or machine's patchnight/config.yaml)")
 	pf.StringVar(&app.profile, "profile", "", "profile in the configuration file (env PATCHNIGHT_PROFILE)")

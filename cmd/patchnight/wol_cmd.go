@@ -13,6 +13,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/remote"
+	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/wol"
 )
 
@@ -81,6 +82,15 @@ batches of machines per subnet with a pause between them (power-on inrush).
 				return err
 			}
 			defer db.Close()
+			if opt.Collection != "" {
+				// The plan carries the collection to the site channel (--mode site), which
+				// takes a CollectionID only: resolve a name here, once.
+				coll, err := report.ResolveCollection(ctx, db, opt.Collection)
+				if err != nil {
+					return err
+				}
+				opt.Collection = coll.ID
+			}
 			plan, err := opt.Plan(ctx, db)
 			if err != nil {
 				return err

@@ -67,14 +67,14 @@ type HostResult[T any] struct {
 
 // Summary counts the outcomes of a fan-out.
 type Summary struct {
-	Total      int            // distinct hosts that got an outcome
-	OK         int            // hosts that succeeded
-	Failed     int            // hosts that failed
-	Canceled   int            // hosts left unfinished by a cancel
-	Duplicates int            // host names seen again and skipped
-	Retries    int            // attempts beyond the first, all hosts together
-	ByReason   map[string]int // failed hosts by reason
-	Elapsed    time.Duration
+	Total      int            `json:"total"`      // distinct hosts that got an outcome
+	OK         int            `json:"ok"`         // hosts that succeeded
+	Failed     int            `json:"failed"`     // hosts that failed
+	Canceled   int            `json:"canceled"`   // hosts left unfinished by a cancel
+	Duplicates int            `json:"duplicates"` // host names seen again and skipped
+	Retries    int            `json:"retries"`    // attempts beyond the first, all hosts together
+	ByReason   map[string]int `json:"by_reason"`  // failed hosts by reason
+	Elapsed    time.Duration  `json:"elapsed_ns"`
 }
 
 // ExitCode maps the summary to patchnight's exit codes: 0 when every host succeeded, 2
