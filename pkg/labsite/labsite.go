@@ -17,6 +17,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"strings"
@@ -190,7 +192,9 @@ func Start(ctx context.Context, path string, opt Options) (*Site, error) {
 		s.Close()
 		return nil, fmt.Errorf("lab endpoint: %w", err)
 	}
-	s.srv = &http.Server{Handler: s.wsman, ReadHeaderTimeout: 30 * time.Second}
+	// Handshake errors of clients that refuse the lab's certificate (tests do that on
+	// purpose) are the client's to report, not noise on the lab's stderr.
+	s.srv = &http.Server{Handler: s.wsman, ReadHeaderTimeout: 30 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	s.wsman.Attach(s.srv)
 	if !opt.HTTP {
 		pki, err := lab.NewTestPKI(lab.TestPKIOptions{Names: []string{ServerName, "localhost", "127.0.0.1"}})
