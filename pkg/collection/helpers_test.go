@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/patchnight/patchnight/internal/labtest"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/patchnight/patchnight/collections"
 	"github.com/patchnight/patchnight/pkg/collection"
-	"github.com/patchnight/patchnight/pkg/lab"
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/site"
 	"github.com/patchnight/patchnight/scripts"
@@ -29,24 +29,7 @@ var labNow = time.Date(2026, 12, 8, 15, 0, 0, 0, time.UTC)
 
 const labGroup = "Patch Tuesday 2026-12"
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "patchnight-collection-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	templatePath = filepath.Join(dir, "lab.db")
-	opt := lab.DefaultOptions()
-	opt.Hosts, opt.Seed = 300, 7
-	if _, err := lab.Generate(context.Background(), templatePath, opt); err != nil {
-		fmt.Fprintln(os.Stderr, "build lab:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { labtest.Main(m, &templatePath, 300, 7) }
 
 // testLab is a private copy of the lab: the site database as the product reads it
 // (read-only, through pkg/site) and a writable handle for the lab double.

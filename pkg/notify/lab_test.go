@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
+	"github.com/patchnight/patchnight/internal/labtest"
 	"io"
 	"net"
 	"os"
@@ -28,24 +28,7 @@ import (
 // templatePath is one lab built for the test binary; each test serves its own copy.
 var templatePath string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "patchnight-notify-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	templatePath = filepath.Join(dir, "lab.db")
-	opt := lab.DefaultOptions()
-	opt.Hosts, opt.Seed = 400, 3
-	if _, err := lab.Generate(context.Background(), templatePath, opt); err != nil {
-		fmt.Fprintln(os.Stderr, "build lab:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { labtest.Main(m, &templatePath, 400, 3) }
 
 // Thursday after the lab's Patch Tuesday (2026-12-08), 10:00 in the site's zone (UTC).
 var thursday = time.Date(2026, 12, 10, 10, 0, 0, 0, time.UTC)

@@ -3,7 +3,7 @@ package site_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
+	"github.com/patchnight/patchnight/internal/labtest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,31 +12,13 @@ import (
 	"time"
 
 	"github.com/patchnight/patchnight/pkg/exit"
-	"github.com/patchnight/patchnight/pkg/lab"
 	"github.com/patchnight/patchnight/pkg/site"
 	"github.com/patchnight/patchnight/queries"
 )
 
 var labPath string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "patchnight-site-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	labPath = filepath.Join(dir, "lab.db")
-	opt := lab.DefaultOptions()
-	opt.Hosts = 300
-	if _, err := lab.Generate(context.Background(), labPath, opt); err != nil {
-		fmt.Fprintln(os.Stderr, "build lab:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { labtest.Main(m, &labPath, 300, 1) }
 
 // sampleParams holds a plausible value for every parameter any query in queries/ takes.
 // A query with a parameter not listed here fails TestEveryQueryRunsOnTheLab, so a new

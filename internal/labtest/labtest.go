@@ -1,0 +1,37 @@
+// Package labtest builds the lab database that a package's tests share: one per test
+// binary, built in TestMain before the tests run and removed after them. It is used only
+// by tests.
+package labtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/patchnight/patchnight/pkg/lab"
+)
+
+// Main builds a lab of hosts machines from seed, stores its path in *path, runs the tests
+// and exits with their code. Use it as the body of TestMain:
+//
+//	func TestMain(m *testing.M) { labtest.Main(m, &labPath, 300, 7) }
+func Main(m *testing.M, path *string, hosts int, seed int64) {
+	dir, err := os.MkdirTemp("", "patchnight-test-lab-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*path = filepath.Join(dir, "lab.db")
+	opt := lab.DefaultOptions()
+	opt.Hosts, opt.Seed = hosts, seed
+	if _, err := lab.Generate(context.Background(), *path, opt); err != nil {
+		fmt.Fprintln(os.Stderr, "build the test lab:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
