@@ -332,12 +332,3 @@ func WriteMorning(dir string, m *report.Morning) ([]string, error) {
 	return out, nil
 }
 
-// occurrenceByID finds an occurrence of the month's timeline.
-func (r *Runner) occurrenceByID(id string) (night.Occurrence, bool) {
-	for _, o := range r.timeline {
-		if o.ID == id {
-			return o, true
-		}
-	}
-	return night.Occurrence{}, false
-}
