@@ -331,4 +331,3 @@ func WriteMorning(dir string, m *report.Morning) ([]string, error) {
 	}
 	return out, nil
 }
-
