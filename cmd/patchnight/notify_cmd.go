@@ -55,49 +55,23 @@ func (a *App) notifyEnv(ctx context.Context, remoteToo bool, threshold int) (not
 			return env, nil, err
 		}
 	}
-	var closers []func()
-	done := func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}
-	db, err := a.Site(ctx)
+	se, err := a.openSiteEnv(ctx, remoteToo)
 	if err != nil {
 		return env, nil, err
 	}
-	closers = append(closers, func() { db.Close() })
-	j, err := journal.OpenWith(ctx, cfg.Profile.StateDir, journal.Options{Now: a.Now})
-	if err != nil {
-		done()
-		return env, nil, err
-	}
-	closers = append(closers, func() { j.Close() })
-	env = notify.Env{Site: db, Journal: j, Settings: settings, Now: a.Now, Log: a.Logger(),
+	env = notify.Env{Site: se.db, Journal: se.j, Settings: settings, Now: a.Now, Log: a.Logger(),
 		Concurrency: cfg.Profile.WinRM.Concurrency, DNSSuffix: cfg.Profile.WinRM.DNSSuffix,
 		Connect: func(string) (client.Runner, func(), error) {
 			return nil, nil, errors.New("dry run: no connection")
 		}}
-	if !remoteToo {
-		return env, done, nil
-	}
-	k, err := a.Connector()
-	if err != nil {
-		done()
-		return env, nil, err
-	}
-	closers = append(closers, func() { k.Close() })
-	env.Connect = notify.ConnectorRunners(k)
-	if cfg.Profile.Provider != "" && cfg.Profile.SiteCode != "" {
-		prov, closeProv, err := a.Provider(ctx)
-		if err != nil {
-			done()
-			return env, nil, err
+	if remoteToo {
+		env.Connect = notify.ConnectorRunners(se.k)
+		env.Provider = se.prov
+		if se.prov == nil {
+			a.Logger().Warn("no SMS Provider configured: escalated machines are recorded but not added to the needs-attention collection")
 		}
-		closers = append(closers, closeProv)
-		env.Provider = prov
-	} else {
-		a.Logger().Warn("no SMS Provider configured: escalated machines are recorded but not added to the needs-attention collection")
 	}
+	done := se.Close
 	return env, done, nil
 }
 

@@ -65,8 +65,8 @@ func (a *App) Connector() (*remote.Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	dial := a.dial
-	if dial == nil && cfg.Profile.WinRM.ConnectTo != "" {
+	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	if cfg.Profile.WinRM.ConnectTo != "" {
 		to := cfg.Profile.WinRM.ConnectTo
 		dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
 			var d net.Dialer

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"time"
@@ -41,12 +40,6 @@ type App struct {
 	sql        string
 	outputFlag string
 	verbose    bool
-
-	// dial, when set, opens every WinRM connection (the demo routes hosts to the lab).
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
-
-	// wolOverride, when set, replaces the Wake-on-LAN transports (the demo's lab listener).
-	wolOverride *wolEnv
 
 	root    *cobra.Command
 	cfg     *config.Effective

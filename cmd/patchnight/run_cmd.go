@@ -65,57 +65,26 @@ func (a *App) nightEnv(ctx context.Context, planPath, month string) (*runner.Run
 	if err != nil {
 		return nil, nil, err
 	}
-	var closers []func()
-	done := func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}
-	db, err := a.Site(ctx)
+	se, err := a.openSiteEnv(ctx, true)
 	if err != nil {
 		return nil, nil, err
 	}
-	closers = append(closers, func() { db.Close() })
-	j, err := journal.Open(ctx, cfg.Profile.StateDir)
-	if err != nil {
-		done()
-		return nil, nil, err
-	}
-	closers = append(closers, func() { j.Close() })
-	k, err := a.Connector()
-	if err != nil {
-		done()
-		return nil, nil, err
-	}
-	closers = append(closers, func() { k.Close() })
+	done := se.Close
+	db, j, k := se.db, se.j, se.k
 	env := runner.Env{
 		Site: db, Journal: j, Hosts: connectorHosts{k, cfg.Profile.WinRM.DNSSuffix}, Clock: runner.RealClock{},
 		Log: a.Logger(), Out: a.IO.Out, SiteCode: cfg.Profile.SiteCode, Concurrency: cfg.Profile.WinRM.Concurrency,
 		Retries: cfg.Profile.WinRM.Retries, HostTimeout: cfg.Profile.WinRM.OperationTimeout.Std(),
 		StateDir: cfg.Profile.StateDir, Progress: a.IO.Err, IsTerminal: a.IO.StderrTerminal,
-		WolMode: wol.Mode(cfg.Profile.WoL.Mode),
+		WolMode: wol.Mode(cfg.Profile.WoL.Mode), Provider: se.prov,
 	}
-	if cfg.Profile.Provider != "" && cfg.Profile.SiteCode != "" {
-		prov, closeP, err := a.Provider(ctx)
-		if err != nil {
-			done()
-			return nil, nil, err
-		}
-		closers = append(closers, closeP)
-		env.Provider = prov
+	conn, err := wol.Listen(ctx)
+	if err != nil {
+		done()
+		return nil, nil, exit.Wrap(exit.Failed, err, "", "open the Wake-on-LAN socket")
 	}
-	if a.wolOverride != nil {
-		env.Wol.Conn, env.Wol.Relayer = a.wolOverride.conn, a.wolOverride.relayer
-	} else {
-		conn, err := wol.Listen(ctx)
-		if err != nil {
-			done()
-			return nil, nil, exit.Wrap(exit.Failed, err, "", "open the Wake-on-LAN socket")
-		}
-		closers = append(closers, func() { conn.Close() })
-		env.Wol.Conn = conn
-		env.Wol.Relayer = relayer{k}
-	}
+	se.closers = append(se.closers, func() { conn.Close() })
+	env.Wol.Conn, env.Wol.Relayer = conn, relayer{k}
 	r, err := runner.New(ctx, p, loc, m, env)
 	if err != nil {
 		done()

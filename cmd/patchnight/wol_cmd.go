@@ -17,8 +17,8 @@ import (
 	"github.com/patchnight/patchnight/pkg/wol"
 )
 
-// wolEnv is what a wake sends through. The lab's demo replaces conn with the lab
-// listener's redirect; otherwise it is the real udp4 socket.
+// wolEnv is what a wake sends through: the udp4 socket, and the relay, site and probe
+// channels when the mode needs them.
 type wolEnv struct {
 	conn    wol.PacketConn
 	relayer wol.Relayer
@@ -177,9 +177,6 @@ func applyProfileWoL(o *wol.Options, w config.WoL, rate, subnetRate, repeat, bat
 // wolEnv opens the transports a wake needs: the socket, and for relay, site and probe the
 // WinRM connector and the SMS Provider, opened only when the plan's mode needs them.
 func (a *App) wolEnv(ctx context.Context, opt wol.Options) (*wolEnv, func(), error) {
-	if a.wolOverride != nil {
-		return a.wolOverride, func() {}, nil
-	}
 	conn, err := wol.Listen(ctx)
 	if err != nil {
 		return nil, nil, exit.Wrap(exit.Failed, err, "", "open the Wake-on-LAN socket")
