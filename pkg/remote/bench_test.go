@@ -17,7 +17,7 @@ import (
 // request delayed 50 ms by the lab, at concurrency 64 and 256, and reports the wall time
 // against the ideal bound hosts / concurrency × requests per action × latency, the HTTP
 // requests per action the lab counted, and the peak heap. Client and lab share the
-// machine's cores. Run with: go test -run XXX -bench FanOut -benchtime 1x -benchmem
+// machine's cores. Run with: go test -run x -bench FanOut -benchtime 1x -benchmem
 // ./pkg/remote/ (skipped with -short).
 func BenchmarkFanOut(b *testing.B) {
 	if testing.Short() {
