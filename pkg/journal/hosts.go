@@ -105,6 +105,13 @@ func (j *DB) Record(ctx context.Context, o HostOutcome) error {
 	if err := j.prepare(&o); err != nil {
 		return err
 	}
+	return j.enqueue(ctx, func() { j.pending = append(j.pending, o) })
+}
+
+// enqueue adds rows to the write buffer (add runs under the lock) and writes the buffer
+// when it is full, or starts the timer that writes it after BatchDelay. An error of an
+// earlier background write is returned here.
+func (j *DB) enqueue(ctx context.Context, add func()) error {
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
@@ -115,7 +122,7 @@ func (j *DB) Record(ctx context.Context, o HostOutcome) error {
 		j.mu.Unlock()
 		return err
 	}
-	j.pending = append(j.pending, o)
+	add()
 	full := len(j.pending)+len(j.wakes) >= j.opt.BatchRows
 	if !full && j.timer == nil {
 		j.timer = time.AfterFunc(j.opt.BatchDelay, j.backgroundFlush)
@@ -449,26 +456,7 @@ func (j *DB) RecordWake(ctx context.Context, w Wake) error {
 		w.Sent = j.opt.Now()
 	}
 	w.Host, w.MAC, w.Method = clip(w.Host, 255), clip(w.MAC, 64), clip(w.Method, 16)
-	j.mu.Lock()
-	if j.closed {
-		j.mu.Unlock()
-		return errors.New("journal: closed")
-	}
-	if err := j.asyncErr; err != nil {
-		j.asyncErr = nil
-		j.mu.Unlock()
-		return err
-	}
-	j.wakes = append(j.wakes, w)
-	full := len(j.pending)+len(j.wakes) >= j.opt.BatchRows
-	if !full && j.timer == nil {
-		j.timer = time.AfterFunc(j.opt.BatchDelay, j.backgroundFlush)
-	}
-	j.mu.Unlock()
-	if full {
-		return j.Flush(ctx)
-	}
-	return nil
+	return j.enqueue(ctx, func() { j.wakes = append(j.wakes, w) })
 }
 
 // Wakes returns the wake results of a step.
