@@ -67,7 +67,7 @@ func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journa
 	var todo []string
 	resumed := 0
 	for _, t := range targets {
-		name := r.hostName(t.Name)
+		name := t.Name // the Hosts connector adds the DNS suffix
 		byName[strings.ToUpper(name)] = t
 		key := strings.ToUpper(t.Name)
 		switch {
@@ -84,7 +84,7 @@ func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journa
 		}
 		todo = append(todo, name)
 	}
-	attempt := func(host string) int { return failures[strings.ToUpper(r.shortName(host))] + 1 }
+	attempt := func(host string) int { return failures[strings.ToUpper(host)] + 1 }
 	retries := r.Env.Retries
 	if s.Action == night.Restart || s.Action == night.InstallAndRestart {
 		retries = 0 // a restart request is never sent twice in a step
@@ -147,17 +147,6 @@ func joinNote(a, b string) string {
 		return a
 	}
 	return a + "; " + b
-}
-
-// hostName is the name the WinRM client connects to.
-func (r *Runner) hostName(name string) string { return name }
-
-// shortName is the machine name as the site knows it.
-func (r *Runner) shortName(host string) string {
-	if i := strings.IndexByte(host, '.'); i > 0 {
-		return host[:i]
-	}
-	return host
 }
 
 // stepError is a host failure during one action of a step; recorded means onHost has
