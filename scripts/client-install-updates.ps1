@@ -5,14 +5,10 @@
 # installs). The SDK lists only deployed, applicable, not installed updates.
 # Parameters: {"ArticleIDs": ["5034441", ...]} optional: restrict to these KB numbers.
 # Result: {"started": 2, "articleIds": ["5034441", "890830"], "returnValue": 0}
+# patchnight-uses: common
 param($p)
 $ErrorActionPreference = 'Stop'
 
-function Write-Result($o) { [Console]::Out.WriteLine(($o | ConvertTo-Json -Compress -Depth 5)) }
-function Stop-Op([string]$code, [string]$message) {
-    Write-Result @{ error = @{ code = $code; message = $message } }
-    exit 1
-}
 function Stop-Cim($err) {
     $x = $err.Exception
     if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {

@@ -16,14 +16,9 @@
 # Result: {"delivered": true, "users": ["CONTOSO\\ann"], "method": "window"}, or
 #   {"delivered": false, "users": [], "reason": "nobody-logged-on", "method": "msg"}.
 #   Reasons: nobody-logged-on, msg-failed, task-did-not-start.
+# patchnight-uses: common
 param($p)
 $ErrorActionPreference = 'Stop'
-
-function Write-Result($o) { [Console]::Out.WriteLine(($o | ConvertTo-Json -Compress -Depth 5)) }
-function Stop-Op([string]$code, [string]$message) {
-    Write-Result @{ error = @{ code = $code; message = $message } }
-    exit 1
-}
 
 # The checks mirror pkg/notify: plain text has no control characters but TAB, CR and LF;
 # the payload is standard padded base64 and nothing else.

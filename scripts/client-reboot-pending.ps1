@@ -4,14 +4,10 @@
 # Parameters: none ({}).
 # Result: {"pending": true, "hard": false, "inGracePeriod": false,
 #          "deadline": "2026-01-14T03:00:00Z" or null}
+# patchnight-uses: common
 param($p)
 $ErrorActionPreference = 'Stop'
 
-function Write-Result($o) { [Console]::Out.WriteLine(($o | ConvertTo-Json -Compress -Depth 5)) }
-function Stop-Op([string]$code, [string]$message) {
-    Write-Result @{ error = @{ code = $code; message = $message } }
-    exit 1
-}
 function Stop-Cim($err) {
     $x = $err.Exception
     if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {

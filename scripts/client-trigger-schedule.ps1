@@ -4,14 +4,10 @@
 # scan, 108 = software update deployment evaluation, 021 = machine policy retrieval
 # (configmgr.md section 6).
 # Result: {"scheduleId": "{...}", "returnValue": 0}
+# patchnight-uses: common
 param($p)
 $ErrorActionPreference = 'Stop'
 
-function Write-Result($o) { [Console]::Out.WriteLine(($o | ConvertTo-Json -Compress -Depth 5)) }
-function Stop-Op([string]$code, [string]$message) {
-    Write-Result @{ error = @{ code = $code; message = $message } }
-    exit 1
-}
 function Stop-Cim($err) {
     $x = $err.Exception
     if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {

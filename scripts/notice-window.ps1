@@ -8,14 +8,9 @@
 # that takes plain text: the form's title, labels with UseMnemonic off (so & is shown as
 # it is), and a read-only text box. Nothing is interpreted as markup or code.
 # Result (printed for a log; nobody waits for it): {"shown": true, "closedBy": "user"|"timeout"}.
+# patchnight-uses: common
 param($p)
 $ErrorActionPreference = 'Stop'
-
-function Write-Result($o) { [Console]::Out.WriteLine(($o | ConvertTo-Json -Compress -Depth 5)) }
-function Stop-Op([string]$code, [string]$message) {
-    Write-Result @{ error = @{ code = $code; message = $message } }
-    exit 1
-}
 
 # Mirrors pkg/notify PlainText and PlainLine: controls other than TAB/CR/LF are dropped;
 # line breaks become CR LF (a text box breaks lines only at CR LF); a one-line value has

@@ -1,9 +1,9 @@
 # patchnight-op: probe/1
 # Answers that the host is up and reachable over WinRM, with its name and last boot.
 # Parameters: none. Result: {"computer": "PC-00042", "lastBoot": "2026-12-08T18:04:11Z"}
+# patchnight-uses: common
 param($p)
 $ErrorActionPreference = 'Stop'
-function Write-Result($o) { [Console]::Out.WriteLine(($o | ConvertTo-Json -Compress -Depth 5)) }
 $boot = $null
 try {
     $os = Get-CimInstance -ClassName Win32_OperatingSystem

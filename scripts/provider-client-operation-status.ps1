@@ -7,14 +7,10 @@
 # Result: {"operationId": 16777300, "found": true, "type": 14, "state": 1, "isExpired": false,
 #          "totalClients": 10, "completedClients": 8, "failedClients": 0, "offlineClients": 2,
 #          "unknownClients": 0, "lastUpdated": "2026-12-08T22:05:00Z"}
+# patchnight-uses: common
 param($p)
 $ErrorActionPreference = 'Stop'
 
-function Write-Result($o) { [Console]::Out.WriteLine(($o | ConvertTo-Json -Compress -Depth 5)) }
-function Stop-Op([string]$code, [string]$message) {
-    Write-Result @{ error = @{ code = $code; message = $message } }
-    exit 1
-}
 function Format-PnTime($t) {
     if ($null -eq $t) { return $null }
     return ([datetime]$t).ToUniversalTime().ToString('yyyy-MM-dd\THH:mm:ss\Z', [Globalization.CultureInfo]::InvariantCulture)

@@ -6,14 +6,10 @@
 # Parameters: {"SiteCode": "ABC", "Type": 14, "CollectionID": "ABC00012",
 #              "ResourceIDs": [16777220]}   (empty: every member of the collection)
 # Result: {"operationId": 16777300}
+# patchnight-uses: common
 param($p)
 $ErrorActionPreference = 'Stop'
 
-function Write-Result($o) { [Console]::Out.WriteLine(($o | ConvertTo-Json -Compress -Depth 5)) }
-function Stop-Op([string]$code, [string]$message) {
-    Write-Result @{ error = @{ code = $code; message = $message } }
-    exit 1
-}
 function Stop-Cim($err) {
     $x = $err.Exception
     if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {

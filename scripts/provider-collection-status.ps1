@@ -6,14 +6,10 @@
 # Result: {"collections": [{"collectionId": "ABC00012", "found": true, "name": "...",
 #          "currentStatus": 1, "lastRefreshTime": "2026-12-08T22:05:00Z",
 #          "lastChangeTime": "...", "memberCount": 12}]}   (times UTC)
+# patchnight-uses: common
 param($p)
 $ErrorActionPreference = 'Stop'
 
-function Write-Result($o) { [Console]::Out.WriteLine(($o | ConvertTo-Json -Compress -Depth 5)) }
-function Stop-Op([string]$code, [string]$message) {
-    Write-Result @{ error = @{ code = $code; message = $message } }
-    exit 1
-}
 function Stop-Cim($err) {
     $x = $err.Exception
     if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {

@@ -17,14 +17,10 @@
 #   "Deletes": [{"CollectionID": "ABC00012", "OwnerTag": "[patchnight:...]"}]}
 # Result: {"collections": [{"key", "collectionId", "created", "updated", "moved", "queryIds",
 #          "added", "removed", "refreshed"}], "deleted": ["ABC00012"]}
+# patchnight-uses: common
 param($p)
 $ErrorActionPreference = 'Stop'
 
-function Write-Result($o) { [Console]::Out.WriteLine(($o | ConvertTo-Json -Compress -Depth 6)) }
-function Stop-Op([string]$code, [string]$message) {
-    Write-Result @{ error = @{ code = $code; message = $message } }
-    exit 1
-}
 function Stop-Cim($err, [string]$what) {
     $x = $err.Exception
     $done = ''

@@ -55,16 +55,48 @@ var (
 // opLine is the first line of every script: "# patchnight-op: name/1".
 var opLine = regexp.MustCompile(`^# patchnight-op: ([a-z][a-z0-9-]{0,62})/([1-9][0-9]{0,5})$`)
 
-// Get returns the text of the named script (the file name without .ps1).
+// Get returns the text of the named script (the file name without .ps1), with the shared
+// libraries it names in a "# patchnight-uses:" line inserted after its param($p) line.
 func Get(name string) (string, error) {
-	if name == BootstrapName || strings.ContainsAny(name, `/\.`) || name == "" {
+	if name == BootstrapName || strings.HasPrefix(name, libPrefix) || strings.ContainsAny(name, `/\.`) || name == "" {
 		return "", fmt.Errorf("script %q: %w", name, ErrNotFound)
 	}
 	b, err := files.ReadFile(name + ".ps1")
 	if err != nil {
 		return "", fmt.Errorf("script %q is not in scripts/: %w", name, ErrNotFound)
 	}
-	return string(b), nil
+	return compose(name, string(b))
+}
+
+// libPrefix names the libraries: lib-NAME.ps1 holds functions that scripts share.
+const libPrefix = "lib-"
+
+var usesLine = regexp.MustCompile(`(?m)^# patchnight-uses: ([a-z, -]+)\r?$`)
+var paramLine = regexp.MustCompile(`(?m)^param\(\$p\)\r?\n`)
+
+// compose inserts the libraries a script names in its "# patchnight-uses: a, b" header
+// line right after its param($p) line (param must stay the script block's first
+// statement), so that shared functions are written once in scripts/ and every script
+// still travels as one self-contained text.
+func compose(name, text string) (string, error) {
+	m := usesLine.FindStringSubmatch(text)
+	if m == nil {
+		return text, nil
+	}
+	var libs strings.Builder
+	for lib := range strings.SplitSeq(m[1], ",") {
+		lib = strings.TrimSpace(lib)
+		b, err := files.ReadFile(libPrefix + lib + ".ps1")
+		if err != nil {
+			return "", fmt.Errorf("script %q uses library %q, which is not in scripts/: %w", name, lib, ErrNotFound)
+		}
+		libs.Write(b)
+	}
+	loc := paramLine.FindStringIndex(text)
+	if loc == nil {
+		return "", fmt.Errorf("script %q uses libraries but has no param($p) line: %w", name, ErrNotFound)
+	}
+	return text[:loc[1]] + libs.String() + text[loc[1]:], nil
 }
 
 // Names lists the embedded operation scripts (without the bootstrap), sorted.
@@ -72,7 +104,7 @@ func Names() []string {
 	entries, _ := fs.ReadDir(files, ".")
 	var names []string
 	for _, e := range entries {
-		if n, ok := strings.CutSuffix(e.Name(), ".ps1"); ok && n != BootstrapName {
+		if n, ok := strings.CutSuffix(e.Name(), ".ps1"); ok && n != BootstrapName && !strings.HasPrefix(n, libPrefix) {
 			names = append(names, n)
 		}
 	}

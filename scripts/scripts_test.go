@@ -3,6 +3,8 @@ package scripts
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -251,4 +253,46 @@ func itoa(v int) string {
 		v /= 10
 	}
 	return string(b)
+}
+
+// Every function a script calls from the shared libraries is defined exactly once in the
+// text that travels, right after param($p); the libraries themselves are not operations.
+func TestSharedLibraries(t *testing.T) {
+	t.Parallel()
+	shared := []string{"Write-Result", "Stop-Op", "Get-PnSessions"}
+	for _, name := range Names() {
+		if strings.HasPrefix(name, libPrefix) {
+			t.Errorf("Names lists the library %s", name)
+		}
+		text, err := Get(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// CI parses what travels, too: .ci/pslint.sh sets this folder.
+		if dir := os.Getenv("PATCHNIGHT_PSLINT_DIR"); dir != "" {
+			if err := os.WriteFile(filepath.Join(dir, name+".composed.ps1"), []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, fn := range shared {
+			calls := strings.Count(text, fn) - strings.Count(text, "function "+fn)
+			defs := strings.Count(text, "function "+fn+"(") + strings.Count(text, "function "+fn+" {")
+			if calls > 0 && defs != 1 {
+				t.Errorf("%s calls %s and defines it %d times", name, fn, defs)
+			}
+		}
+		if i, j := strings.Index(text, "\nparam($p)\n"), strings.Index(text, "function "); j >= 0 && j < i {
+			t.Errorf("%s: a function comes before param($p), which must stay the first statement", name)
+		}
+	}
+	if _, err := Get("lib-common"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a library is served as a script: %v", err)
+	}
+	if _, err := compose("x", "# patchnight-op: x/1\n# patchnight-uses: nope\nparam($p)\n"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("an unknown library was accepted: %v", err)
+	}
+	plain := "# patchnight-op: x/1\nparam($p)\n'hi'\n"
+	if got, err := compose("x", plain); err != nil || got != plain {
+		t.Errorf("a script without libraries changed: %q, %v", got, err)
+	}
 }

@@ -9,14 +9,10 @@
 #   per-subnet cap), spacing_ms the gap between rounds.
 # Packet: 6 x 0xFF then 16 x the MAC (102 bytes), UDP, from an IPv4 socket with broadcast on.
 # Result: {"sent": N}
+# patchnight-uses: common
 param($p)
 $ErrorActionPreference = 'Stop'
 
-function Write-Result($o) { [Console]::Out.WriteLine(($o | ConvertTo-Json -Compress -Depth 5)) }
-function Stop-Op([string]$code, [string]$message) {
-    Write-Result @{ error = @{ code = $code; message = $message } }
-    exit 1
-}
 function Get-Int($value, [string]$name, [int]$min, [int]$max, [int]$default) {
     if ($null -eq $value) { return $default }
     $n = 0
