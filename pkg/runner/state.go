@@ -9,6 +9,7 @@ import (
 
 	"github.com/patchnight/patchnight/pkg/collection"
 	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/site"
 )
 
@@ -31,15 +32,19 @@ func (r *Runner) targets(ctx context.Context, selector, collection string) ([]ta
 		}
 		scope = c
 	}
-	attention, err := r.attentionID(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if selector == "" {
 		selector = "all"
 	}
+	attention := ""
+	if selector == string(night.NeedsAttention) {
+		id, err := r.attentionID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		attention = id
+	}
 	var out []target
-	err = r.Env.Site.Each(ctx, "night_targets", site.Params{"scope": scope, "selector": selector,
+	err := r.Env.Site.Each(ctx, "night_targets", site.Params{"scope": scope, "selector": selector,
 		"group": r.group.CIID, "attention": attention}, func(rows *sql.Rows) error {
 		var t target
 		var online int64
