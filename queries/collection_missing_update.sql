@@ -1,3 +1,4 @@
+-- patchnight: recompile
 -- SQL twin of the missing-update rule: the machines the WQL query rule selects, from the
 -- site database. Machines for which an update (@article, or @bulletin when @article is '')
 -- is required (Status = 2), within the limiting collection (@limit), like

@@ -1,3 +1,4 @@
+-- patchnight: recompile
 -- Update CIs with one KB article (@article, digits) or one bulletin (@bulletin, MSyy-nnn);
 -- the other parameter is ''. Both are validated by the caller. An article can have several
 -- CIs (one per product or architecture).

@@ -1,5 +1,7 @@
--- Machines that still miss one update (Status 2), with their last scan and the last
--- enforcement state (topic 402). @article / @bulletin: exactly one is non-empty.
+-- patchnight: recompile
+-- Machines that still miss one update (Status 2), with their last scan of the update's own
+-- update source and the last enforcement state (topic 402). @article / @bulletin: exactly
+-- one is non-empty. @collection: a CollectionID ('' = every machine).
 SELECT s.ResourceID, s.Name0 AS Name, ui.CI_ID, COALESCE(ui.ArticleID, '') AS ArticleID,
        COALESCE(ui.BulletinID, '') AS BulletinID, ui.Title,
        uss.LastScanTime, COALESCE(ucs.LastEnforcementMessageID, 0) AS EnforcementState,
@@ -8,11 +10,10 @@ SELECT s.ResourceID, s.Name0 AS Name, ui.CI_ID, COALESCE(ui.ArticleID, '') AS Ar
 FROM v_UpdateComplianceStatus ucs
 JOIN v_UpdateInfo ui ON ui.CI_ID = ucs.CI_ID
 JOIN v_R_System s ON s.ResourceID = ucs.ResourceID
+LEFT JOIN v_UpdateCIs uc ON uc.CI_ID = ucs.CI_ID
 LEFT JOIN v_StateNames sn ON sn.TopicType = 402 AND sn.StateID = ucs.LastEnforcementMessageID
 LEFT JOIN v_UpdateScanStatus uss
-       ON uss.ResourceID = ucs.ResourceID
-      AND uss.UpdateSource_ID = (SELECT MIN(src.UpdateSource_ID) FROM v_SoftwareUpdateSource src
-                                 WHERE src.IsPublishingEnabled = 1)
+       ON uss.ResourceID = ucs.ResourceID AND uss.UpdateSource_ID = uc.UpdateSource_ID
 LEFT JOIN v_CombinedDeviceResources cdr ON cdr.MachineID = ucs.ResourceID
 WHERE ucs.Status = 2
   AND ((@article <> '' AND ui.ArticleID = @article) OR (@bulletin <> '' AND ui.BulletinID = @bulletin))

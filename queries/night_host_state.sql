@@ -1,19 +1,32 @@
+-- patchnight: recompile
 -- Per client machine in the night's scope (@scope; '' = every client): whether it is
 -- eligible (active, healthy client), online, on the current catalog, and its state for the
 -- night's software update group (@group, a CI_ID): updates still required, how many are
 -- pending a restart (enforcement 9) or failed (11), the last error, and whether every
 -- update's catalog was scanned (unknown otherwise). One set-based pass; the runner counts
 -- barriers and the morning report from it.
+-- The scan bucket compares the machine's scan of the publishing update source with the top
+-- SUP's catalog (reference 3: pin the source). Known is per update: the machine's scan of
+-- that update's own source (v_UpdateCIs.UpdateSource_ID) carried the update's catalog
+-- (MinSourceVersion; whether v_UpdateCIs exposes it on a site is unconfirmed, reference 1.2
+-- "Types"). Online, Active and the flags are integers here (COALESCE/CASE).
 WITH cur AS (
     SELECT MAX(sup.SyncCatalogVersion) AS Version FROM vSMS_SUPSyncStatus sup
     WHERE sup.WSUSSourceServer = 'Microsoft Update'
 ),
 grp AS (
-    SELECT ui.CI_ID, ui.MinSourceVersion FROM v_UpdateCIs ui
-    WHERE ui.CI_ID IN (SELECT cr.ToCIID FROM v_CIRelation cr WHERE cr.FromCIID = @group AND cr.RelationType = 1)
+    SELECT uc.CI_ID, uc.UpdateSource_ID, uc.MinSourceVersion FROM v_UpdateCIs uc
+    WHERE uc.CI_ID IN (SELECT cr.ToCIID FROM v_CIRelation cr WHERE cr.FromCIID = @group AND cr.RelationType = 1)
 ),
 need AS (
-    SELECT MAX(MinSourceVersion) AS Version FROM grp
+    SELECT COUNT(*) AS Updates FROM grp
+),
+known AS (
+    SELECT uss.ResourceID, COUNT(*) AS Updates
+    FROM grp g
+    JOIN v_UpdateScanStatus uss
+      ON uss.UpdateSource_ID = g.UpdateSource_ID AND uss.LastScanPackageVersion >= g.MinSourceVersion
+    GROUP BY uss.ResourceID
 ),
 req AS (
     SELECT ucs.ResourceID,
@@ -34,7 +47,7 @@ SELECT s.ResourceID, s.Name0 AS Name, COALESCE(s.AD_Site_Name0, '') AS Location,
             WHEN uss.LastScanPackageVersion >= cur.Version THEN 'current'
             ELSE 'behind' END AS ScanBucket,
        COALESCE(uss.LastErrorCode, 0) AS ScanError,
-       CASE WHEN uss.LastScanPackageVersion >= COALESCE(need.Version, 0) THEN 1 ELSE 0 END AS Known,
+       CASE WHEN uss.ResourceID IS NOT NULL AND COALESCE(kn.Updates, 0) >= need.Updates THEN 1 ELSE 0 END AS Known,
        COALESCE(req.Required, 0) AS Required, COALESCE(req.PendingRestart, 0) AS PendingRestart,
        COALESCE(req.Failed, 0) AS Failed, COALESCE(req.ErrorCode, 0) AS ErrorCode,
        cdr.CNLastOnlineTime AS LastOnline
@@ -47,6 +60,7 @@ LEFT JOIN v_UpdateScanStatus uss
       AND uss.UpdateSource_ID = (SELECT MIN(src.UpdateSource_ID) FROM v_SoftwareUpdateSource src
                                  WHERE src.IsPublishingEnabled = 1)
 LEFT JOIN req ON req.ResourceID = s.ResourceID
+LEFT JOIN known kn ON kn.ResourceID = s.ResourceID
 WHERE s.Client0 = 1
   AND COALESCE(s.Obsolete0, 0) = 0
   AND COALESCE(s.Decommissioned0, 0) = 0

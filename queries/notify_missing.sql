@@ -1,3 +1,4 @@
+-- patchnight: recompile
 -- The Thursday notice and escalation (notify missing, notify escalations): one row per
 -- client machine and update it still misses (Status 2 in v_UpdateComplianceStatus, the
 -- predicate of the per-update collections, queries/collection_missing_update.sql), with the
@@ -5,6 +6,21 @@
 -- fast-channel online state and logged-on user. Which updates: one by @article (digits) or
 -- @bulletin (MSyy-nnn), or else the updates of the software update group @group (a CI_ID;
 -- 0 = every update). @collection limits the machines ('' = every client).
+-- Only updates deployed to the machine count: a client lists only deployed updates
+-- (reference 1.2, v_CIAssignmentTargetedMachines), so a user is never told about an update
+-- no deployment targets at their machine. Deployed = a deployment that targets the machine
+-- carries the update, directly (v_CIAssignmentToCI) or through its software update group
+-- (v_CIAssignmentToGroup and the group's members in v_CIRelation).
+WITH deployed AS (
+    SELECT ac.CI_ID, tm.ResourceID
+    FROM v_CIAssignmentToCI ac
+    JOIN v_CIAssignmentTargetedMachines tm ON tm.AssignmentID = ac.AssignmentID
+    UNION
+    SELECT cr.ToCIID AS CI_ID, tm.ResourceID
+    FROM v_CIAssignmentToGroup ag
+    JOIN v_CIRelation cr ON cr.FromCIID = ag.AssignedUpdateGroup AND cr.RelationType = 1
+    JOIN v_CIAssignmentTargetedMachines tm ON tm.AssignmentID = ag.AssignmentID
+)
 SELECT s.ResourceID, COALESCE(s.Name0, '') AS Name, ui.CI_ID,
        COALESCE(ui.ArticleID, '') AS ArticleID, COALESCE(ui.BulletinID, '') AS BulletinID,
        COALESCE(ui.Title, '') AS Title,
@@ -17,6 +33,7 @@ JOIN v_UpdateInfo ui ON ui.CI_ID = ucs.CI_ID
 JOIN v_R_System s ON s.ResourceID = ucs.ResourceID
 LEFT JOIN v_CombinedDeviceResources cdr ON cdr.MachineID = ucs.ResourceID
 WHERE ucs.Status = 2
+  AND EXISTS (SELECT 1 FROM deployed d WHERE d.CI_ID = ucs.CI_ID AND d.ResourceID = ucs.ResourceID)
   AND s.Client0 = 1
   AND COALESCE(s.Obsolete0, 0) = 0
   AND COALESCE(s.Decommissioned0, 0) = 0

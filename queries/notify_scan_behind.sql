@@ -1,3 +1,4 @@
+-- patchnight: recompile
 -- The scan-behind watcher (notify watch-unscanned): client machines whose scan is not
 -- current against the catalog (never scanned the publishing update source, last scan
 -- failed, or scanned an older catalog than the top SUP's SyncCatalogVersion; reference 3),

@@ -1,3 +1,4 @@
+-- patchnight: recompile
 -- Client machines by scan bucket against the current catalog, one row per bucket and error.
 -- Current catalog = SyncCatalogVersion of the top SUP (WSUSSourceServer = 'Microsoft
 -- Update'); which row is right in a multi-SUP hierarchy is unconfirmed (reference 3).

@@ -1,3 +1,4 @@
+-- patchnight: recompile
 -- SQL twin (and direct members) of the scan-behind family: client machines by their last
 -- scan against the publishing update source, compared with the current catalog version,
 -- within the limiting collection (@limit). @variant picks the set (reference 3):

@@ -1,10 +1,12 @@
+-- patchnight: recompile
 -- Wake-on-LAN targets (pkg/wol). Per machine: its IPv4-enabled adapters from hardware
 -- inventory (MAC, address and mask comma lists, paired by position in Go), and, for
 -- machines without an enabled inventory adapter, the discovery MACs, addresses and subnet
 -- IDs; plus the name and the fast-channel online state. One row per machine (Source 'sys'),
 -- per adapter ('hinv') and per discovery value ('ra_mac', 'ra_ip', 'ra_subnet'), ordered by
 -- machine. Obsolete and decommissioned records are left out.
--- @collection: a CollectionID or a collection name; '' selects every machine.
+-- @collection: a CollectionID, resolved from an ID or name in Go beforehand (one seekable
+-- predicate); '' selects every machine.
 SELECT s.ResourceID, s.Name0 AS Name,
        CASE WHEN cdr.CNIsOnline = 1 THEN 1 ELSE 0 END AS Online,
        'sys' AS Source,
@@ -14,8 +16,7 @@ LEFT JOIN v_CombinedDeviceResources cdr ON cdr.MachineID = s.ResourceID
 WHERE COALESCE(s.Obsolete0, 0) = 0 AND COALESCE(s.Decommissioned0, 0) = 0
   AND (@collection = '' OR s.ResourceID IN (
         SELECT fcm.ResourceID FROM v_FullCollectionMembership fcm
-        WHERE fcm.CollectionID = @collection
-           OR fcm.CollectionID IN (SELECT c.CollectionID FROM v_Collection c WHERE UPPER(c.Name) = UPPER(@collection))))
+        WHERE fcm.CollectionID = @collection))
 UNION ALL
 SELECT na.ResourceID, NULL, 0, 'hinv', na.MACAddress0, na.IPAddress0, na.IPSubnet0
 FROM v_GS_NETWORK_ADAPTER_CONFIGURATION na
@@ -24,8 +25,7 @@ WHERE na.IPEnabled0 = 1
   AND COALESCE(s.Obsolete0, 0) = 0 AND COALESCE(s.Decommissioned0, 0) = 0
   AND (@collection = '' OR s.ResourceID IN (
         SELECT fcm.ResourceID FROM v_FullCollectionMembership fcm
-        WHERE fcm.CollectionID = @collection
-           OR fcm.CollectionID IN (SELECT c.CollectionID FROM v_Collection c WHERE UPPER(c.Name) = UPPER(@collection))))
+        WHERE fcm.CollectionID = @collection))
 UNION ALL
 SELECT m.ResourceID, NULL, 0, 'ra_mac', m.MAC_Addresses0, NULL, NULL
 FROM v_RA_System_MACAddresses m
@@ -35,8 +35,7 @@ WHERE COALESCE(s.Obsolete0, 0) = 0 AND COALESCE(s.Decommissioned0, 0) = 0
                   WHERE na.ResourceID = m.ResourceID AND na.IPEnabled0 = 1)
   AND (@collection = '' OR s.ResourceID IN (
         SELECT fcm.ResourceID FROM v_FullCollectionMembership fcm
-        WHERE fcm.CollectionID = @collection
-           OR fcm.CollectionID IN (SELECT c.CollectionID FROM v_Collection c WHERE UPPER(c.Name) = UPPER(@collection))))
+        WHERE fcm.CollectionID = @collection))
 UNION ALL
 SELECT i.ResourceID, NULL, 0, 'ra_ip', NULL, i.IP_Addresses0, NULL
 FROM v_RA_System_IPAddresses i
@@ -46,8 +45,7 @@ WHERE COALESCE(s.Obsolete0, 0) = 0 AND COALESCE(s.Decommissioned0, 0) = 0
                   WHERE na.ResourceID = i.ResourceID AND na.IPEnabled0 = 1)
   AND (@collection = '' OR s.ResourceID IN (
         SELECT fcm.ResourceID FROM v_FullCollectionMembership fcm
-        WHERE fcm.CollectionID = @collection
-           OR fcm.CollectionID IN (SELECT c.CollectionID FROM v_Collection c WHERE UPPER(c.Name) = UPPER(@collection))))
+        WHERE fcm.CollectionID = @collection))
 UNION ALL
 SELECT sn.ResourceID, NULL, 0, 'ra_subnet', NULL, NULL, sn.IP_Subnets0
 FROM v_RA_System_IPSubnets sn
@@ -57,6 +55,5 @@ WHERE COALESCE(s.Obsolete0, 0) = 0 AND COALESCE(s.Decommissioned0, 0) = 0
                   WHERE na.ResourceID = sn.ResourceID AND na.IPEnabled0 = 1)
   AND (@collection = '' OR s.ResourceID IN (
         SELECT fcm.ResourceID FROM v_FullCollectionMembership fcm
-        WHERE fcm.CollectionID = @collection
-           OR fcm.CollectionID IN (SELECT c.CollectionID FROM v_Collection c WHERE UPPER(c.Name) = UPPER(@collection))))
+        WHERE fcm.CollectionID = @collection))
 ORDER BY ResourceID, Source

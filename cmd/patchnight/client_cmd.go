@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/patchnight/patchnight/pkg/client"
+	"github.com/patchnight/patchnight/pkg/collection"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/provider"
@@ -129,15 +130,14 @@ func (a *App) resolveTargets(ctx context.Context, t *targetFlags) (iter.Seq[stri
 	seq := func(yield func(string) bool) {
 		stop := fmt.Errorf("stopped")
 		err := db.Each(ctx, "collection_members", site.Params{"collection": coll.ID}, func(r *sql.Rows) error {
-			var id, direct, isClient int64
-			var name, domain string
-			if err := r.Scan(&id, &name, &direct, &isClient, &domain); err != nil {
+			m, err := collection.ScanMember(r)
+			if err != nil {
 				return err
 			}
-			if name == "" || isClient == 0 {
+			if m.Name == "" || !m.Client {
 				return nil
 			}
-			if !yield(qualify(name)) {
+			if !yield(qualify(m.Name)) {
 				return stop
 			}
 			return nil

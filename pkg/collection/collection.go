@@ -356,7 +356,8 @@ func resolveUpdates(ctx context.Context, db *site.DB, group string, ids []string
 		}
 		n := 0
 		err = db.Each(ctx, "collection_sug_updates", site.Params{"group": g.CIID}, func(r *sql.Rows) error {
-			var ci, expired, superseded int64
+			var ci int64
+			var expired, superseded site.Flag // bit on SQL Server (reference 1.2 "Types")
 			var article, bulletin, title string
 			if err := r.Scan(&ci, &article, &bulletin, &title, &expired, &superseded); err != nil {
 				return fmt.Errorf("read update of group %s: %w", g.Title, err)
@@ -675,13 +676,13 @@ func readActual(ctx context.Context, db *site.DB) (*actualState, error) {
 	s := &actualState{byID: map[string]*Actual{}, byName: map[string][]*Actual{}, byTag: map[string][]*Actual{}}
 	err := db.Each(ctx, "collection_state", nil, func(r *sql.Rows) error {
 		a := &Actual{}
-		var builtIn int64
+		var builtIn site.Flag // IsBuiltIn: SQL type unconfirmed (bit or int)
 		var last site.NullTime
 		if err := r.Scan(&a.CollectionID, &a.Name, &a.Comment, &a.Limit, &a.RefreshType, &a.Folder, &builtIn,
 			&a.CollectionType, &a.MemberCount, &a.CurrentStatus, &last); err != nil {
 			return fmt.Errorf("read collection: %w", err)
 		}
-		a.BuiltIn = builtIn != 0
+		a.BuiltIn = builtIn.Bool()
 		a.LastRefresh = last.Ptr()
 		if a.Folder == "" {
 			a.Folder = "/"

@@ -99,12 +99,10 @@ func Members(ctx context.Context, db *site.DB, key string) (*MemberList, error) 
 	}
 	out := &MemberList{Collection: c, Members: []ListedMember{}}
 	err = db.Each(ctx, "collection_members", site.Params{"collection": c.ID}, func(r *sql.Rows) error {
-		var m ListedMember
-		var direct, client int64
-		if err := r.Scan(&m.ResourceID, &m.Name, &direct, &client, &m.Domain); err != nil {
-			return fmt.Errorf("read member of %s: %w", c.ID, err)
+		m, err := ScanMember(r)
+		if err != nil {
+			return fmt.Errorf("%w (collection %s)", err, c.ID)
 		}
-		m.Direct, m.Client = direct != 0, client != 0
 		out.Members = append(out.Members, m)
 		return nil
 	})
@@ -165,4 +163,17 @@ func (p *PreviewResult) Grids() []output.Grid {
 		}
 	}
 	return []output.Grid{sum, mem}
+}
+
+// ScanMember reads one row of queries/collection_members.sql. IsDirect and Client0 are
+// flags whose SQL type on a site is unconfirmed (bit or int): they are scanned as
+// site.Flag, which takes either.
+func ScanMember(r *sql.Rows) (ListedMember, error) {
+	var m ListedMember
+	var direct, client site.Flag
+	if err := r.Scan(&m.ResourceID, &m.Name, &direct, &client, &m.Domain); err != nil {
+		return m, fmt.Errorf("read collection member: %w", err)
+	}
+	m.Direct, m.Client = direct.Bool(), client.Bool()
+	return m, nil
 }

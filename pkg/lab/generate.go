@@ -185,7 +185,8 @@ func (g *generator) summary() Summary {
 
 func (g *generator) write(ctx context.Context) error {
 	steps := []func(context.Context) error{
-		g.writeMeta, g.writeNetwork, g.writeCatalog, g.writeHosts, g.writeCollections, g.writeStateNames,
+		g.writeMeta, g.writeNetwork, g.writeCatalog, g.writeHosts, g.writeCollections, g.writeTargets,
+		g.writeStateNames,
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -252,10 +253,10 @@ func (g *generator) writeCatalog(ctx context.Context) error {
 	var ups, rels [][]any
 	for _, u := range c.updates {
 		ups = append(ups, []any{u.ciid, u.uniqueID, 1, u.article, u.bulletin, u.title, u.severity,
-			timeText(u.posted), 0, b2i(u.supersededBy != 0), b2i(u.deployed), u.minVer})
+			timeText(u.posted), 0, b2i(u.supersededBy != 0), b2i(u.deployed), publishSourceID, u.minVer})
 	}
 	ups = append(ups, []any{c.sug.ciid, c.sug.uniqueID, 9, nil, nil, c.sug.title, nil,
-		timeText(c.sug.posted), 0, 0, 1, 0})
+		timeText(c.sug.posted), 0, 0, 1, nil, 0})
 	for _, u := range c.updates {
 		if u.supersededBy != 0 {
 			// Supersedence (6): FromCIID supersedes ToCIID (direction inferred).
@@ -271,7 +272,7 @@ func (g *generator) writeCatalog(ctx context.Context) error {
 	}
 	if err := g.insertAll(ctx, "lab_update", []string{"CI_ID", "CI_UniqueID", "CIType_ID", "ArticleID",
 		"BulletinID", "Title", "Severity", "DatePosted", "IsExpired", "IsSuperseded", "IsDeployed",
-		"MinSourceVersion"}, ups); err != nil {
+		"UpdateSource_ID", "MinSourceVersion"}, ups); err != nil {
 		return err
 	}
 	if err := g.insertAll(ctx, "lab_cirelation", []string{"FromCIID", "ToCIID", "RelationType"}, rels); err != nil {
@@ -300,17 +301,35 @@ func (g *generator) writeCatalog(ctx context.Context) error {
 	// The deployment: required, deadline 16:00 on Patch Tuesday (lab site time is UTC),
 	// restarts suppressed on workstations (SuppressReboot bit 1) because the night restarts them.
 	if err := g.insertAll(ctx, "lab_assignment", []string{"AssignmentID", "Assignment_UniqueID",
-		"AssignmentName", "CollectionID", "AssignedGroupCI_ID", "DesiredConfigType", "StartTime",
+		"AssignmentName", "CollectionID", "DesiredConfigType", "StartTime",
 		"EnforcementDeadline", "SuppressReboot", "NotifyUser", "OverrideServiceWindows",
 		"RebootOutsideOfServiceWindows", "UseGMTTimes", "AssignmentEnabled"}, [][]any{
 		{assignmentID, "{" + guid() + "}", c.sug.title + " - Patch - All Workstations",
-			collectionID(site, patchCollection), c.sug.ciid, 1,
+			collectionID(site, patchCollection), 1,
 			timeText(pt.Add(12*time.Hour + 30*time.Minute)), timeText(pt.Add(16 * time.Hour)),
 			1, 0, 1, 0, 1, 1},
 	}); err != nil {
 		return err
 	}
+	// The deployment is of the software update group (v_CIAssignmentToGroup).
+	if err := g.insertAll(ctx, "lab_assignment_group", []string{"AssignmentID", "AssignedUpdateGroup"},
+		[][]any{{assignmentID, c.sug.ciid}}); err != nil {
+		return err
+	}
 	return g.insertAll(ctx, "lab_assignment_ci", []string{"AssignmentID", "CI_ID"}, acis)
+}
+
+// writeTargets fills v_CIAssignmentTargetedMachines: the members of each deployment's
+// collection as the lab was generated. A site recomputes the targets as the collection
+// changes; the lab keeps this first set (collections built later are not deployed to).
+func (g *generator) writeTargets(ctx context.Context) error {
+	_, err := g.conn.ExecContext(ctx, `INSERT INTO lab_assignment_target (AssignmentID, ResourceID)
+		SELECT a.AssignmentID, m.ResourceID
+		FROM lab_assignment a JOIN lab_collection_member m ON m.CollectionID = a.CollectionID`)
+	if err != nil {
+		return fmt.Errorf("deployment targets: %w", err)
+	}
+	return nil
 }
 
 func b2i(b bool) int {

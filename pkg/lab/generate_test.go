@@ -397,11 +397,19 @@ func TestGeneratedCatalogAndSite(t *testing.T) {
 		{"update CIs", "SELECT COUNT(*) FROM v_UpdateCIs", 24},
 		{"software update groups", "SELECT COUNT(*) FROM v_AuthListInfo WHERE Title = 'Patch Tuesday 2026-12'", 1},
 		{"SUG members", "SELECT COUNT(*) FROM v_CIRelation r JOIN v_AuthListInfo a ON a.CI_ID = r.FromCIID WHERE r.RelationType = 1", 15},
-		{"deployed updates", "SELECT COUNT(*) FROM v_UpdateCIs WHERE IsDeployed = 1", 15},
+		{"deployed updates", "SELECT COUNT(*) FROM v_UpdateInfo WHERE CIType_ID = 1 AND IsDeployed = 1", 15},
 		{"assignment CIs", "SELECT COUNT(*) FROM v_CIAssignmentToCI", 15},
-		{"superseded", "SELECT COUNT(*) FROM v_UpdateCIs WHERE IsSuperseded = 1 AND ArticleID LIKE '50%'", 3},
+		{"the deployment is of the update group", `SELECT COUNT(*) FROM v_CIAssignmentToGroup ag
+			JOIN v_AuthListInfo al ON al.CI_ID = ag.AssignedUpdateGroup WHERE al.Title = 'Patch Tuesday 2026-12'`, 1},
+		{"targets are the deployment collection's members", `SELECT (SELECT COUNT(*) FROM v_CIAssignmentTargetedMachines) -
+			(SELECT MemberCount FROM v_Collection WHERE CollectionID = 'LAB00010')`, 0},
+		{"targets are clients", `SELECT COUNT(*) FROM v_CIAssignmentTargetedMachines tm
+			JOIN v_R_System s ON s.ResourceID = tm.ResourceID WHERE s.Client0 <> 1`, 0},
+		{"every update has its update source", "SELECT COUNT(*) FROM v_UpdateCIs WHERE UpdateSource_ID IS NULL", 0},
+		{"names compare case-insensitively", "SELECT COUNT(*) FROM v_Collection WHERE Name = 'PATCH - ALL WORKSTATIONS' AND CollectionID = 'lab00010'", 1},
+		{"superseded", "SELECT COUNT(*) FROM v_UpdateInfo WHERE CIType_ID = 1 AND IsSuperseded = 1 AND ArticleID LIKE '50%'", 3},
 		{"MS17-010", "SELECT COUNT(*) FROM v_UpdateInfo WHERE ArticleID = '4012212' AND BulletinID = 'MS17-010'", 1},
-		{"this month's updates posted at 18:00 UTC", "SELECT COUNT(*) FROM v_UpdateCIs WHERE DatePosted = '2026-12-08 18:00:00' AND MinSourceVersion = 412 AND BulletinID = ''", 15},
+		{"this month's updates posted at 18:00 UTC", "SELECT COUNT(*) FROM v_UpdateCIs uc JOIN v_UpdateInfo ui ON ui.CI_ID = uc.CI_ID WHERE ui.DatePosted = '2026-12-08 18:00:00' AND uc.MinSourceVersion = 412 AND ui.BulletinID = ''", 15},
 		{"publishing source", "SELECT COUNT(*) FROM v_SoftwareUpdateSource WHERE IsPublishingEnabled = 1", 1},
 		{"disabled source", "SELECT COUNT(*) FROM v_SoftwareUpdateSource WHERE IsPublishingEnabled = 0", 1},
 		{"top SUP", "SELECT SyncCatalogVersion FROM vSMS_SUPSyncStatus WHERE WSUSSourceServer = 'Microsoft Update'", 412},
@@ -435,7 +443,7 @@ func TestGeneratedCatalogAndSite(t *testing.T) {
 		}
 	}
 	var title string
-	if err := db.QueryRow("SELECT Title FROM v_UpdateCIs WHERE IsDeployed = 1 ORDER BY CI_ID LIMIT 1").Scan(&title); err != nil {
+	if err := db.QueryRow("SELECT Title FROM v_UpdateInfo WHERE CIType_ID = 1 AND IsDeployed = 1 ORDER BY CI_ID LIMIT 1").Scan(&title); err != nil {
 		t.Fatal(err)
 	}
 	if !regexp.MustCompile(`^2026-12 Cumulative Update for Windows 11 Version 24H2 for x64-based Systems \(KB50\d{5}\)$`).MatchString(title) {

@@ -6,6 +6,19 @@
 -- views only; only the lab (generator and simulator) touches lab_* tables.
 --
 -- Times are UTC text 'YYYY-MM-DD HH:MM:SS' so that text comparison is time order.
+--
+-- Types and collation, so that the lab rejects what a site rejects:
+--   BIT   columns that are bit on SQL Server (reference 1.2 "Types": IsSuperseded, IsExpired,
+--         IsDeployed). pkg/site reads every result column declared BIT as a Go bool, as
+--         go-mssqldb does; SQLite keeps the declared type only for plain column references
+--         (also through views and CTEs), not for COALESCE/CASE/CAST, which are int on SQL
+--         Server too.
+--   FLAG  yes/no columns whose SQL type on a site is unconfirmed (bit or int). They read as
+--         integers; tests also open the lab with site.LabOptions{FlagsAsBool: true} to prove
+--         the product reads them either way.
+--   COLLATE NOCASE on names and IDs: the site database's collation is case-insensitive
+--   (reference 12), so `=` matches any spelling there, and here too.
+-- Every column a view exposes is listed, with its source, in columns.go.
 
 CREATE TABLE lab_meta (
     key   TEXT PRIMARY KEY,
@@ -26,8 +39,8 @@ CREATE TABLE lab_subnet (
 -- One row per machine (discovery + client + simulation state).
 CREATE TABLE lab_host (
     ResourceID        INTEGER PRIMARY KEY,
-    Name              TEXT NOT NULL,
-    Domain            TEXT NOT NULL,
+    Name              TEXT NOT NULL COLLATE NOCASE,
+    Domain            TEXT NOT NULL COLLATE NOCASE,
     SMSGuid           TEXT NOT NULL,
     Location          TEXT NOT NULL,
     Subnet            TEXT NOT NULL,       -- lab_subnet.subnet_id of the primary adapter
@@ -36,10 +49,10 @@ CREATE TABLE lab_host (
     Manufacturer      TEXT NOT NULL,
     OSName            TEXT NOT NULL,
     Build             TEXT NOT NULL,
-    IsClient          INTEGER NOT NULL,    -- 1 = ConfigMgr client installed
-    Active            INTEGER NOT NULL,    -- client active (v_CH_ClientSummary.ClientActiveStatus)
-    Obsolete          INTEGER NOT NULL DEFAULT 0,
-    Decommissioned    INTEGER NOT NULL DEFAULT 0,
+    IsClient          FLAG NOT NULL,       -- 1 = ConfigMgr client installed
+    Active            FLAG NOT NULL,       -- client active (v_CH_ClientSummary.ClientActiveStatus)
+    Obsolete          FLAG NOT NULL DEFAULT 0,
+    Decommissioned    FLAG NOT NULL DEFAULT 0,
     ClientCheckPass   INTEGER NOT NULL,    -- 1 healthy, 2 unhealthy (0 without a client)
     Power             TEXT NOT NULL,       -- simulation: 'on' | 'off'
     WolEnabled        INTEGER NOT NULL,    -- simulation: NIC answers magic packets
@@ -54,7 +67,10 @@ CREATE TABLE lab_host (
     OfflineUntil      TEXT,                -- simulation: restarting, back online at this time
     InstallFault      INTEGER NOT NULL DEFAULT 0, -- simulation: HRESULT every install fails with (0 = none)
     ScanFault         INTEGER NOT NULL DEFAULT 0, -- simulation: HRESULT every scan fails with (0 = none)
-    RebootPending     INTEGER NOT NULL DEFAULT 0  -- simulation: installs finished, restart needed
+    RebootPending     INTEGER NOT NULL DEFAULT 0, -- simulation: installs finished, restart needed
+    -- The fast channel sees any client that is up, also one the site marked inactive.
+    -- A stored column (not an expression in the view) so that it keeps its declared type.
+    CNIsOnline        FLAG GENERATED ALWAYS AS (CASE WHEN Power = 'on' AND IsClient = 1 THEN 1 ELSE 0 END) VIRTUAL
 );
 CREATE INDEX lab_host_name ON lab_host(Name);
 CREATE INDEX lab_host_subnet ON lab_host(Subnet);
@@ -70,7 +86,7 @@ CREATE TABLE lab_adapter (
     IPAddress         TEXT,
     IPSubnet          TEXT,
     DefaultIPGateway  TEXT,
-    IPEnabled         INTEGER NOT NULL,
+    IPEnabled         FLAG NOT NULL,
     PRIMARY KEY (ResourceID, AdapterIndex)
 ) WITHOUT ROWID;
 CREATE INDEX lab_adapter_mac ON lab_adapter(MACAddress); -- wake by MAC
@@ -88,16 +104,17 @@ CREATE INDEX lab_ra_ip_ip ON lab_ra_ip(IP_Addresses0); -- host by address
 -- Software update CIs (CIType_ID 1) and software update groups (CIType_ID 9).
 CREATE TABLE lab_update (
     CI_ID            INTEGER PRIMARY KEY,
-    CI_UniqueID      TEXT NOT NULL,
+    CI_UniqueID      TEXT NOT NULL COLLATE NOCASE,
     CIType_ID        INTEGER NOT NULL,
-    ArticleID        TEXT,
-    BulletinID       TEXT,
-    Title            TEXT NOT NULL,
+    ArticleID        TEXT COLLATE NOCASE,
+    BulletinID       TEXT COLLATE NOCASE,
+    Title            TEXT NOT NULL COLLATE NOCASE,
     Severity         INTEGER,
     DatePosted       TEXT NOT NULL,
-    IsExpired        INTEGER NOT NULL DEFAULT 0,
-    IsSuperseded     INTEGER NOT NULL DEFAULT 0,
-    IsDeployed       INTEGER NOT NULL DEFAULT 0,
+    IsExpired        BIT NOT NULL DEFAULT 0,
+    IsSuperseded     BIT NOT NULL DEFAULT 0,
+    IsDeployed       BIT NOT NULL DEFAULT 0,
+    UpdateSource_ID  INTEGER,                  -- the update source whose catalog carries it
     MinSourceVersion INTEGER NOT NULL DEFAULT 0 -- catalog version that first carries the update
 );
 CREATE INDEX lab_update_article ON lab_update(ArticleID);
@@ -133,7 +150,7 @@ CREATE TABLE lab_update_source (
     UpdateSource_UniqueID TEXT NOT NULL,
     UpdateSourceName      TEXT NOT NULL,
     SourceType            TEXT NOT NULL,
-    IsPublishingEnabled   INTEGER NOT NULL
+    IsPublishingEnabled   FLAG NOT NULL
 );
 
 CREATE TABLE lab_scan_status (
@@ -150,9 +167,9 @@ CREATE TABLE lab_scan_status (
 ) WITHOUT ROWID;
 
 CREATE TABLE lab_sup_sync (
-    SiteCode               TEXT NOT NULL,
-    WSUSServerName         TEXT NOT NULL,
-    WSUSSourceServer       TEXT NOT NULL,
+    SiteCode               TEXT NOT NULL COLLATE NOCASE,
+    WSUSServerName         TEXT NOT NULL COLLATE NOCASE,
+    WSUSSourceServer       TEXT NOT NULL COLLATE NOCASE,
     SyncCatalogVersion     INTEGER,
     LastSuccessfulSyncTime TEXT,
     LastSyncState          INTEGER NOT NULL,
@@ -164,19 +181,36 @@ CREATE TABLE lab_sup_sync (
 CREATE TABLE lab_assignment (
     AssignmentID        INTEGER PRIMARY KEY,
     Assignment_UniqueID TEXT NOT NULL,
-    AssignmentName      TEXT NOT NULL,
-    CollectionID        TEXT NOT NULL,
-    AssignedGroupCI_ID  INTEGER,              -- the deployed software update group
+    AssignmentName      TEXT NOT NULL COLLATE NOCASE,
+    CollectionID        TEXT NOT NULL COLLATE NOCASE,
     DesiredConfigType   INTEGER NOT NULL,     -- 1 required, 2 available
     StartTime           TEXT NOT NULL,
     EnforcementDeadline TEXT,
-    SuppressReboot      INTEGER NOT NULL,
-    NotifyUser          INTEGER NOT NULL,
-    OverrideServiceWindows        INTEGER NOT NULL,
-    RebootOutsideOfServiceWindows INTEGER NOT NULL,
-    UseGMTTimes         INTEGER NOT NULL,
-    AssignmentEnabled   INTEGER NOT NULL
+    SuppressReboot      INTEGER NOT NULL,     -- bit mask (1 workstations, 2 servers), not a flag
+    NotifyUser          FLAG NOT NULL,
+    OverrideServiceWindows        FLAG NOT NULL,
+    RebootOutsideOfServiceWindows FLAG NOT NULL,
+    UseGMTTimes         FLAG NOT NULL,
+    AssignmentEnabled   FLAG NOT NULL
 );
+
+-- A deployment of a software update group (v_CIAssignmentToGroup, reference 1.2): the
+-- link from the deployment to the group, which v_CIAssignment itself does not carry.
+CREATE TABLE lab_assignment_group (
+    AssignmentID        INTEGER NOT NULL,
+    AssignedUpdateGroup INTEGER NOT NULL,     -- CI_ID of the group (v_AuthListInfo)
+    PRIMARY KEY (AssignmentID, AssignedUpdateGroup)
+) WITHOUT ROWID;
+
+-- The machines a deployment targets (v_CIAssignmentTargetedMachines, reference 1.2). The
+-- lab keeps it simple: the members of the deployment's collection when the lab was
+-- generated. A site recomputes it as the collection changes; the lab does not.
+CREATE TABLE lab_assignment_target (
+    AssignmentID INTEGER NOT NULL,
+    ResourceID   INTEGER NOT NULL,
+    PRIMARY KEY (AssignmentID, ResourceID)
+) WITHOUT ROWID;
+CREATE INDEX lab_assignment_target_rid ON lab_assignment_target(ResourceID);
 
 CREATE TABLE lab_assignment_ci (
     AssignmentID INTEGER NOT NULL,
@@ -185,15 +219,15 @@ CREATE TABLE lab_assignment_ci (
 ) WITHOUT ROWID;
 
 CREATE TABLE lab_collection (
-    CollectionID        TEXT PRIMARY KEY,
-    Name                TEXT NOT NULL,
+    CollectionID        TEXT PRIMARY KEY COLLATE NOCASE,
+    Name                TEXT NOT NULL COLLATE NOCASE,
     Comment             TEXT NOT NULL DEFAULT '',
-    LimitToCollectionID TEXT NOT NULL DEFAULT '',
+    LimitToCollectionID TEXT NOT NULL DEFAULT '' COLLATE NOCASE,
     CollectionType      INTEGER NOT NULL DEFAULT 2,
     RefreshType         INTEGER NOT NULL DEFAULT 2,
     Schedule            TEXT NOT NULL DEFAULT '',
     ObjectPath          TEXT NOT NULL DEFAULT '/',
-    IsBuiltIn           INTEGER NOT NULL DEFAULT 0,
+    IsBuiltIn           FLAG NOT NULL DEFAULT 0,
     LastRefreshTime     TEXT,
     LastChangeTime      TEXT,
     CurrentStatus       INTEGER NOT NULL DEFAULT 1,
@@ -202,15 +236,15 @@ CREATE TABLE lab_collection (
 CREATE UNIQUE INDEX lab_collection_name ON lab_collection(Name);
 
 CREATE TABLE lab_collection_member (
-    CollectionID TEXT NOT NULL,
+    CollectionID TEXT NOT NULL COLLATE NOCASE,
     ResourceID   INTEGER NOT NULL,
-    IsDirect     INTEGER NOT NULL,
+    IsDirect     FLAG NOT NULL,
     PRIMARY KEY (CollectionID, ResourceID)
 ) WITHOUT ROWID;
 CREATE INDEX lab_collection_member_rid ON lab_collection_member(ResourceID);
 
 CREATE TABLE lab_collection_rule_query (
-    CollectionID    TEXT NOT NULL,
+    CollectionID    TEXT NOT NULL COLLATE NOCASE,
     QueryID         INTEGER NOT NULL,
     RuleName        TEXT NOT NULL,
     QueryExpression TEXT NOT NULL,
@@ -218,7 +252,7 @@ CREATE TABLE lab_collection_rule_query (
 ) WITHOUT ROWID;
 
 CREATE TABLE lab_collection_rule_direct (
-    CollectionID TEXT NOT NULL,
+    CollectionID TEXT NOT NULL COLLATE NOCASE,
     ResourceID   INTEGER NOT NULL,
     RuleName     TEXT NOT NULL,
     PRIMARY KEY (CollectionID, ResourceID)
@@ -244,11 +278,12 @@ CREATE TABLE lab_state_name (
 ) WITHOUT ROWID;
 
 -- ---------------------------------------------------------------------------------------
--- Views with the real ConfigMgr names and columns.
+-- Views with the real ConfigMgr names and columns. Only columns with a source (columns.go)
+-- are exposed: a query that reads anything else fails here as it would on a site.
 
 CREATE VIEW v_R_System AS
 SELECT ResourceID, 5 AS ResourceType, Name AS Name0, Domain AS Resource_Domain_OR_Workgr0,
-       SMSGuid AS SMS_Unique_Identifier0, IsClient AS Client0, 1 AS Client_Type0,
+       SMSGuid AS SMS_Unique_Identifier0, IsClient AS Client0,
        Active AS Active0, Obsolete AS Obsolete0, Decommissioned AS Decommissioned0,
        OSName AS Operating_System_Name_and0, Build AS Build01, LastLogonUser AS User_Name0,
        Location AS AD_Site_Name0
@@ -259,18 +294,17 @@ CREATE VIEW v_RA_System_MACAddresses AS SELECT ResourceID, MAC_Addresses0 FROM l
 CREATE VIEW v_RA_System_IPAddresses AS SELECT ResourceID, IP_Addresses0 FROM lab_ra_ip;
 
 CREATE VIEW v_GS_NETWORK_ADAPTER_CONFIGURATION AS
-SELECT ResourceID, 1 AS GroupID, AdapterIndex AS Index0, MACAddress AS MACAddress0,
-       IPAddress AS IPAddress0, IPSubnet AS IPSubnet0, DefaultIPGateway AS DefaultIPGateway0,
-       IPEnabled AS IPEnabled0
+SELECT ResourceID, MACAddress AS MACAddress0, IPAddress AS IPAddress0, IPSubnet AS IPSubnet0,
+       DefaultIPGateway AS DefaultIPGateway0, IPEnabled AS IPEnabled0
 FROM lab_adapter;
 
 CREATE VIEW v_GS_COMPUTER_SYSTEM AS
-SELECT ResourceID, 1 AS GroupID, Name AS Name0, Domain AS Domain0, Manufacturer AS Manufacturer0,
-       Model AS Model0, CASE WHEN Power = 'on' THEN CurrentUser END AS UserName0
+SELECT ResourceID, CASE WHEN Power = 'on' THEN CurrentUser END AS UserName0
 FROM lab_host WHERE IsClient = 1 AND LastHW IS NOT NULL; -- no hardware inventory, no row
 
+-- ClientActiveStatus is a status (0 inactive, 1 active), not a flag: CAST keeps it an integer.
 CREATE VIEW v_CH_ClientSummary AS
-SELECT ResourceID, Active AS ClientActiveStatus,
+SELECT ResourceID, CAST(Active AS INTEGER) AS ClientActiveStatus,
        CASE WHEN Active = 1 AND ClientCheckPass = 1 THEN 'Active/Pass'
             WHEN Active = 1 THEN 'Active/Fail'
             ELSE 'Inactive/Unknown' END AS ClientStateDescription,
@@ -279,9 +313,7 @@ FROM lab_host WHERE IsClient = 1;
 
 CREATE VIEW v_CombinedDeviceResources AS
 SELECT h.ResourceID AS MachineID, h.Name, h.IsClient, h.Active AS IsActive,
-       h.ClientCheckPass,
-       -- The fast channel sees any client that is up, also one the site marked inactive.
-       CASE WHEN h.Power = 'on' AND h.IsClient = 1 THEN 1 ELSE 0 END AS CNIsOnline,
+       h.ClientCheckPass, h.CNIsOnline,
        h.LastOnline AS CNLastOnlineTime, h.LastOffline AS CNLastOfflineTime,
        CASE WHEN h.Power = 'on' THEN h.CurrentUser END AS CurrentLogonUser,
        h.LastLogonUser, h.PrimaryUser,
@@ -294,9 +326,12 @@ SELECT CI_ID, CI_UniqueID, CIType_ID, ArticleID, BulletinID, Title, Severity, Da
        IsExpired, IsSuperseded, IsDeployed
 FROM lab_update;
 
+-- Every software update CI (the lab has no bundles). Queries take titles and flags from
+-- v_UpdateInfo. UpdateSource_ID and MinSourceVersion are columns of the base table
+-- CI_UpdateCIs; whether the view exposes MinSourceVersion is unconfirmed (reference 1.2,
+-- "Types"): `patchnight doctor` is to check it on a site.
 CREATE VIEW v_UpdateCIs AS
-SELECT CI_ID, CI_UniqueID, CIType_ID, ArticleID, BulletinID, Title, Severity, DatePosted,
-       IsExpired, IsSuperseded, IsDeployed, MinSourceVersion
+SELECT CI_ID, UpdateSource_ID, MinSourceVersion
 FROM lab_update WHERE CIType_ID = 1;
 
 -- Required (2) and installed (3) rows only, as on a real site (reference 1.2).
@@ -306,18 +341,18 @@ SELECT CI_ID, ResourceID, Status, LastStatusChangeTime, EnforcementSource,
 FROM lab_update_state WHERE Status > 1;
 
 -- Every update crossed with every client: a missing row is not required (1) when the
--- client's scan carried the update's catalog, unknown (0) otherwise (reference 1.2).
+-- client's scan of the update's own source carried the update's catalog, unknown (0)
+-- otherwise (reference 1.2).
 CREATE VIEW v_Update_ComplianceStatusAll AS
 SELECT u.CI_ID, s.ResourceID,
        COALESCE(ucs.Status,
                 CASE WHEN uss.LastScanPackageVersion >= u.MinSourceVersion THEN 1 ELSE 0 END) AS Status,
        ucs.LastStatusChangeTime, ucs.LastEnforcementMessageID, ucs.LastErrorCode
-FROM v_UpdateCIs u
+FROM lab_update u
 CROSS JOIN lab_host s
 LEFT JOIN v_UpdateComplianceStatus ucs ON ucs.CI_ID = u.CI_ID AND ucs.ResourceID = s.ResourceID
-LEFT JOIN lab_scan_status uss ON uss.ResourceID = s.ResourceID
-     AND uss.UpdateSource_ID = (SELECT UpdateSource_ID FROM lab_update_source WHERE IsPublishingEnabled = 1)
-WHERE s.IsClient = 1;
+LEFT JOIN lab_scan_status uss ON uss.ResourceID = s.ResourceID AND uss.UpdateSource_ID = u.UpdateSource_ID
+WHERE s.IsClient = 1 AND u.CIType_ID = 1;
 
 CREATE VIEW v_UpdateScanStatus AS
 SELECT ResourceID, UpdateSource_ID, LastScanState, LastScanTime, LastErrorCode,
@@ -325,7 +360,7 @@ SELECT ResourceID, UpdateSource_ID, LastScanState, LastScanTime, LastErrorCode,
 FROM lab_scan_status;
 
 CREATE VIEW v_SoftwareUpdateSource AS
-SELECT UpdateSource_ID, UpdateSource_UniqueID, UpdateSourceName, SourceType, IsPublishingEnabled
+SELECT UpdateSource_ID, IsPublishingEnabled
 FROM lab_update_source;
 
 CREATE VIEW vSMS_SUPSyncStatus AS
@@ -334,33 +369,40 @@ SELECT SiteCode, WSUSServerName, WSUSSourceServer, SyncCatalogVersion, LastSucce
 FROM lab_sup_sync;
 
 CREATE VIEW v_AuthListInfo AS
-SELECT CI_ID, CI_UniqueID, Title FROM lab_update WHERE CIType_ID = 9;
+SELECT CI_ID, Title FROM lab_update WHERE CIType_ID = 9;
 
 CREATE VIEW v_CIRelation AS SELECT FromCIID, ToCIID, RelationType FROM lab_cirelation;
 
--- Column names beyond AssignmentID and CollectionID are unconfirmed (reference 1.2).
+-- Deployments. v_CIAssignment has no link to the software update group: that is
+-- v_CIAssignmentToGroup.AssignedUpdateGroup (reference 1.2). SuppressReboot and
+-- AssignmentEnabled are named after the WMI twin's properties; their SQL names are
+-- unconfirmed (docs/reference-additions.md).
 CREATE VIEW v_CIAssignment AS
-SELECT AssignmentID, Assignment_UniqueID, AssignmentName, CollectionID,
+SELECT AssignmentID, AssignmentName, CollectionID,
        (SELECT Name FROM lab_collection c WHERE c.CollectionID = a.CollectionID) AS CollectionName,
-       AssignedGroupCI_ID, DesiredConfigType, StartTime, EnforcementDeadline, SuppressReboot,
-       NotifyUser, OverrideServiceWindows, RebootOutsideOfServiceWindows, UseGMTTimes,
+       DesiredConfigType, StartTime, EnforcementDeadline, SuppressReboot, NotifyUser,
        AssignmentEnabled
 FROM lab_assignment a;
 
 CREATE VIEW v_CIAssignmentToCI AS SELECT AssignmentID, CI_ID FROM lab_assignment_ci;
 
+CREATE VIEW v_CIAssignmentToGroup AS
+SELECT AssignmentID, AssignedUpdateGroup FROM lab_assignment_group;
+
+CREATE VIEW v_CIAssignmentTargetedMachines AS
+SELECT AssignmentID, ResourceID FROM lab_assignment_target;
+
 CREATE VIEW v_Collection AS
-SELECT CollectionID, Name, Comment, LastRefreshTime, LastChangeTime, RefreshType,
-       CollectionType, CurrentStatus, MemberCount, LimitToCollectionID
+SELECT CollectionID, Name, Comment, LastRefreshTime, RefreshType,
+       CollectionType, CurrentStatus, MemberCount
 FROM lab_collection;
 
 CREATE VIEW v_Collections AS
-SELECT CollectionID AS SiteID, Name AS CollectionName, Comment AS CollectionComment,
-       LimitToCollectionID, Schedule, RefreshType, IsBuiltIn, ObjectPath, CollectionType
+SELECT CollectionID AS SiteID, LimitToCollectionID, Schedule, IsBuiltIn, ObjectPath
 FROM lab_collection;
 
 CREATE VIEW v_FullCollectionMembership AS
-SELECT m.CollectionID, m.ResourceID, 5 AS ResourceType, h.Name, m.IsDirect, h.IsClient
+SELECT m.CollectionID, m.ResourceID, 5 AS ResourceType, m.IsDirect, h.IsClient
 FROM lab_collection_member m JOIN lab_host h ON h.ResourceID = m.ResourceID;
 
 CREATE VIEW v_CollectionRuleQuery AS

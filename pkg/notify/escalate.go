@@ -239,12 +239,12 @@ func Escalations(ctx context.Context, j *journal.DB, db *site.DB, threshold int)
 			continue // not an id a query can take; listed from the journal alone
 		}
 		err := db.Each(ctx, "notify_missing", p, func(r *sql.Rows) error {
-			var ci, online int64
-			var user string
-			var s siteRow
-			if err := r.Scan(&s.rid, &s.name, &ci, &s.article, &s.bul, &s.title, &s.state, &s.code, &online, &user); err != nil {
-				return fmt.Errorf("read machine missing %s: %w", u, err)
+			m, err := scanMissing(r)
+			if err != nil {
+				return fmt.Errorf("%w (update %s)", err, u)
 			}
+			s := siteRow{name: m.name, rid: m.rid, title: m.u.Title, state: m.u.EnforcementState,
+				code: m.u.ErrorCode, article: m.u.ArticleID, bul: m.u.BulletinID}
 			k := key{strings.ToUpper(s.name), u}
 			if wanted[k] {
 				if _, dup := missing[k]; !dup {

@@ -89,6 +89,21 @@ type missingRow struct {
 	u      MissingUpdate
 }
 
+// scanMissing reads one row of queries/notify_missing.sql. The online state is an integer
+// there (COALESCE), read as a Flag all the same: CNIsOnline's SQL type is unconfirmed.
+func scanMissing(r *sql.Rows) (missingRow, error) {
+	var m missingRow
+	var ci int64
+	var online site.Flag
+	var user string
+	if err := r.Scan(&m.rid, &m.name, &ci, &m.u.ArticleID, &m.u.BulletinID, &m.u.Title,
+		&m.u.EnforcementState, &m.u.ErrorCode, &online, &user); err != nil {
+		return m, fmt.Errorf("read machine missing an update: %w", err)
+	}
+	m.online = online.Bool()
+	return m, nil
+}
+
 // updateKey is the journal's key of an update: the ArticleID, or the BulletinID.
 func updateKey(article, bulletin string) string {
 	if article != "" {
@@ -143,14 +158,10 @@ func loadMissing(ctx context.Context, db *site.DB, opt MissingOptions) (hosts []
 	seen := map[string]bool{}
 	for _, p := range params {
 		err := db.Each(ctx, "notify_missing", p, func(r *sql.Rows) error {
-			var m missingRow
-			var ci, online int64
-			var user string
-			if err := r.Scan(&m.rid, &m.name, &ci, &m.u.ArticleID, &m.u.BulletinID, &m.u.Title,
-				&m.u.EnforcementState, &m.u.ErrorCode, &online, &user); err != nil {
-				return fmt.Errorf("read machine missing an update: %w", err)
+			m, err := scanMissing(r)
+			if err != nil {
+				return err
 			}
-			m.online = online != 0
 			m.u.Update = updateKey(m.u.ArticleID, m.u.BulletinID)
 			m.u.Ref = updateRef(m.u.ArticleID, m.u.BulletinID)
 			if m.u.Update == "" {

@@ -95,12 +95,12 @@ func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, erro
 	var rows []behindHost
 	err := env.Site.Each(ctx, "notify_scan_behind", site.Params{"collection": scope}, func(r *sql.Rows) error {
 		var h behindHost
-		var online int64
+		var online site.Flag // CNIsOnline through COALESCE; its SQL type is unconfirmed
 		var catalog sql.NullInt64
 		if err := r.Scan(&h.rid, &h.name, &online, &h.user, &h.bucket, &h.scanVersion, &catalog); err != nil {
 			return fmt.Errorf("read scan-behind machine: %w", err)
 		}
-		h.online = online != 0
+		h.online = online.Bool()
 		rows = append(rows, h)
 		return nil
 	})

@@ -40,34 +40,24 @@ type UpdateGroup struct {
 
 // ResolveCollection finds a collection by ID or name; a missing one is a usage error.
 func ResolveCollection(ctx context.Context, db *site.DB, key string) (*Collection, error) {
-	if key == "" {
-		return nil, exit.Usagef("give a CollectionID like ABC00012 or a collection name", "empty collection")
-	}
-	var found []Collection
-	err := db.Each(ctx, "collection_lookup", site.Params{"key": key}, func(r *sql.Rows) error {
-		var c Collection
-		var typ int
-		if err := r.Scan(&c.ID, &c.Name, &c.Members, &typ); err != nil {
-			return fmt.Errorf("read collection: %w", err)
-		}
-		found = append(found, c)
-		return nil
-	})
+	c, err := db.ResolveCollection(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	switch len(found) {
-	case 0:
-		return nil, exit.Usagef("list them with: patchnight collections list", "collection %q does not exist", key)
-	case 1:
-		return &found[0], nil
+	return &Collection{ID: c.ID, Name: c.Name, Members: c.Members}, nil
+}
+
+// scanCompliance reads one row of queries/compliance.sql. IsSuperseded is bit on SQL
+// Server (go-mssqldb returns bool; reference 1.2 "Types"), so it is scanned as a Flag.
+func scanCompliance(r *sql.Rows) (UpdateCompliance, error) {
+	var u UpdateCompliance
+	var sup site.Flag
+	if err := r.Scan(&u.CIID, &u.ArticleID, &u.BulletinID, &u.Title, &u.Severity, &sup,
+		&u.Required, &u.Installed, &u.NotRequired, &u.Clients); err != nil {
+		return u, fmt.Errorf("read compliance row: %w", err)
 	}
-	for _, c := range found {
-		if c.ID == key {
-			return &c, nil
-		}
-	}
-	return nil, exit.Usagef("use the CollectionID instead", "%q names %d collections", key, len(found))
+	u.Superseded = sup.Bool()
+	return u, nil
 }
 
 // ResolveGroup finds a software update group by CI_ID or title.
@@ -147,13 +137,10 @@ func ComplianceReport(ctx context.Context, db *site.DB, scope Scope) (*Complianc
 	}
 	rep := &Compliance{Scope: scope, Updates: []UpdateCompliance{}}
 	err := db.Each(ctx, "compliance", p, func(r *sql.Rows) error {
-		var u UpdateCompliance
-		var sup int64
-		if err := r.Scan(&u.CIID, &u.ArticleID, &u.BulletinID, &u.Title, &u.Severity, &sup,
-			&u.Required, &u.Installed, &u.NotRequired, &u.Clients); err != nil {
-			return fmt.Errorf("read compliance row: %w", err)
+		u, err := scanCompliance(r)
+		if err != nil {
+			return err
 		}
-		u.Superseded = sup != 0
 		u.Unknown = u.Clients - u.Required - u.Installed - u.NotRequired
 		u.Compliant = percent(u.Installed+u.NotRequired, u.Clients)
 		rep.Clients = u.Clients

@@ -43,14 +43,10 @@ func MissingReport(ctx context.Context, db *site.DB, update fleet.UpdateRef, col
 	}
 	rep := &Missing{Update: update, Scope: coll, Hosts: []MissingHost{}}
 	err := db.Each(ctx, "hosts_missing", p, func(r *sql.Rows) error {
-		var h MissingHost
-		var scan site.NullTime
-		var errCode, online int64
-		if err := r.Scan(&h.ResourceID, &h.Name, &h.CIID, &h.ArticleID, &h.BulletinID, &h.Title,
-			&scan, &h.EnforcementState, &h.Enforcement, &errCode, &online, &h.User); err != nil {
-			return fmt.Errorf("read missing host: %w", err)
+		h, err := scanMissingHost(r)
+		if err != nil {
+			return err
 		}
-		h.LastScan, h.LastError, h.Online = scan.Ptr(), fleet.HResult(errCode), online == 1
 		rep.Hosts = append(rep.Hosts, h)
 		return nil
 	})
@@ -58,6 +54,20 @@ func MissingReport(ctx context.Context, db *site.DB, update fleet.UpdateRef, col
 		return nil, err
 	}
 	return rep, nil
+}
+
+// scanMissingHost reads one row of queries/hosts_missing.sql.
+func scanMissingHost(r *sql.Rows) (MissingHost, error) {
+	var h MissingHost
+	var scan site.NullTime
+	var errCode int64
+	var online site.Flag // CNIsOnline: SQL type unconfirmed (bit or int)
+	if err := r.Scan(&h.ResourceID, &h.Name, &h.CIID, &h.ArticleID, &h.BulletinID, &h.Title,
+		&scan, &h.EnforcementState, &h.Enforcement, &errCode, &online, &h.User); err != nil {
+		return h, fmt.Errorf("read missing host: %w", err)
+	}
+	h.LastScan, h.LastError, h.Online = scan.Ptr(), fleet.HResult(errCode), online.Bool()
+	return h, nil
 }
 
 // Grids renders the machines as a table.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/patchnight/patchnight/pkg/collection"
+	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/site"
@@ -35,6 +36,12 @@ func (r *Runner) targets(ctx context.Context, selector, collection string) ([]ta
 	if selector == "" {
 		selector = "all"
 	}
+	if groupSelector(selector) && (r.group == nil || r.group.CIID == 0) {
+		// "Missing updates" without a group would mean every update the site knows: the
+		// night acts on its own update group only, so it refuses instead of guessing.
+		return nil, exit.Usagef("name the night's software update group (--group), or use another selector",
+			"selector %s needs the night's software update group, and none is set", selector)
+	}
 	attention := ""
 	if selector == string(night.NeedsAttention) {
 		id, err := r.attentionID(ctx)
@@ -46,16 +53,35 @@ func (r *Runner) targets(ctx context.Context, selector, collection string) ([]ta
 	var out []target
 	err := r.Env.Site.Each(ctx, "night_targets", site.Params{"scope": scope, "selector": selector,
 		"group": r.group.CIID, "attention": attention}, func(rows *sql.Rows) error {
-		var t target
-		var online int64
-		if err := rows.Scan(&t.ResourceID, &t.Name, &online, &t.User); err != nil {
-			return fmt.Errorf("read target: %w", err)
+		t, err := scanTarget(rows)
+		if err != nil {
+			return err
 		}
-		t.Online = online == 1
 		out = append(out, t)
 		return nil
 	})
 	return out, err
+}
+
+// groupSelector reports whether a selector means "of the night's update group".
+func groupSelector(s string) bool {
+	switch night.Selector(s) {
+	case night.MissingUpdates, night.PendingRestart, night.FailedInstalls:
+		return true
+	}
+	return false
+}
+
+// scanTarget reads one row of queries/night_targets.sql. Online is CNIsOnline through
+// COALESCE; its SQL type is unconfirmed, so it is read as a site.Flag.
+func scanTarget(rows *sql.Rows) (target, error) {
+	var t target
+	var online site.Flag
+	if err := rows.Scan(&t.ResourceID, &t.Name, &online, &t.User); err != nil {
+		return t, fmt.Errorf("read target: %w", err)
+	}
+	t.Online = online.Bool()
+	return t, nil
 }
 
 // attentionID finds the owned "needs attention" collection (owner tag family
@@ -99,15 +125,28 @@ func (h hostState) Patched() bool { return h.Eligible && h.Known && h.Required =
 // eachState streams the state of every machine in scope.
 func (r *Runner) eachState(ctx context.Context, fn func(hostState) error) error {
 	return r.Env.Site.Each(ctx, "night_host_state", site.Params{"scope": r.scopeID, "group": r.group.CIID}, func(rows *sql.Rows) error {
-		var h hostState
-		var elig, active, healthy, online, known int64
-		if err := rows.Scan(&h.ResourceID, &h.Name, &h.Location, &elig, &active, &healthy, &online, &h.ScanBucket,
-			&h.ScanError, &known, &h.Required, &h.PendingRestart, &h.Failed, &h.ErrorCode, &h.LastOnline); err != nil {
-			return fmt.Errorf("read host state: %w", err)
+		h, err := scanHostState(rows)
+		if err != nil {
+			return err
 		}
-		h.Eligible, h.Active, h.Healthy, h.Online, h.Known = elig == 1, active == 1, healthy == 1, online == 1, known == 1
 		return fn(h)
 	})
+}
+
+// scanHostState reads one row of queries/night_host_state.sql. The yes/no columns are
+// CASE/COALESCE expressions (int on both engines), read as site.Flag all the same: Active0
+// and CNIsOnline have an unconfirmed SQL type. Healthy is ClientCheckPass = 1 (2 means
+// unhealthy), so it is an integer.
+func scanHostState(rows *sql.Rows) (hostState, error) {
+	var h hostState
+	var elig, active, online, known site.Flag
+	var healthy int64
+	if err := rows.Scan(&h.ResourceID, &h.Name, &h.Location, &elig, &active, &healthy, &online, &h.ScanBucket,
+		&h.ScanError, &known, &h.Required, &h.PendingRestart, &h.Failed, &h.ErrorCode, &h.LastOnline); err != nil {
+		return h, fmt.Errorf("read host state: %w", err)
+	}
+	h.Eligible, h.Active, h.Healthy, h.Online, h.Known = elig.Bool(), active.Bool(), healthy == 1, online.Bool(), known.Bool()
+	return h, nil
 }
 
 // measure counts eligible and patched machines and records it for the step.
@@ -148,41 +187,40 @@ type deployment struct {
 func deployments(ctx context.Context, db *site.DB, group int64) ([]deployment, error) {
 	var out []deployment
 	err := db.Each(ctx, "night_deployments", site.Params{"group": group}, func(rows *sql.Rows) error {
-		var d deployment
-		var typ, suppress, notify, enabled int64
-		var start site.NullTime
-		var grp sql.NullInt64
-		if err := rows.Scan(&d.ID, &d.Name, &d.CollectionID, &d.CollectionName, &typ, &start, &d.Deadline,
-			&suppress, &notify, &enabled, &d.Updates, &grp); err != nil {
-			return fmt.Errorf("read deployment: %w", err)
+		d, err := scanDeployment(rows)
+		if err != nil {
+			return err
 		}
-		d.Required, d.Start, d.SuppressReboot, d.NotifyUser, d.Enabled = typ == 1, start.Time, suppress != 0, notify != 0, enabled != 0
-		d.GroupID = grp.Int64
 		out = append(out, d)
 		return nil
 	})
 	return out, err
 }
 
+// scanDeployment reads one row of queries/night_deployments.sql. SuppressReboot is a bit
+// mask (CAST to int in the query); NotifyUser and AssignmentEnabled are flags whose SQL type
+// is unconfirmed (bit or int), read as site.Flag. GroupID is the deployment's software
+// update group (v_CIAssignmentToGroup.AssignedUpdateGroup), 0 for a deployment of single
+// updates.
+func scanDeployment(rows *sql.Rows) (deployment, error) {
+	var d deployment
+	var typ, suppress int64
+	var notify, enabled site.Flag
+	var start site.NullTime
+	var grp sql.NullInt64
+	if err := rows.Scan(&d.ID, &d.Name, &d.CollectionID, &d.CollectionName, &typ, &start, &d.Deadline,
+		&suppress, &notify, &enabled, &d.Updates, &grp); err != nil {
+		return d, fmt.Errorf("read deployment: %w", err)
+	}
+	d.Required, d.Start, d.SuppressReboot, d.NotifyUser, d.Enabled = typ == 1, start.Time, suppress != 0, notify.Bool(), enabled.Bool()
+	d.GroupID = grp.Int64
+	return d, nil
+}
+
 func resolveCollection(ctx context.Context, db *site.DB, key string) (string, error) {
-	var id string
-	err := db.Each(ctx, "collection_lookup", site.Params{"key": key}, func(rows *sql.Rows) error {
-		var name string
-		var members, typ int64
-		var cid string
-		if err := rows.Scan(&cid, &name, &members, &typ); err != nil {
-			return err
-		}
-		if id == "" || strings.EqualFold(cid, key) {
-			id = cid
-		}
-		return nil
-	})
+	c, err := db.ResolveCollection(ctx, key)
 	if err != nil {
 		return "", err
 	}
-	if id == "" {
-		return "", fmt.Errorf("collection %q does not exist", key)
-	}
-	return id, nil
+	return c.ID, nil
 }

@@ -61,7 +61,7 @@ const SQLiteTimeLayout = "2006-01-02 15:04:05"
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
-		return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+		return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"), LabOptions{})
 	case strings.HasPrefix(dsn, "sqlserver://"):
 		return openSQLServer(ctx, dsn)
 	case dsn == "":
@@ -73,7 +73,30 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 }
 
-func openSQLite(ctx context.Context, path string) (*DB, error) {
+// LabOptions tune how a lab database reads. The zero value is what Open uses.
+type LabOptions struct {
+	// FlagsAsBool also reads as bool the lab columns declared FLAG: flag columns whose SQL
+	// type on a site is unconfirmed (bit or int). Open reads them as the integers the lab
+	// stores; tests open the lab both ways to prove the product reads either.
+	FlagsAsBool bool
+}
+
+// flagType is the declared type the lab gives to flag columns whose type on a site is
+// unconfirmed.
+const flagType = "FLAG"
+
+func (o LabOptions) bools() func(string) bool {
+	return func(t string) bool {
+		return strings.EqualFold(t, bitType) || (o.FlagsAsBool && strings.EqualFold(t, flagType))
+	}
+}
+
+// OpenLab opens the lab database at path like Open("sqlite:"+path), with options.
+func OpenLab(ctx context.Context, path string, o LabOptions) (*DB, error) {
+	return openSQLite(ctx, path, o)
+}
+
+func openSQLite(ctx context.Context, path string, o LabOptions) (*DB, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, exit.Usagef("give a plain file path after sqlite:", "lab database path %q is not a plain file path", path)
 	}
@@ -84,10 +107,11 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if st.IsDir() {
 		return nil, exit.Usagef("give the database file, not a directory", "lab database %s is a directory", path)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	conn, err := newBitConnector("file:"+path+"?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)", o.bools())
 	if err != nil {
 		return nil, fmt.Errorf("open lab database %s: %w", path, err)
 	}
+	db := sql.OpenDB(conn)
 	d := &DB{db: db, kind: SQLite, redacted: "sqlite:" + path}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -255,11 +279,35 @@ func (d *DB) Query(ctx context.Context, name string, p Params) (*sql.Rows, error
 	if err != nil {
 		return nil, err
 	}
-	rows, err := d.db.QueryContext(ctx, text, args...)
+	rows, err := d.db.QueryContext(ctx, d.final(text), args...)
 	if err != nil {
 		return nil, d.queryError(name, err)
 	}
 	return rows, nil
+}
+
+// RecompileDirective is the header line that asks for a fresh plan per execution on SQL
+// Server. Queries with catch-all predicates (@x = ” OR ...) carry it: a cached plan built
+// for one branch scans for every other (reference 12, Collation).
+const RecompileDirective = "-- patchnight: recompile"
+
+// Recompile reports whether the query text carries RecompileDirective on a line of its own.
+func Recompile(text string) bool {
+	for line := range strings.SplitSeq(text, "\n") {
+		if strings.TrimSpace(line) == RecompileDirective {
+			return true
+		}
+	}
+	return false
+}
+
+// final is the text sent to the engine: OPTION (RECOMPILE) is appended on SQL Server when
+// the query asks for it; SQLite has no such hint and plans every statement anew anyway.
+func (d *DB) final(text string) string {
+	if d.kind != SQLServer || !Recompile(text) {
+		return text
+	}
+	return strings.TrimRight(text, " \t\r\n;") + "\nOPTION (RECOMPILE)"
 }
 
 // Each runs the named query and calls fn for each row, streaming: no more than one row is

@@ -248,11 +248,12 @@ func (h Host) SkipText() string {
 func readOnline(ctx context.Context, db *site.DB, collection string) (map[int64]bool, error) {
 	online := map[int64]bool{}
 	err := db.Each(ctx, "wol_online", site.Params{"collection": collection}, func(r *sql.Rows) error {
-		var id, on int64
+		var id int64
+		var on site.Flag // CNIsOnline (through CASE); its SQL type is unconfirmed
 		if err := r.Scan(&id, &on); err != nil {
 			return fmt.Errorf("read wol_online row: %w", err)
 		}
-		if on == 1 {
+		if on {
 			online[id] = true
 		}
 		return nil

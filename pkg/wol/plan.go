@@ -105,6 +105,9 @@ func (o Options) PlanTargets(t *Targets) (*Plan, error) {
 	}
 	mode := o.mode()
 	p := &Plan{Mode: mode, Collection: o.Collection, NotFound: t.NotFound, opts: o, password: pw}
+	if t.CollectionID != "" {
+		p.Collection = t.CollectionID // the ID the site calls and queries take
+	}
 
 	groups := map[string]*SubnetPlan{}
 	relays := map[string][]string{} // subnet -> online clients on it

@@ -86,11 +86,13 @@ type Host struct {
 type Targets struct {
 	Hosts    []Host   `json:"hosts"`               // sorted by name; skipped hosts have Skip set
 	NotFound []string `json:"not_found,omitempty"` // --host names the site database does not know
+	// CollectionID is the selection's collection resolved to its ID ("" without one).
+	CollectionID string `json:"collection_id,omitempty"`
 }
 
 // Selection chooses the machines to read. Filters combine (AND).
 type Selection struct {
-	Collection string         // CollectionID or name; "" = no collection filter
+	Collection string         // CollectionID or name, resolved to the ID once; "" = no collection filter
 	Hosts      []string       // NetBIOS names (or FQDNs, matched on the first label); nil = no filter
 	Subnets    []netip.Prefix // keep adapters whose address lies in one of these; nil = no filter
 }
@@ -109,15 +111,25 @@ type row struct {
 // LoadTargets runs queries/wol_targets.sql (one set-based query) and turns its rows into
 // hosts with their usable adapters, skipping with a reason what cannot be woken.
 func LoadTargets(ctx context.Context, db *site.DB, sel Selection) (*Targets, error) {
+	// Resolve the collection once, so that the set-based query compares one CollectionID
+	// (an OR over ID and name defeats index seeks on SQL Server; reference 12).
+	id := ""
+	if sel.Collection != "" {
+		c, err := db.ResolveCollection(ctx, sel.Collection)
+		if err != nil {
+			return nil, err
+		}
+		id = c.ID
+	}
 	var rows []row
-	err := db.Each(ctx, "wol_targets", site.Params{"collection": sel.Collection}, func(r *sql.Rows) error {
+	err := db.Each(ctx, "wol_targets", site.Params{"collection": id}, func(r *sql.Rows) error {
 		var x row
 		var name, mac, ips, masks sql.NullString
-		var online sql.NullInt64
+		var online site.Flag // CNIsOnline (through CASE); its SQL type is unconfirmed
 		if err := r.Scan(&x.ResourceID, &name, &online, &x.Source, &mac, &ips, &masks); err != nil {
 			return fmt.Errorf("read wol_targets row: %w", err)
 		}
-		x.Name, x.Online, x.MAC, x.IPs, x.Masks = name.String, online.Int64 == 1, mac.String, ips.String, masks.String
+		x.Name, x.Online, x.MAC, x.IPs, x.Masks = name.String, online.Bool(), mac.String, ips.String, masks.String
 		rows = append(rows, x)
 		return nil
 	})
@@ -128,7 +140,9 @@ func LoadTargets(ctx context.Context, db *site.DB, sel Selection) (*Targets, err
 		return nil, exit.Usagef("check the ID or name with patchnight collections list",
 			"collection %q does not exist or has no members", sel.Collection)
 	}
-	return buildTargets(rows, sel), nil
+	t := buildTargets(rows, sel)
+	t.CollectionID = id
+	return t, nil
 }
 
 // machine gathers one ResourceID's rows.
