@@ -346,8 +346,7 @@ FROM lab_update_state WHERE Status > 1;
 CREATE VIEW v_Update_ComplianceStatusAll AS
 SELECT u.CI_ID, s.ResourceID,
        COALESCE(ucs.Status,
-                CASE WHEN uss.LastScanPackageVersion >= u.MinSourceVersion THEN 1 ELSE 0 END) AS Status,
-       ucs.LastStatusChangeTime, ucs.LastEnforcementMessageID, ucs.LastErrorCode
+                CASE WHEN uss.LastScanPackageVersion >= u.MinSourceVersion THEN 1 ELSE 0 END) AS Status
 FROM lab_update u
 CROSS JOIN lab_host s
 LEFT JOIN v_UpdateComplianceStatus ucs ON ucs.CI_ID = u.CI_ID AND ucs.ResourceID = s.ResourceID
