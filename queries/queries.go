@@ -39,3 +39,58 @@ func Names() []string {
 	sort.Strings(names)
 	return names
 }
+
+// ReadBy maps every query to the package (its path in the module) whose row scanner reads
+// it. Each of those packages has a test that runs its queries against the lab, with bit
+// columns read back as bool as on SQL Server, through its own scanners, and checks with
+// site.DB.Ran that it ran every query listed here for it.
+func ReadBy() map[string]string {
+	const (
+		site       = "pkg/site"
+		report     = "pkg/report"
+		collection = "pkg/collection"
+		notify     = "pkg/notify"
+		runner     = "pkg/runner"
+		wol        = "pkg/wol"
+	)
+	return map[string]string{
+		"check_site":                site,
+		"collection_lookup":         site,
+		"compliance":                report,
+		"host_updates":              report,
+		"hosts_missing":             report,
+		"scan_status":               report,
+		"sug_lookup":                report,
+		"collection_members":        collection,
+		"collection_missing_update": collection,
+		"collection_rules_direct":   collection,
+		"collection_rules_query":    collection,
+		"collection_state":          collection,
+		"collection_sug_updates":    collection,
+		"collection_update_lookup":  collection,
+		"night_enforcement_state":   collection,
+		"night_logged_on":           collection,
+		"night_needs_attention":     collection,
+		"night_nobody_logged_on":    collection,
+		"scanbehind_members":        collection,
+		"notify_missing":            notify,
+		"notify_scan_behind":        notify,
+		"night_deployments":         runner,
+		"night_host_state":          runner,
+		"night_targets":             runner,
+		"wol_online":                wol,
+		"wol_targets":               wol,
+	}
+}
+
+// ReadByPackage lists, sorted, the queries ReadBy assigns to pkg.
+func ReadByPackage(pkg string) []string {
+	var out []string
+	for q, p := range ReadBy() {
+		if p == pkg {
+			out = append(out, q)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

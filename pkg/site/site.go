@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
@@ -46,6 +47,9 @@ type DB struct {
 	db       *sql.DB
 	kind     Kind
 	redacted string
+
+	mu  sync.Mutex
+	ran map[string]bool // names of the queries run, for Ran
 }
 
 // Params are the named parameters of a query. Only those the query text names (@name) are
@@ -283,7 +287,26 @@ func (d *DB) Query(ctx context.Context, name string, p Params) (*sql.Rows, error
 	if err != nil {
 		return nil, d.queryError(name, err)
 	}
+	d.mu.Lock()
+	if d.ran == nil {
+		d.ran = map[string]bool{}
+	}
+	d.ran[name] = true
+	d.mu.Unlock()
 	return rows, nil
+}
+
+// Ran lists, sorted, the named queries d has run (started without error). Tests use it to
+// prove that they exercised every query a package reads.
+func (d *DB) Ran() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]string, 0, len(d.ran))
+	for n := range d.ran {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // RecompileDirective is the header line that asks for a fresh plan per execution on SQL

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -196,5 +197,77 @@ func TestNullTime(t *testing.T) {
 	}
 	if err := nt.Scan(42); err == nil {
 		t.Error("scanned an int")
+	}
+}
+
+func TestFlag(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   any
+		want bool
+		err  bool
+	}{
+		{nil, false, false}, {true, true, false}, {false, false, false},
+		{int64(1), true, false}, {int64(0), false, false}, {int64(2), true, false},
+		{int32(1), true, false}, {uint8(1), true, false}, {[]byte("1"), true, false},
+		{"0", false, false}, {"true", true, false}, {"maybe", false, true}, {1.5, false, true},
+	}
+	for _, tc := range tests {
+		var f site.Flag
+		err := f.Scan(tc.in)
+		if (err != nil) != tc.err || (err == nil && f.Bool() != tc.want) {
+			t.Errorf("Flag.Scan(%#v) = %v, %v; want %v (error %v)", tc.in, f, err, tc.want, tc.err)
+		}
+	}
+}
+
+// A collection resolves by ID or name in any spelling (the site's collation is
+// case-insensitive), and the ID wins over a name.
+func TestResolveCollection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := site.Open(ctx, "sqlite:"+labPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, key := range []string{"SMS00001", "sms00001", "All Systems", "ALL SYSTEMS"} {
+		c, err := db.ResolveCollection(ctx, key)
+		if err != nil || c.ID != "SMS00001" || c.Members == 0 {
+			t.Errorf("ResolveCollection(%q) = %+v, %v", key, c, err)
+		}
+	}
+	for _, key := range []string{"", "no such collection"} {
+		if _, err := db.ResolveCollection(ctx, key); exit.Code(err) != exit.Usage {
+			t.Errorf("ResolveCollection(%q): %v, want a usage error", key, err)
+		}
+	}
+	if !slices.Contains(db.Ran(), "collection_lookup") {
+		t.Errorf("Ran() = %v, lacks collection_lookup", db.Ran())
+	}
+}
+
+// pkg/site reads check_site and collection_lookup itself; its tests run both, with
+// flags read back as bool too.
+func TestSiteQueriesReadBools(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, o := range []site.LabOptions{{}, {FlagsAsBool: true}} {
+		db, err := site.OpenLab(ctx, labPath, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Check(ctx); err != nil {
+			t.Error(err)
+		}
+		if _, err := db.ResolveCollection(ctx, "All Systems"); err != nil {
+			t.Error(err)
+		}
+		for _, q := range queries.ReadByPackage("pkg/site") {
+			if !slices.Contains(db.Ran(), q) {
+				t.Errorf("%+v: query %s, read by pkg/site, did not run", o, q)
+			}
+		}
+		db.Close()
 	}
 }
