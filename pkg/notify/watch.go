@@ -92,18 +92,7 @@ func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, erro
 		}
 		scope = c.ID
 	}
-	var rows []behindHost
-	err := env.Site.Each(ctx, "notify_scan_behind", site.Params{"collection": scope}, func(r *sql.Rows) error {
-		var h behindHost
-		var online site.Flag // CNIsOnline through COALESCE; its SQL type is unconfirmed
-		var catalog sql.NullInt64
-		if err := r.Scan(&h.rid, &h.name, &online, &h.user, &h.bucket, &h.scanVersion, &catalog); err != nil {
-			return fmt.Errorf("read scan-behind machine: %w", err)
-		}
-		h.online = online.Bool()
-		rows = append(rows, h)
-		return nil
-	})
+	rows, err := readScanBehind(ctx, env.Site, scope)
 	if err != nil {
 		return PassResult{}, err
 	}
@@ -316,3 +305,21 @@ func isUnreachable(err error) bool {
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+
+// readScanBehind reads queries/notify_scan_behind.sql for scope (a CollectionID, "" = every
+// client).
+func readScanBehind(ctx context.Context, db *site.DB, scope string) ([]behindHost, error) {
+	var rows []behindHost
+	err := db.Each(ctx, "notify_scan_behind", site.Params{"collection": scope}, func(r *sql.Rows) error {
+		var h behindHost
+		var online site.Flag // CNIsOnline through COALESCE; its SQL type is unconfirmed
+		var catalog sql.NullInt64
+		if err := r.Scan(&h.rid, &h.name, &online, &h.user, &h.bucket, &h.scanVersion, &catalog); err != nil {
+			return fmt.Errorf("read scan-behind machine: %w", err)
+		}
+		h.online = online.Bool()
+		rows = append(rows, h)
+		return nil
+	})
+	return rows, err
+}
