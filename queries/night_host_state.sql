@@ -9,7 +9,8 @@
 -- SUP's catalog (reference 3: pin the source). Known is per update: the machine's scan of
 -- that update's own source (v_UpdateCIs.UpdateSource_ID) carried the update's catalog
 -- (MinSourceVersion; whether v_UpdateCIs exposes it on a site is unconfirmed, reference 1.2
--- "Types"). Online, Active and the flags are integers here (COALESCE/CASE).
+-- "Types"); with an empty group, a machine is known once it has scanned at all. Online,
+-- Active and the other yes/no columns are integers here (COALESCE/CASE).
 WITH cur AS (
     SELECT MAX(sup.SyncCatalogVersion) AS Version FROM vSMS_SUPSyncStatus sup
     WHERE sup.WSUSSourceServer = 'Microsoft Update'
@@ -47,7 +48,8 @@ SELECT s.ResourceID, s.Name0 AS Name, COALESCE(s.AD_Site_Name0, '') AS Location,
             WHEN uss.LastScanPackageVersion >= cur.Version THEN 'current'
             ELSE 'behind' END AS ScanBucket,
        COALESCE(uss.LastErrorCode, 0) AS ScanError,
-       CASE WHEN uss.ResourceID IS NOT NULL AND COALESCE(kn.Updates, 0) >= need.Updates THEN 1 ELSE 0 END AS Known,
+       CASE WHEN COALESCE(kn.Updates, 0) >= need.Updates AND (need.Updates > 0 OR uss.ResourceID IS NOT NULL)
+            THEN 1 ELSE 0 END AS Known,
        COALESCE(req.Required, 0) AS Required, COALESCE(req.PendingRestart, 0) AS PendingRestart,
        COALESCE(req.Failed, 0) AS Failed, COALESCE(req.ErrorCode, 0) AS ErrorCode,
        cdr.CNLastOnlineTime AS LastOnline
