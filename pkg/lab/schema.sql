@@ -349,6 +349,12 @@ FROM lab_assignment a;
 
 CREATE VIEW v_CIAssignmentToCI AS SELECT AssignmentID, CI_ID FROM lab_assignment_ci;
 
+-- The link from a deployment to its software update group (reference 1.2), kept in the lab
+-- as lab_assignment.AssignedGroupCI_ID.
+CREATE VIEW v_CIAssignmentToGroup AS
+SELECT AssignmentID, AssignedGroupCI_ID AS AssignedUpdateGroup FROM lab_assignment
+WHERE AssignedGroupCI_ID IS NOT NULL;
+
 CREATE VIEW v_Collection AS
 SELECT CollectionID, Name, Comment, LastRefreshTime, LastChangeTime, RefreshType,
        CollectionType, CurrentStatus, MemberCount, LimitToCollectionID
