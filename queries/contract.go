@@ -121,7 +121,7 @@ func Contracts() []Contract {
 			"SuppressReboot", "int", "NotifyUser", "flag", "AssignmentEnabled", "flag", "Updates", "int", "AssignedGroupCI_ID", "int")},
 		{"night_enforcement_state", []Param{{"limit", String}, {"state", Int}}, idName},
 		{"night_host_state", []Param{{"group", Int}, {"scope", String}}, cols("ResourceID", "int", "Name", "string",
-			"Location", "string", "Eligible", "flag", "Active", "flag", "Healthy", "flag", "Online", "flag",
+			"Location", "string", "Eligible", "flag", "Active", "flag", "Healthy", "int", "Online", "flag",
 			"ScanBucket", "string", "ScanError", "int", "Known", "flag", "Required", "int", "PendingRestart", "int",
 			"Failed", "int", "ErrorCode", "int", "LastOnline", "time")},
 		{"night_logged_on", str("limit"), idName},
