@@ -105,7 +105,7 @@ func TestDoctorFaults(t *testing.T) {
 	tests := []struct {
 		name   string
 		args   []string
-		wol    string                                 // wol.mode for the profile, "" = default
+		wol    string                                  // wol.mode for the profile, "" = default
 		fault  func(host, target string) lab.FaultKind // endpoint faults
 		mutate func(t *testing.T, s setup)
 		checks []string // the checks that may fail; the first must
@@ -119,7 +119,9 @@ func TestDoctorFaults(t *testing.T) {
 		},
 		{
 			name: "column missing", args: []string{"--skip-clients"},
-			mutate: func(t *testing.T, s setup) { must(t, lab.DropViewColumn(t.Context(), s.db, "v_Collections", "ObjectPath")) },
+			mutate: func(t *testing.T, s setup) {
+				must(t, lab.DropViewColumn(t.Context(), s.db, "v_Collections", "ObjectPath"))
+			},
 			checks: []string{"query"},
 			words:  []string{"lacks the column ObjectPath", "collection_state"},
 		},
@@ -245,4 +247,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-

@@ -329,7 +329,6 @@ func openLab(t *testing.T, db *site.DB) *sql.DB {
 	return raw
 }
 
-
 func TestReport(t *testing.T) {
 	t.Parallel()
 	r := &Report{}
