@@ -171,7 +171,7 @@ func TestDoctorFaults(t *testing.T) {
 				must(t, err)
 			},
 			checks: []string{"wake"},
-			words:  []string{"no wake route", "allow directed broadcasts", "--mode site"},
+			words:  []string{"no wake route", "allow directed broadcasts", "wol.mode site"},
 		},
 	}
 	for _, tc := range tests {
@@ -225,6 +225,33 @@ func TestDoctorFaults(t *testing.T) {
 				t.Errorf("no failed %s line names the fault (%q); results: %+v", tc.checks[0], tc.words, rep.Results)
 			}
 		})
+	}
+}
+
+// TestDoctorReadme: the README section the doctor's fixes point to exists and names every
+// check doctor prints.
+func TestDoctorReadme(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../README.md")
+	must(t, err)
+	readme := string(b)
+	i := strings.Index(readme, "\n## First night on a real site\n")
+	if i < 0 {
+		t.Fatal(`README has no "First night on a real site" section`)
+	}
+	section := readme[i:]
+	if j := strings.Index(section[1:], "\n## "); j >= 0 {
+		section = section[:j+1]
+	}
+	for _, check := range []string{"sql", "query", "sup-sync", "min-source-version", "update-group", "provider", "provider-rights", "client", "wake", "tasks"} {
+		if !strings.Contains(section, "**"+check+"**") {
+			t.Errorf("the README section does not explain the %s check", check)
+		}
+	}
+	for _, w := range []string{"MinSourceVersion", "GRANT SELECT ON vSMS_SUPSyncStatus TO", "night --dry-run", "does not exist yet"} {
+		if !strings.Contains(section, w) {
+			t.Errorf("the README section lacks %q", w)
+		}
 	}
 }
 

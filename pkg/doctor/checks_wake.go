@@ -31,7 +31,7 @@ func checkWake(ctx context.Context, o Options) []Result {
 		case wol.MethodNone:
 			r.Status = Fail
 			r.Message = "no wake route: " + s.Reason
-			r.Fix = "allow directed broadcasts from the site server to this subnet (wol.mode directed or auto), or keep one machine awake on it (relay), or use --mode site"
+			r.Fix = "allow directed broadcasts from the site server to this subnet (wol.mode directed or auto), keep one machine awake on it (relay), or wake through the site (wol.mode site)"
 		case wol.MethodDirected:
 			r.Message = fmt.Sprintf("directed broadcast to %s (%d machines); whether the routers forward it cannot be seen without sending", s.Broadcast, n)
 		case wol.MethodRelay:

@@ -207,7 +207,7 @@ func TestCheckWake(t *testing.T) {
 			t.Errorf("result %d: %+v", i, r)
 		}
 	}
-	if !strings.Contains(res[1].Fix, "--mode site") || !strings.Contains(res[2].Message, "PC7") {
+	if !strings.Contains(res[1].Fix, "wol.mode site") || !strings.Contains(res[2].Message, "PC7") {
 		t.Errorf("%+v", res)
 	}
 	res = checkWake(t.Context(), Options{WakePlan: func(context.Context) (*wol.Plan, error) { return nil, errors.New("bad mode") }})
