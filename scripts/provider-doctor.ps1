@@ -76,7 +76,10 @@ function Test-PnPermission([string]$path, [uint32]$bits) {
 # Owned collections: the owner tag is matched in WQL with [[] for the literal bracket.
 $owned = New-Object 'System.Collections.Generic.List[object]'
 $total = 0
-foreach ($c in @(Get-CimInstance -Namespace $ns -ClassName SMS_Collection -Filter "Comment LIKE '%[[]patchnight:%'" -Property CollectionID, Name, Comment)) {
+$filter = "Comment LIKE '%[[]patchnight:%'"
+$props = @('CollectionID', 'Name', 'Comment')
+$found = @(Get-CimInstance -Namespace $ns -ClassName SMS_Collection -Filter $filter -Property $props)
+foreach ($c in $found) {
     if (-not ([string]$c.Comment).TrimEnd().EndsWith(']')) { continue }
     $total++
     if ($owned.Count -ge $max) { continue }
