@@ -228,6 +228,37 @@ func TestDoctorFaults(t *testing.T) {
 	}
 }
 
+// TestDoctorCommandErrors: the command itself keeps the README's exit codes: 64 for bad
+// flags, 69 when the site database cannot be reached, each with one line on stderr.
+func TestDoctorCommandErrors(t *testing.T) {
+	t.Parallel()
+	e := newLabEnv(t, labSpec{hosts: 30})
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"sample zero", []string{"doctor", "--sample", "0"}, 64, "--sample 0"},
+		{"bad host", []string{"doctor", "--host", "https://pc1/"}, 64, "--host"},
+		{"unknown flag", []string{"doctor", "--frobnicate"}, 64, "frobnicate"},
+		{"an argument", []string{"doctor", "now"}, 64, "now"},
+		{"SQL Server unreachable", []string{"--sql", "sqlserver://127.0.0.1:1?database=CM_LAB&dial+timeout=2", "doctor", "--skip-clients"}, 69, "cannot reach SQL Server"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, stderr, code := e.run(tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr %q", code, tc.code, stderr)
+			}
+			if out != "" || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "patchnight: ") || !strings.Contains(stderr, tc.want) {
+				t.Errorf("stdout %q, stderr %q: want one patchnight line naming %q", out, stderr, tc.want)
+			}
+		})
+	}
+}
+
 // TestDoctorReadme: the README section the doctor's fixes point to exists and names every
 // check doctor prints.
 func TestDoctorReadme(t *testing.T) {

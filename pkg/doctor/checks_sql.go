@@ -202,7 +202,7 @@ func checkSUPSync(ctx context.Context, o Options) []Result {
 			Message: msg + "; last successful sync " + durationText(age) + " ago",
 			Fix:     "the SUP has not synchronized for more than 2 days: check its sync schedule and wsyncmgr.log"}}
 	}
-	return []Result{{Check: "sup-sync", Subject: top.server, Status: OK,
+	return []Result{{Check: "sup-sync", Subject: top.server, Status: OK, Unconfirmed: n > 1,
 		Message: msg + "; last successful sync " + top.lastSync.Time.UTC().Format("2006-01-02 15:04") + " UTC"}}
 }
 
