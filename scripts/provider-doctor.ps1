@@ -60,7 +60,8 @@ if (-not $present) {
     exit 0
 }
 
-$permErr = ''
+# State the functions below change: an object, as they run in scopes of their own.
+$state = @{ permErr = '' }
 function Test-PnPermission([string]$path, [uint32]$bits) {
     try {
         $r = Invoke-CimMethod -Namespace $ns -ClassName SMS_RbacSecuredObject -MethodName UserHasPermissions -Arguments @{
@@ -68,7 +69,7 @@ function Test-PnPermission([string]$path, [uint32]$bits) {
         if ($null -eq $r -or $null -eq $r.ReturnValue) { return $null }
         return [bool]$r.ReturnValue
     } catch {
-        $script:permErr = 'SMS_RbacSecuredObject.UserHasPermissions: ' + [string]$_.Exception.Message
+        $state.permErr = 'SMS_RbacSecuredObject.UserHasPermissions: ' + [string]$_.Exception.Message
         return $null
     }
 }
@@ -93,4 +94,4 @@ foreach ($c in $found) {
 $create = Test-PnPermission 'SMS_Collection' ([uint32](1 + 2 + 1024))
 
 Write-Result @{ providers = $providers.ToArray(); namespace = $ns; namespacePresent = $true;
-    owned = $owned.ToArray(); ownedTotal = $total; canCreate = $create; permissionError = $permErr }
+    owned = $owned.ToArray(); ownedTotal = $total; canCreate = $create; permissionError = $state.permErr }
