@@ -52,6 +52,7 @@ func ReadBy() map[string]string {
 		notify     = "pkg/notify"
 		runner     = "pkg/runner"
 		wol        = "pkg/wol"
+		doctor     = "pkg/doctor"
 	)
 	return map[string]string{
 		"check_site":                site,
@@ -80,6 +81,10 @@ func ReadBy() map[string]string {
 		"night_targets":             runner,
 		"wol_online":                wol,
 		"wol_targets":               wol,
+		"doctor_group_deployments":  doctor,
+		"doctor_min_source_version": doctor,
+		"doctor_online_sample":      doctor,
+		"doctor_sup_sync":           doctor,
 	}
 }
 

@@ -124,6 +124,7 @@ Try it without a site: patchnight demo`,
 		newNightCmd,
 		newNotifyCmd,
 		newHistoryCmd,
+		newDoctorCmd,
 	} {
 		root.AddCommand(sub(app))
 	}

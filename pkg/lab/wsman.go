@@ -107,9 +107,12 @@ const (
 	FaultUnauthorized           // any request: HTTP 401, whatever the credentials
 	FaultResetReceive           // Receive: the connection is reset in the middle of the response
 	FaultRefuse                 // any request: the connection is closed at once, no response (host unreachable)
+	// FaultConstrainedLanguage: every script fails as on a host whose PowerShell runs in
+	// ConstrainedLanguage mode: exit 1, PowerShell's error as CLIXML on stderr.
+	FaultConstrainedLanguage
 )
 
-var wsFaultNames = [...]string{"none", "hang", "quota", "unauthorized", "reset-receive", "refuse"}
+var wsFaultNames = [...]string{"none", "hang", "quota", "unauthorized", "reset-receive", "refuse", "constrained-language"}
 
 func (k FaultKind) String() string {
 	if k >= 0 && int(k) < len(wsFaultNames) {
@@ -779,6 +782,12 @@ func (w *WSMan) start(sh *wsShell, cmd *wsCommand, host string) {
 	}
 	if w.opts.OnScript != nil {
 		w.opts.OnScript(host, op, script)
+	}
+	if w.opts.Faults != nil {
+		if f := w.opts.Faults(host); f.Kind == FaultConstrainedLanguage && w.fire(host, f) {
+			w.finish(cmd, nil, wsCLIXMLError(constrainedLanguageError), 1)
+			return
+		}
 	}
 	ctx, cancel := context.WithCancel(w.ctx)
 	w.mu.Lock()

@@ -56,11 +56,7 @@ func (s *Site) handle(ctx context.Context, host, op string, params json.RawMessa
 func (s *Site) handleClient(ctx context.Context, host, op string, params json.RawMessage) (any, error) {
 	switch op {
 	case "probe":
-		h, err := s.Sim.Host(ctx, host)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"computer": h.Name}, nil
+		return s.probe(ctx, host, params)
 	case "client-trigger-schedule":
 		var p struct{ ScheduleID string }
 		if err := json.Unmarshal(params, &p); err != nil {
@@ -230,6 +226,12 @@ func (s *Site) handleProvider(ctx context.Context, op string, params json.RawMes
 			return nil, fail("bad-parameter", "parameters: %v", err)
 		}
 		return result(s.operationStatus(req.OperationID))
+	case "provider-doctor":
+		v, err := s.providerDoctor(ctx, params)
+		if err != nil {
+			return nil, err
+		}
+		return result(v)
 	}
 	v, err := collection.HandleLabOp(ctx, s.DB, op, params, s.Sim.Now())
 	if err != nil {

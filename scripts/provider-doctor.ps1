@@ -1,0 +1,97 @@
+# patchnight-op: provider-doctor/1
+# Read-only check of the SMS Provider for `patchnight doctor`: the provider locations
+# (root\sms:SMS_ProviderLocation), whether the namespace root\sms\site_<SiteCode> is present
+# on this host, the collections patchnight owns (comment ending with an owner tag
+# "[patchnight:...]"), and whether the account may create collections and change the owned
+# ones, asked through SMS_RbacSecuredObject.UserHasPermissions (documented in the SDK as
+# "true if the current user has all the requested rights to the given object"). The
+# permission bit values (READ 1, MODIFY 2, DELETE 4, CREATE 1024) are those documented for
+# SMS_SecuredObject; that the RBAC method takes the same values is unconfirmed, so an
+# answer it cannot give is reported, never guessed. Nothing is written.
+# Parameters: {"SiteCode": "ABC", "MaxOwned": 50}
+# Result: {"providers": [{"machine", "siteCode", "namespacePath", "forLocalSite"}],
+#   "namespace": "root\\sms\\site_ABC", "namespacePresent": true,
+#   "owned": [{"collectionId", "name", "canModify": true|false|null}], "ownedTotal": 3,
+#   "canCreate": true|false|null, "permissionError": ""}
+# patchnight-uses: common
+param($p)
+$ErrorActionPreference = 'Stop'
+
+$site = [string]$p.SiteCode
+if ($site -notmatch '^[A-Za-z0-9]{3}$') { Stop-Op 'bad-parameter' 'SiteCode must be three letters or digits' }
+$max = 50
+if ($null -ne $p.MaxOwned) { $max = [int]$p.MaxOwned }
+$ns = 'root\sms\site_' + $site
+$idPattern = '^[A-Z0-9]{3}[0-9A-F]{5}$'
+
+$providers = New-Object 'System.Collections.Generic.List[object]'
+try {
+    foreach ($l in @(Get-CimInstance -Namespace 'root\sms' -ClassName SMS_ProviderLocation)) {
+        $providers.Add(@{ machine = [string]$l.Machine; siteCode = [string]$l.SiteCode;
+            namespacePath = [string]$l.NamespacePath; forLocalSite = [bool]$l.ProviderForLocalSite })
+    }
+} catch {
+    $x = $_.Exception
+    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {
+        Stop-Op 'no-provider' 'root\sms does not exist on this host: it is not an SMS Provider'
+    }
+    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'AccessDenied') {
+        Stop-Op 'access-denied' ('reading root\sms:SMS_ProviderLocation: access denied: ' + $x.Message)
+    }
+    Stop-Op 'cim' ('reading root\sms:SMS_ProviderLocation: ' + [string]$x.Message)
+}
+
+$present = $true
+try {
+    $null = Get-CimClass -Namespace $ns -ClassName SMS_Collection
+} catch {
+    $x = $_.Exception
+    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {
+        $present = $false
+    } elseif ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'AccessDenied') {
+        Stop-Op 'access-denied' ('reading ' + $ns + ': access denied: ' + $x.Message)
+    } else {
+        Stop-Op 'cim' ('reading ' + $ns + ': ' + [string]$x.Message)
+    }
+}
+if (-not $present) {
+    Write-Result @{ providers = $providers.ToArray(); namespace = $ns; namespacePresent = $false;
+        owned = @(); ownedTotal = 0; canCreate = $null; permissionError = '' }
+    exit 0
+}
+
+# State the functions below change: an object, as they run in scopes of their own.
+$state = @{ permErr = '' }
+function Test-PnPermission([string]$path, [uint32]$bits) {
+    try {
+        $r = Invoke-CimMethod -Namespace $ns -ClassName SMS_RbacSecuredObject -MethodName UserHasPermissions -Arguments @{
+            ObjectPath = $path; Permissions = $bits }
+        if ($null -eq $r -or $null -eq $r.ReturnValue) { return $null }
+        return [bool]$r.ReturnValue
+    } catch {
+        $state.permErr = 'SMS_RbacSecuredObject.UserHasPermissions: ' + [string]$_.Exception.Message
+        return $null
+    }
+}
+
+# Owned collections: the owner tag is matched in WQL with [[] for the literal bracket.
+$owned = New-Object 'System.Collections.Generic.List[object]'
+$total = 0
+$filter = "Comment LIKE '%[[]patchnight:%'"
+$props = @('CollectionID', 'Name', 'Comment')
+$found = @(Get-CimInstance -Namespace $ns -ClassName SMS_Collection -Filter $filter -Property $props)
+foreach ($c in $found) {
+    if (-not ([string]$c.Comment).TrimEnd().EndsWith(']')) { continue }
+    $total++
+    if ($owned.Count -ge $max) { continue }
+    $id = [string]$c.CollectionID
+    $can = $null
+    if ($id -match $idPattern) {
+        $can = Test-PnPermission ('SMS_Collection.CollectionID="' + $id + '"') ([uint32](1 + 2 + 4))
+    }
+    $owned.Add(@{ collectionId = $id; name = [string]$c.Name; canModify = $can })
+}
+$create = Test-PnPermission 'SMS_Collection' ([uint32](1 + 2 + 1024))
+
+Write-Result @{ providers = $providers.ToArray(); namespace = $ns; namespacePresent = $true;
+    owned = $owned.ToArray(); ownedTotal = $total; canCreate = $create; permissionError = $state.permErr }
