@@ -209,3 +209,36 @@ func encodeUTF16Base64(s string) string {
 	}
 	return base64.StdEncoding.EncodeToString(b)
 }
+
+// MaxParamsChars is the longest JSON text Windows PowerShell 5.1's ConvertFrom-Json
+// accepts: the bootstrap parses the parameter object with it, and the cmdlet's
+// JavaScriptSerializer refuses input over its default MaxJsonLength of 2,097,152
+// characters (configmgr.md section 12; the cmdlet cannot raise it).
+const MaxParamsChars = 2097152
+
+// ParamsTooLongMessage is the exception message ConvertFrom-Json throws on 5.1 for input
+// over MaxParamsChars (as quoted in microsoft/sql-server-samples#348); the bootstrap
+// reports it as {"error":{"code":"exception","message":...}}.
+const ParamsTooLongMessage = "Error during serialization or deserialization using the JSON JavaScriptSerializer. " +
+	"The length of the string exceeds the value set on the maxJsonLength property.\r\nParameter name: input"
+
+// ParamsChars is the length of a UTF-8 JSON text as .NET counts string length (UTF-16
+// code units), the measure MaxParamsChars applies to.
+func ParamsChars(params []byte) int {
+	n := 0
+	for _, r := range string(params) {
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// CommandParts splits Command into the program and its arguments, as the WS-Man Command
+// message carries them when no cmd.exe runs in between (WINRS_SKIP_CMD_SHELL=TRUE).
+func CommandParts() (program, arguments string) {
+	program, arguments, _ = strings.Cut(Command(), " ")
+	return program, arguments
+}
