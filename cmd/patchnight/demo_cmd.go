@@ -170,7 +170,7 @@ func (a *App) demo(ctx context.Context, dir string, opt lab.Options, concurrency
 		return err
 	}
 	defer k.Close()
-	pc, err := k.Client(labsite.ProviderHost)
+	pc, err := k.ClientTimeout(labsite.ProviderHost, provider.DefaultTimeout)
 	if err != nil {
 		return err
 	}
