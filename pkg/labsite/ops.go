@@ -298,7 +298,9 @@ func (s *Site) clientOperation(ctx context.Context, req provider.ClientOperation
 				op.completed++
 				continue
 			}
-			// A client on the same subnet that is awake sends the packet (reference 7).
+			// Whether type 150 wakes at all is unconfirmed (reference 7); the product wakes
+			// through MachinesToWakeup. The double lets an awake client on the subnet send
+			// the packet, as notification wake does.
 			woke, err := s.wakeByName(ctx, h)
 			if err != nil || !woke {
 				op.failed++

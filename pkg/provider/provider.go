@@ -563,10 +563,13 @@ type ClientOperationType uint32
 
 // Client notification operations patchnight uses.
 const (
-	OpMachinePolicy    ClientOperationType = 8   // request machine policy
-	OpUpdateEvaluation ClientOperationType = 14  // software update deployment evaluation (not a scan)
-	OpRestart          ClientOperationType = 17  // restart
-	OpWake             ClientOperationType = 150 // wake up (notification wake, 1810+; not on built-in collections)
+	OpMachinePolicy    ClientOperationType = 8  // request machine policy
+	OpUpdateEvaluation ClientOperationType = 14 // software update deployment evaluation (not a scan)
+	OpRestart          ClientOperationType = 17 // restart
+	// OpWake is "wake up" (not on built-in collections). Whether it wakes sleeping
+	// machines is unconfirmed (configmgr.md section 7): patchnight wakes through
+	// MachinesToWakeup, which reports NumSleepers.
+	OpWake ClientOperationType = 150
 )
 
 // String names the operation.
