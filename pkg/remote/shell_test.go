@@ -71,6 +71,20 @@ func TestCommandPipeModeAndSendEnvelopes(t *testing.T) {
 		!sh[0].Deleted || len(sh[0].Signals) != 0 {
 		t.Errorf("shell records: %+v", sh)
 	}
+	// The longest host name a URL can hold still leaves the envelope within the limit.
+	long := strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 52) + ".lab.test"
+	if len(long) != 253 {
+		t.Fatalf("host name of %d characters", len(long))
+	}
+	c2 := newClient(t, long, s.config(remote.AuthNTLM), labCreds)
+	if err := c2.RunText(context.Background(), script, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.w.Stats(); st.MaxEnvelope["Send"] > lab.DefaultMaxEnvelopeSize || st.TooLarge != 0 {
+		t.Errorf("with a 253-character host: largest Send envelope %d bytes (limit %d)", st.MaxEnvelope["Send"], lab.DefaultMaxEnvelopeSize)
+	} else {
+		t.Logf("largest Send envelope %d bytes of %d", st.MaxEnvelope["Send"], lab.DefaultMaxEnvelopeSize)
+	}
 }
 
 // A host whose MaxEnvelopeSizekb is below what the client sends refuses the request with
