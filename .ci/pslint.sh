@@ -25,6 +25,6 @@ fi
 files+=("$gen"/e2e/*.ps1)
 # The scripts as they travel: each with the shared libraries it uses inserted.
 mkdir "$gen/composed"
-PATCHNIGHT_PSLINT_DIR="$gen/composed" go test -count=1 -run '^TestSharedLibraries$' ./scripts >/dev/null
+PATCHNIGHT_PSLINT_DIR="$gen/composed" go test -count=1 -run '^(TestSharedLibraries|TestNoticeLauncher)$' ./scripts >/dev/null
 files+=("$gen"/composed/*.ps1)
 node .ci/pslint/lint.mjs "${files[@]}"

@@ -1,8 +1,11 @@
 # patchnight-op: notice-window/1
 # The notice window (issue 7): client-notify.ps1 writes this file to %ProgramData%\patchnight
-# and starts it in the user's session through a one-shot scheduled task, as
-#   powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden
-#                  -File notice-window.ps1 <payload>
+# and starts it in the user's session through a one-shot scheduled task that runs
+#   powershell.exe -NoProfile -NonInteractive -WindowStyle Hidden -EncodedCommand <launcher>
+# (no -File and no -ExecutionPolicy: Group Policy overrides the one, AllSigned refuses the
+# other). The launcher (scripts.NoticeLauncher) runs this text as a script block only when
+# its SHA-256 is the one patchnight sent, with the notice from
+# %ProgramData%\patchnight\notices\<id>.txt as its parameter.
 # The payload is base64 of UTF-8 JSON {"Title", "Text", "Organisation", "Contact",
 # "TimeoutSeconds"} (pkg/notify.EncodePayload). Every value is shown through a property
 # that takes plain text: the form's title, labels with UseMnemonic off (so & is shown as

@@ -21,8 +21,10 @@ package scripts
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -208,4 +210,114 @@ func encodeUTF16Base64(s string) string {
 		b[2*i+1] = byte(c >> 8)
 	}
 	return base64.StdEncoding.EncodeToString(b)
+}
+
+// MaxParamsChars is the longest JSON text Windows PowerShell 5.1's ConvertFrom-Json
+// accepts: the bootstrap parses the parameter object with it, and the cmdlet's
+// JavaScriptSerializer refuses input over its default MaxJsonLength of 2,097,152
+// characters (configmgr.md section 12; the cmdlet cannot raise it).
+const MaxParamsChars = 2097152
+
+// ParamsTooLongMessage is the exception message ConvertFrom-Json throws on 5.1 for input
+// over MaxParamsChars (as quoted in microsoft/sql-server-samples#348); the bootstrap
+// reports it as {"error":{"code":"exception","message":...}}.
+const ParamsTooLongMessage = "Error during serialization or deserialization using the JSON JavaScriptSerializer. " +
+	"The length of the string exceeds the value set on the maxJsonLength property.\r\nParameter name: input"
+
+// ParamsChars is the length of a UTF-8 JSON text as .NET counts string length (UTF-16
+// code units), the measure MaxParamsChars applies to.
+func ParamsChars(params []byte) int {
+	n := 0
+	for _, r := range string(params) {
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// CommandParts splits Command into the program and its arguments, as the WS-Man Command
+// message carries them when no cmd.exe runs in between (WINRS_SKIP_CMD_SHELL=TRUE).
+func CommandParts() (program, arguments string) {
+	program, arguments, _ = strings.Cut(Command(), " ")
+	return program, arguments
+}
+
+// NoticeProgram is what the notice window's scheduled task runs: Windows PowerShell 5.1 by
+// its full path (client-notify.ps1 fills in %SystemRoot%).
+const NoticeProgram = `%SystemRoot%\System32\WindowsPowerShell\v1.0\powershell.exe`
+
+// NoticeOptions are the fixed options of the notice window's task action. There is no
+// -ExecutionPolicy (Group Policy's MachinePolicy and UserPolicy override it) and no -File
+// (an unsigned script file does not run where policy is AllSigned): the launcher travels
+// as -EncodedCommand, which execution policy does not apply to (configmgr.md section 12;
+// AppLocker or WDAC Constrained Language Mode may still block it).
+const NoticeOptions = "-NoProfile -NonInteractive -WindowStyle Hidden -EncodedCommand "
+
+// MaxCommandLine is the longest command line Windows starts through cmd.exe; the task
+// action stays within it (program, a space, and the arguments).
+const MaxCommandLine = 8191
+
+// noticeLauncher is the PowerShell the notice task runs. It holds two values, both
+// checked hex, never text from a user: the SHA-256 of the window script and the notice
+// ID. The window script (notice-window.ps1 with its libraries, about 6 KB) and the notice
+// (up to 16,000 characters of base64) are together far too long for one command line
+// (the encoded launcher alone is about 2.7 times its text), so both wait in files
+// client-notify.ps1 writes under %ProgramData%\patchnight with an ACL that lets only
+// SYSTEM and Administrators change them: the launcher reads the script, runs it only when
+// its hash is the one patchnight sent, and hands it the notice as its parameter.
+const noticeLauncher = `# patchnight notice launcher/1
+$ErrorActionPreference = 'Stop'
+$u = New-Object System.Text.UTF8Encoding $false
+$d = Join-Path $env:ProgramData 'patchnight'
+$t = [System.IO.File]::ReadAllText((Join-Path $d 'notice-window.ps1'), $u)
+$h = New-Object System.Security.Cryptography.SHA256Managed
+$s = [System.BitConverter]::ToString($h.ComputeHash($u.GetBytes($t))).Replace('-', '').ToLowerInvariant()
+if ($s -ne '{{SHA256}}') { exit 3 }
+$n = [System.IO.File]::ReadAllText((Join-Path $d 'notices\{{ID}}.txt'), $u).Trim()
+$null = & ([ScriptBlock]::Create($t)) $n
+`
+
+var (
+	hexID     = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// NoticeLauncher returns the launcher text for a notice ID (32 lower-case hex digits) and
+// the SHA-256 (hex) of the window script's UTF-8 text.
+func NoticeLauncher(id, windowSHA256 string) (string, error) {
+	if !hexID.MatchString(id) {
+		return "", fmt.Errorf("notice ID %q is not 32 lower-case hex digits", id)
+	}
+	if !hexSHA256.MatchString(windowSHA256) {
+		return "", fmt.Errorf("window script hash %q is not a SHA-256 in hex", windowSHA256)
+	}
+	return strings.NewReplacer("{{SHA256}}", windowSHA256, "{{ID}}", id).Replace(noticeLauncher), nil
+}
+
+// NoticeArguments returns the argument list of the notice window's task action:
+// NoticeOptions and the UTF-16LE base64 of NoticeLauncher(id, SHA-256 of windowScript).
+func NoticeArguments(id, windowScript string) (string, error) {
+	sum := sha256.Sum256([]byte(windowScript))
+	l, err := NoticeLauncher(id, hex.EncodeToString(sum[:]))
+	if err != nil {
+		return "", err
+	}
+	args := NoticeOptions + encodeUTF16Base64(l)
+	if n := len(NoticeProgram) + 1 + len(args); n > MaxCommandLine {
+		return "", fmt.Errorf("the notice task's command line would be %d characters, over %d", n, MaxCommandLine)
+	}
+	return args, nil
+}
+
+// ParseNoticeArguments checks that args is an argument list NoticeArguments makes and
+// returns the launcher text it carries.
+func ParseNoticeArguments(args string) (string, error) {
+	enc, ok := strings.CutPrefix(args, NoticeOptions)
+	if !ok || strings.ContainsAny(enc, " \t\"'") {
+		return "", fmt.Errorf("%w: want %q and base64", ErrBadCommand, NoticeOptions)
+	}
+	return ParseCommand(PowerShell + " -EncodedCommand " + enc)
 }

@@ -170,7 +170,7 @@ func (a *App) demo(ctx context.Context, dir string, opt lab.Options, concurrency
 		return err
 	}
 	defer k.Close()
-	pc, err := k.Client(labsite.ProviderHost)
+	pc, err := k.ClientTimeout(labsite.ProviderHost, provider.DefaultTimeout)
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func (a *App) demo(ctx context.Context, dir string, opt lab.Options, concurrency
 	defer j.Close()
 	env := runner.Env{
 		Site: db, Journal: j, Hosts: connectorHosts{k: k}, Provider: prov,
-		Wol: wol.Transports{Conn: ls.Wake.Redirect(conn), Relayer: relayer{k}},
+		Wol: wol.Transports{Conn: ls.Wake.Redirect(conn), Relayer: relayer{k}, Site: siteWaker{prov}},
 		WolTune: func(o *wol.Options) {
 			// The lab's network has no storm control and no breakers: shorter pauses.
 			o.Spacing, o.BatchPause, o.SubnetRate, o.Rate = 50*time.Millisecond, 20*time.Millisecond, 2000, 20000

@@ -193,7 +193,7 @@ func checkWake(t *testing.T, e *labEnv, conf *wolConfirmation, coll string, memb
 
 // TestE2EWakeRelayAndSite wakes a lab collection, named by its name, through the two
 // channels that go over WinRM: relay (an online client on each subnet sends the packets,
-// scripts/wol-relay.ps1 on the lab endpoint) and site (client notification type 150
+// scripts/wol-relay.ps1 on the lab endpoint) and site (SMS_SleepServer.MachinesToWakeup
 // through the SMS Provider double), and checks the confirmation against the lab tables
 // as TestE2EWakeOnLAN does.
 func TestE2EWakeRelayAndSite(t *testing.T) {

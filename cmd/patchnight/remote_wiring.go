@@ -96,12 +96,17 @@ func (a *App) Provider(ctx context.Context) (*provider.Provider, func(), error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := k.Client(cfg.Profile.Provider)
+	// The provider has its own time limit, far longer than a client action's.
+	limit := cfg.Profile.WinRM.ProviderTimeout.Std()
+	if limit <= 0 {
+		limit = provider.DefaultTimeout
+	}
+	c, err := k.ClientTimeout(cfg.Profile.Provider, limit)
 	if err != nil {
 		k.Close()
 		return nil, nil, err
 	}
-	p, err := provider.New(c, cfg.Profile.SiteCode)
+	p, err := provider.NewWithOptions(c, cfg.Profile.SiteCode, provider.Options{Timeout: limit})
 	if err != nil {
 		c.Close()
 		k.Close()

@@ -85,6 +85,9 @@ func (a *App) nightEnv(ctx context.Context, planPath, month string) (*runner.Run
 	}
 	se.closers = append(se.closers, func() { conn.Close() })
 	env.Wol.Conn, env.Wol.Relayer = conn, relayer{k}
+	if se.prov != nil {
+		env.Wol.Site = siteWaker{se.prov}
+	}
 	r, err := runner.New(ctx, p, loc, m, env)
 	if err != nil {
 		done()

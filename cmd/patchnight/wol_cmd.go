@@ -112,6 +112,9 @@ batches of machines per subnet with a pause between them (power-on inrush).
 			}
 			fmt.Fprintf(app.IO.Err, "sent %d packets from here and %d through relays to %d subnets in %s\n",
 				rep.Local, rep.Relayed, len(plan.Subnets), rep.Finished.Sub(rep.Started).Round(time.Millisecond))
+			if env.site != nil {
+				fmt.Fprintf(app.IO.Err, "the site woke through awake clients: %d sleepers (NumSleepers of SMS_SleepServer.MachinesToWakeup)\n", rep.Site)
+			}
 			if confirm == "" || confirm == "none" {
 				if err := app.Print(wolPlanView{plan}); err != nil {
 					return err
@@ -258,17 +261,21 @@ func (p prober) Probe(ctx context.Context, hosts []string) (map[string]bool, err
 	return online, nil
 }
 
-// siteWaker wakes through the site's client notification (type 150).
+// siteWaker wakes through the site: SMS_SleepServer.MachinesToWakeup, which answers
+// NumSleepers, the sleepers an awake client on their subnet was asked to wake. That count
+// is what the wake reports; client operation type 150 gives no such count (whether it
+// wakes at all is unconfirmed, configmgr.md section 7).
 type siteWaker struct{ p *provider.Provider }
 
 func (s siteWaker) WakeSite(ctx context.Context, req wol.SiteRequest) (int, error) {
 	if req.CollectionID == "" {
 		return 0, exit.Usagef("pass --collection with --mode site", "site wake needs a collection")
 	}
-	if _, err := s.p.InitiateClientOperation(ctx, req.CollectionID, provider.OpWake, req.ResourceIDs); err != nil {
+	n, err := s.p.MachinesToWakeup(ctx, req.CollectionID, req.ResourceIDs)
+	if err != nil {
 		return 0, err
 	}
-	return len(req.ResourceIDs), nil
+	return int(n), nil
 }
 
 type wolPlanView struct{ *wol.Plan }

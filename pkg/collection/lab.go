@@ -29,6 +29,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/wql"
 	"github.com/patchnight/patchnight/queries"
+	"github.com/patchnight/patchnight/scripts"
 )
 
 // LabError is a refusal of the lab double; the lab's endpoint reports it as the script
@@ -58,6 +59,12 @@ var labTwin = map[wql.Kind]string{
 // (provider-collections or provider-collection-status), params its JSON parameter object.
 // It returns the result object to print as JSON. Refusals are *LabError.
 func HandleLabOp(ctx context.Context, db *sql.DB, op string, params []byte, now time.Time) (any, error) {
+	// The scripts get their parameters from the bootstrap's ConvertFrom-Json, which on
+	// Windows PowerShell 5.1 refuses JSON over 2,097,152 characters (configmgr.md
+	// section 12); the bootstrap reports the exception as code "exception".
+	if scripts.ParamsChars(params) > scripts.MaxParamsChars {
+		return nil, labErr("exception", "%s", scripts.ParamsTooLongMessage)
+	}
 	switch op {
 	case provider.ScriptCollections:
 		var req provider.CollectionsRequest

@@ -65,6 +65,7 @@ type WinRM struct {
 	Concurrency      int      `yaml:"concurrency"`       // hosts at once
 	ConnectTimeout   Duration `yaml:"connect_timeout"`   // TCP connect timeout
 	OperationTimeout Duration `yaml:"operation_timeout"` // one remote action, per host
+	ProviderTimeout  Duration `yaml:"provider_timeout"`  // one SMS Provider call (thousands of rule changes)
 	Retries          int      `yaml:"retries"`           // retries for transient faults
 	DNSSuffix        string   `yaml:"dns_suffix"`        // appended to machine names that have no dot (contoso.com)
 	ConnectTo        string   `yaml:"connect_to"`        // host:port every connection goes to (a tunnel, a gateway, the lab)
@@ -109,7 +110,7 @@ func Defaults() Profile {
 		WinRM: WinRM{
 			Auth: defaultAuth(), HTTPS: true, Port: 5986, Concurrency: 64,
 			ConnectTimeout: Duration(10 * time.Second), OperationTimeout: Duration(2 * time.Minute),
-			Retries: 2,
+			ProviderTimeout: Duration(15 * time.Minute), Retries: 2,
 		},
 		// The same defaults as package wol; its doc comment says why.
 		WoL: WoL{Port: 9, Mode: "directed", Rate: 1000, SubnetRate: 50, Repeat: 3,

@@ -58,6 +58,9 @@ profiles:
       concurrency: 64
       connect_timeout: 10s
       operation_timeout: 2m
+      # One SMS Provider call (collection writes, client operations); when it passes,
+      # the call's remote shell is ended.
+      provider_timeout: 15m
       retries: 2
     wol:
       # UDP port of the magic packet (9 = ConfigMgr's legacy default).

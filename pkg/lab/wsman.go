@@ -94,7 +94,19 @@ type WSManOptions struct {
 	// OnScript, when set, is called with every script the endpoint is about to run, as
 	// it arrived on stdin.
 	OnScript func(host, op, script string)
+	// MaxEnvelopeSize is the largest request envelope the endpoint accepts, in bytes, as
+	// the WinRM service setting MaxEnvelopeSizekb does: a larger request is refused with
+	// a WS-Man fault. Zero means DefaultMaxEnvelopeSize.
+	MaxEnvelopeSize int
+	// ShellHistory bounds how many ended shells Shells keeps (oldest dropped first);
+	// zero means 4096.
+	ShellHistory int
 }
+
+// DefaultMaxEnvelopeSize is the lab's MaxEnvelopeSizekb: 150 KB, the documented Windows
+// default (configmgr.md section 8: 150 documented, 500 observed; the lab takes the
+// stricter).
+const DefaultMaxEnvelopeSize = 150 * 1024
 
 // FaultKind is a failure the endpoint injects for a host.
 type FaultKind int
@@ -142,6 +154,25 @@ type WSManStats struct {
 	OpRuns   map[string]int64 // handler calls by operation
 	ByHost   map[string]int64 // requests by target host
 	Faults   map[string]int64 // injected faults by kind
+	// Options counts the WS-Man options requests carried, as "Action NAME=VALUE" (for
+	// example "Command WINRS_CONSOLEMODE_STDIN=FALSE", "Create WINRS_CODEPAGE=65001").
+	Options map[string]int64
+	// MaxEnvelope is the largest request envelope received, in bytes, by action (refused
+	// ones included).
+	MaxEnvelope map[string]int64
+	// TooLarge counts requests refused for exceeding MaxEnvelopeSize.
+	TooLarge int64
+}
+
+// ShellRecord is what the endpoint saw of one shell, from Create to Delete.
+type ShellRecord struct {
+	ID      string
+	Host    string
+	Op      string            // the operation its command ran ("" if none started)
+	Options map[string]string // the options of its Create and Command requests, "Command NAME" → value
+	Signals []string          // the signal codes it received (e.g. ".../signal/terminate")
+	Deleted bool              // a Delete ended it
+	Done    bool              // its command had finished when it was signalled or deleted
 }
 
 // WSMan is the lab's WS-Management endpoint; it implements http.Handler on POST /wsman.
@@ -155,11 +186,12 @@ type WSMan struct {
 	ctx    context.Context // ends on Close
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	shells map[string]*wsShell
-	hosts  map[string]*wsHost
-	conns  map[string]*wsConn // by remote address
-	stats  WSManStats
+	mu      sync.Mutex
+	shells  map[string]*wsShell
+	hosts   map[string]*wsHost
+	conns   map[string]*wsConn // by remote address
+	stats   WSManStats
+	history []*wsShell // every shell, oldest first (bounded by ShellHistory)
 }
 
 type wsHost struct {
@@ -180,6 +212,10 @@ type wsShell struct {
 	op       string
 	requests int64
 	commands map[string]*wsCommand
+	options  map[string]string
+	signals  []string
+	deleted  bool
+	done     bool
 }
 
 type wsCommand struct {
@@ -203,6 +239,12 @@ func NewWSMan(handler OpHandler, opts WSManOptions) *WSMan {
 	if opts.Machine == "" {
 		opts.Machine = "127.0.0.1"
 	}
+	if opts.MaxEnvelopeSize <= 0 {
+		opts.MaxEnvelopeSize = DefaultMaxEnvelopeSize
+	}
+	if opts.ShellHistory <= 0 {
+		opts.ShellHistory = 4096
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &WSMan{
 		handler:   handler,
@@ -220,7 +262,7 @@ func NewWSMan(handler OpHandler, opts WSManOptions) *WSMan {
 func wsNewStats() WSManStats {
 	return WSManStats{
 		ByAction: map[string]int64{}, ByOp: map[string]int64{}, OpRuns: map[string]int64{},
-		ByHost: map[string]int64{}, Faults: map[string]int64{},
+		ByHost: map[string]int64{}, Faults: map[string]int64{}, Options: map[string]int64{}, MaxEnvelope: map[string]int64{},
 	}
 }
 
@@ -259,7 +301,25 @@ func (w *WSMan) Stats() WSManStats {
 	s.OpRuns = wsCloneCounts(w.stats.OpRuns)
 	s.ByHost = wsCloneCounts(w.stats.ByHost)
 	s.Faults = wsCloneCounts(w.stats.Faults)
+	s.Options = wsCloneCounts(w.stats.Options)
+	s.MaxEnvelope = wsCloneCounts(w.stats.MaxEnvelope)
 	return s
+}
+
+// Shells returns what the endpoint saw of its shells (open and ended), oldest first.
+func (w *WSMan) Shells() []ShellRecord {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]ShellRecord, 0, len(w.history))
+	for _, sh := range w.history {
+		r := ShellRecord{ID: sh.id, Host: sh.host, Op: sh.op, Options: map[string]string{},
+			Signals: append([]string(nil), sh.signals...), Deleted: sh.deleted, Done: sh.done}
+		for k, v := range sh.options {
+			r.Options[k] = v
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // ResetStats sets every counter to zero.
@@ -373,6 +433,22 @@ func (w *WSMan) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.attribute(r, env.shellID(), action)
 	if w.opts.OnRequest != nil {
 		w.opts.OnRequest(host, action)
+	}
+	w.mu.Lock()
+	if n := int64(len(body)); n > w.stats.MaxEnvelope[action] {
+		w.stats.MaxEnvelope[action] = n
+	}
+	tooLarge := len(body) > w.opts.MaxEnvelopeSize
+	if tooLarge {
+		w.stats.TooLarge++
+	}
+	for _, o := range env.Header.OptionSet.Options {
+		w.stats.Options[action+" "+strings.TrimSpace(o.Name)+"="+strings.TrimSpace(o.Value)]++
+	}
+	w.mu.Unlock()
+	if tooLarge {
+		w.writeFault(rw, http.StatusInternalServerError, env.Header.MessageID, wsEnvelopeTooLarge)
+		return
 	}
 
 	switch action {
@@ -518,6 +594,15 @@ func wsResetConn(conn net.Conn) {
 	_ = raw.Close()
 }
 
+// recordOptions keeps the options of a Create or Command request on its shell.
+func (w *WSMan) recordOptions(sh *wsShell, action string, env *wsEnvelope) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, o := range env.Header.OptionSet.Options {
+		sh.options[action+" "+strings.TrimSpace(o.Name)] = strings.TrimSpace(o.Value)
+	}
+}
+
 // --- WS-Man messages -------------------------------------------------------------------
 
 const (
@@ -549,6 +634,12 @@ type wsEnvelope struct {
 				Value string `xml:",chardata"`
 			} `xml:"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd Selector"`
 		} `xml:"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd SelectorSet"`
+		OptionSet struct {
+			Options []struct {
+				Name  string `xml:"Name,attr"`
+				Value string `xml:",chardata"`
+			} `xml:"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd Option"`
+		} `xml:"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd OptionSet"`
 	} `xml:"http://www.w3.org/2003/05/soap-envelope Header"`
 	Body struct {
 		CommandLine *struct {
@@ -608,6 +699,16 @@ var wsTimeoutFault = wsFault{
 	wsmanCode: 2150858793,
 }
 
+// wsEnvelopeTooLarge answers a request larger than the service's MaxEnvelopeSizekb. The
+// code is HRESULT 0x80338111, which Windows' client renders as the text below
+// (dsccommunity/SharePointDsc#670, AutomatedLab/AutomatedLab#1147); the service's own
+// fault subcode and reason are an assumption.
+var wsEnvelopeTooLarge = wsFault{
+	code: "s:Sender", subcode: "w:EncodingLimit",
+	reason:    "The WinRM client sent a request to the remote WS-Management service and was notified that the request size exceeded the configured MaxEnvelopeSize quota. ",
+	wsmanCode: 2150859025,
+}
+
 func wsShellNotFound(id string) wsFault {
 	return wsFault{code: "s:Sender", subcode: "w:InvalidSelectors",
 		reason:    "The request for the Windows Remote Shell with ShellId " + id + " failed because the shell was not found on the server. Possible causes are: the specified ShellId is incorrect or the shell no longer exists on the server. Provide the correct ShellId or create a new shell and retry the operation. ",
@@ -658,12 +759,17 @@ func (w *WSMan) writeFault(rw http.ResponseWriter, status int, relatesTo string,
 // --- shell operations ------------------------------------------------------------------
 
 func (w *WSMan) create(rw http.ResponseWriter, r *http.Request, host string, env *wsEnvelope) {
-	sh := &wsShell{id: wsUUID(), host: host, commands: map[string]*wsCommand{}}
+	sh := &wsShell{id: wsUUID(), host: host, commands: map[string]*wsCommand{}, options: map[string]string{}}
+	w.recordOptions(sh, "Create", env)
 	w.mu.Lock()
 	c := w.conn(r)
 	sh.requests = c.pending
 	c.pending = 0
 	w.shells[sh.id] = sh
+	w.history = append(w.history, sh)
+	if n := len(w.history) - w.opts.ShellHistory; n > 0 {
+		w.history = append([]*wsShell(nil), w.history[n:]...)
+	}
 	w.mu.Unlock()
 	body := `<x:ResourceCreated><a:Address>` + wsAnonymous + `</a:Address><a:ReferenceParameters><w:ResourceURI>` + wsCmdURI +
 		`</w:ResourceURI><w:SelectorSet><w:Selector Name="ShellId">` + sh.id + `</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>` +
@@ -695,6 +801,7 @@ func (w *WSMan) command(rw http.ResponseWriter, env *wsEnvelope) {
 			reason: "The Command request has no CommandLine.", wsmanCode: 2150858817})
 		return
 	}
+	w.recordOptions(sh, "Command", env)
 	cmdline := strings.TrimSpace(strings.Join(append([]string{env.Body.CommandLine.Command}, env.Body.CommandLine.Arguments...), " "))
 	cmd := &wsCommand{id: wsUUID(), cmdline: cmdline, done: make(chan struct{})}
 	w.mu.Lock()
@@ -774,6 +881,12 @@ func (w *WSMan) start(sh *wsShell, cmd *wsCommand, host string) {
 	op, _ := scripts.Op(script)
 	if op == "" {
 		w.finish(cmd, wsErrorJSON("bad-script", "the script has no '# patchnight-op: name/N' first line"), nil, 1)
+		return
+	}
+	if scripts.ParamsChars(params) > scripts.MaxParamsChars {
+		// The bootstrap's ConvertFrom-Json on Windows PowerShell 5.1 throws; its catch
+		// prints the exception message as code "exception".
+		w.finish(cmd, wsErrorJSON("exception", scripts.ParamsTooLongMessage), nil, 1)
 		return
 	}
 	if len(params) == 0 || !json.Valid(params) {
@@ -943,6 +1056,10 @@ func (w *WSMan) signal(rw http.ResponseWriter, env *wsEnvelope) {
 	if env.Body.Signal != nil {
 		w.mu.Lock()
 		cmd := sh.commands[env.Body.Signal.CommandID]
+		sh.signals = append(sh.signals, strings.TrimSpace(env.Body.Signal.Code))
+		if cmd != nil {
+			sh.done = sh.done || wsClosed(cmd.done)
+		}
 		w.mu.Unlock()
 		if cmd != nil {
 			w.stop(cmd)
@@ -958,15 +1075,29 @@ func (w *WSMan) delete(rw http.ResponseWriter, env *wsEnvelope) {
 	}
 	w.mu.Lock()
 	delete(w.shells, sh.id)
+	sh.deleted = true
 	cmds := make([]*wsCommand, 0, len(sh.commands))
 	for _, c := range sh.commands {
 		cmds = append(cmds, c)
+		if len(sh.signals) == 0 {
+			sh.done = sh.done || wsClosed(c.done)
+		}
 	}
 	w.mu.Unlock()
 	for _, c := range cmds {
 		w.stop(c)
 	}
 	w.writeSOAP(rw, http.StatusOK, wsNSTransfer+"/DeleteResponse", env.Header.MessageID, "")
+}
+
+// wsClosed reports whether ch is closed.
+func wsClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // stop terminates a command: its handler's context ends and it reports exit code 1 if it

@@ -3,12 +3,16 @@ package labsite
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/patchnight/patchnight/scripts"
 )
 
 // Notice is one notice the lab recorded as shown to a user.
@@ -34,6 +38,8 @@ type notifyParams struct {
 	MsgText        string `json:"MsgText"`
 	Payload        string `json:"Payload"`
 	WindowScript   string `json:"WindowScript"`
+	NoticeID       string `json:"NoticeID"`
+	WindowCommand  string `json:"WindowCommand"`
 }
 
 // The checks client-notify.ps1 makes before it uses the text.
@@ -72,6 +78,18 @@ func (s *Site) notify(ctx context.Context, host string, params json.RawMessage) 
 		script, err := base64.StdEncoding.DecodeString(p.WindowScript)
 		if err != nil || !bytes.HasPrefix(script, []byte("# patchnight-op: notice-window/")) {
 			return nil, fail("bad-parameter", "WindowScript is not the notice window script")
+		}
+		// The task client-notify registers runs WindowCommand: it must be the launcher of
+		// this notice and this window script, started by -EncodedCommand (no -File, no
+		// -ExecutionPolicy), within the command-line limit.
+		launcher, err := scripts.ParseNoticeArguments(p.WindowCommand)
+		if err != nil || len(scripts.NoticeProgram)+1+len(p.WindowCommand) > scripts.MaxCommandLine {
+			return nil, fail("bad-parameter", "WindowCommand is not the notice launcher")
+		}
+		sum := sha256.Sum256(script)
+		want, err := scripts.NoticeLauncher(p.NoticeID, hex.EncodeToString(sum[:]))
+		if err != nil || launcher != want || strings.Contains(p.WindowCommand, "-File") || strings.Contains(p.WindowCommand, "-ExecutionPolicy") {
+			return nil, fail("bad-parameter", "WindowCommand does not launch this notice with this window script")
 		}
 		raw, err := base64.StdEncoding.DecodeString(p.Payload)
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -220,6 +222,16 @@ func (s *Site) handleProvider(ctx context.Context, op string, params json.RawMes
 			return nil, err
 		}
 		return result(provider.ClientOperationResponse{OperationID: id})
+	case provider.ScriptWake:
+		var req provider.WakeRequest
+		if err := json.Unmarshal(params, &req); err != nil {
+			return nil, fail("bad-parameter", "parameters: %v", err)
+		}
+		n, err := s.machinesToWakeup(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return result(provider.WakeResponse{NumSleepers: n})
 	case provider.ScriptClientOperationStatus:
 		var req struct{ OperationID uint32 }
 		if err := json.Unmarshal(params, &req); err != nil {
@@ -288,7 +300,9 @@ func (s *Site) clientOperation(ctx context.Context, req provider.ClientOperation
 				op.completed++
 				continue
 			}
-			// A client on the same subnet that is awake sends the packet (reference 7).
+			// Whether type 150 wakes at all is unconfirmed (reference 7); the product wakes
+			// through MachinesToWakeup. The double lets an awake client on the subnet send
+			// the packet, as notification wake does.
 			woke, err := s.wakeByName(ctx, h)
 			if err != nil || !woke {
 				op.failed++
@@ -321,6 +335,101 @@ func (s *Site) clientOperation(ctx context.Context, req provider.ClientOperation
 	id := 16777216 + s.opSeq
 	s.ops[id] = op
 	return id, nil
+}
+
+// machinesToWakeup answers SMS_SleepServer.MachinesToWakeup as notification wake works
+// (configmgr.md section 7): a sleeping member of the collection (all members, or those
+// MachineIDs lists) is a sleeper the site can wake only when an awake client is on its
+// subnet, which then sends the magic packet. NumSleepers counts those sleepers; 0 when no
+// sleeper has an awake client beside it. Whether a sleeper then powers on is its own NIC's
+// business (Wake-on-LAN disabled: it stays off), as on a real site.
+func (s *Site) machinesToWakeup(ctx context.Context, req provider.WakeRequest) (uint32, error) {
+	if !labCollectionIDRE.MatchString(req.CollectionID) || strings.HasPrefix(req.CollectionID, "SMS") {
+		return 0, fail("bad-parameter", "CollectionID is not a collection patchnight may wake (built-in collections are not woken)")
+	}
+	if !labMachineIDsRE.MatchString(req.MachineIDs) {
+		return 0, fail("bad-parameter", "MachineIDs must be decimal ResourceIDs separated by commas")
+	}
+	members, err := s.Sim.Members(ctx, req.CollectionID)
+	if err != nil {
+		if errors.Is(err, lab.ErrUnknownCollection) {
+			return 0, fail("cim", "collection %s does not exist", req.CollectionID)
+		}
+		return 0, err
+	}
+	var want map[int64]bool
+	if req.MachineIDs != "" {
+		want = map[int64]bool{}
+		for _, f := range strings.Split(req.MachineIDs, ",") {
+			id, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				return 0, fail("bad-parameter", "MachineIDs: %v", err)
+			}
+			want[id] = true
+		}
+	}
+	relay := map[string]bool{} // subnet -> an awake client is on it
+	var n uint32
+	for _, m := range members {
+		h, err := s.Sim.Host(ctx, m)
+		if err != nil {
+			return 0, err
+		}
+		if h.Online || !h.IsClient || (want != nil && !want[h.ResourceID]) || h.Subnet == "" {
+			continue
+		}
+		awake, ok := relay[h.Subnet]
+		if !ok {
+			if awake, err = s.awakeClientOn(ctx, h.Subnet); err != nil {
+				return 0, err
+			}
+			relay[h.Subnet] = awake
+		}
+		if !awake {
+			continue
+		}
+		n++
+		if _, err := s.wakeByName(ctx, h); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+var (
+	labCollectionIDRE = regexp.MustCompile(`^[A-Z0-9]{3}[0-9A-F]{5}$`)
+	labMachineIDsRE   = regexp.MustCompile(`^(?:[0-9]{1,10}(?:,[0-9]{1,10})*)?$`)
+)
+
+// awakeClientOn reports whether a ConfigMgr client on the subnet is online now.
+func (s *Site) awakeClientOn(ctx context.Context, subnet string) (bool, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT Name FROM lab_host WHERE Subnet = ? AND IsClient = 1 ORDER BY ResourceID`, subnet)
+	if err != nil {
+		return false, fmt.Errorf("lab sleep server: %w", err)
+	}
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("lab sleep server: %w", err)
+		}
+		names = append(names, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("lab sleep server: %w", err)
+	}
+	for _, name := range names {
+		on, err := s.Sim.Online(ctx, name)
+		if err != nil {
+			return false, err
+		}
+		if on {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (s *Site) wakeByName(ctx context.Context, h lab.HostInfo) (bool, error) {

@@ -2,7 +2,9 @@ package notify
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +63,11 @@ type Request struct {
 	MsgText        string `json:"MsgText,omitempty"`      // msg: msg.exe's standard input
 	Payload        string `json:"Payload,omitempty"`      // window: EncodePayload of the notice
 	WindowScript   string `json:"WindowScript,omitempty"` // window: base64 of scripts/notice-window.ps1
+	NoticeID       string `json:"NoticeID,omitempty"`     // window: 32 hex digits naming the notice's file and task
+	// WindowCommand is the window task's argument list (window): -EncodedCommand of a
+	// launcher that runs the window script if its hash matches, with this notice's file
+	// (scripts.NoticeArguments); no -File and no -ExecutionPolicy.
+	WindowCommand string `json:"WindowCommand,omitempty"`
 }
 
 // WindowPayload is what the window script decodes from its argument.
@@ -186,6 +193,14 @@ func NewRequest(m Message) (Request, error) {
 			return Request{}, fmt.Errorf("notice window script: %w", err)
 		}
 		req.Payload, req.WindowScript = p, base64.StdEncoding.EncodeToString([]byte(w))
+		var id [16]byte
+		if _, err := rand.Read(id[:]); err != nil {
+			return Request{}, fmt.Errorf("notice ID: %w", err)
+		}
+		req.NoticeID = hex.EncodeToString(id[:])
+		if req.WindowCommand, err = scripts.NoticeArguments(req.NoticeID, w); err != nil {
+			return Request{}, fmt.Errorf("notice window command: %w", err)
+		}
 	}
 	return req, nil
 }

@@ -9,8 +9,11 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/patchnight/patchnight/pkg/exit"
@@ -29,17 +32,40 @@ const (
 	ScriptCollectionStatus      = "provider-collection-status"
 	ScriptClientOperation       = "provider-client-operation"
 	ScriptClientOperationStatus = "provider-client-operation-status"
+	ScriptWake                  = "provider-wake"
 )
 
 // Provider runs SMS Provider operations for one site through a Runner connected to the
 // provider host.
 type Provider struct {
-	run  Runner
-	site string
+	run     Runner
+	site    string
+	timeout time.Duration
 }
 
-// New returns a Provider for the site code (three letters or digits) over r.
+// DefaultTimeout bounds one provider call (Options.Timeout). One provider-collections call
+// carries up to MaxRulesPerRequest rule changes, each AddMembershipRules batch of 1000
+// taking seconds to minutes on a busy provider, then the refreshes: far longer than a
+// client action, so the provider has its own limit.
+const DefaultTimeout = 15 * time.Minute
+
+// Options tune a Provider.
+type Options struct {
+	// Timeout bounds each provider call (0: DefaultTimeout). When it passes, the call's
+	// remote shell is terminated and deleted (pkg/remote), so that nothing goes on
+	// changing the site unseen. The Runner must allow at least as long (remote:
+	// Connector.ClientTimeout).
+	Timeout time.Duration
+}
+
+// New returns a Provider for the site code (three letters or digits) over r, with the
+// default Options.
 func New(r Runner, siteCode string) (*Provider, error) {
+	return NewWithOptions(r, siteCode, Options{})
+}
+
+// NewWithOptions returns a Provider for the site code over r.
+func NewWithOptions(r Runner, siteCode string, o Options) (*Provider, error) {
 	if r == nil {
 		return nil, errors.New("provider: no runner")
 	}
@@ -47,7 +73,23 @@ func New(r Runner, siteCode string) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{run: r, site: sc}, nil
+	if o.Timeout < 0 {
+		return nil, exit.Usagef("give a positive duration", "provider timeout %s is negative", o.Timeout)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	return &Provider{run: r, site: sc, timeout: o.Timeout}, nil
+}
+
+// Timeout is the limit of one provider call.
+func (p *Provider) Timeout() time.Duration { return p.timeout }
+
+// call runs one provider script within the provider's time limit.
+func (p *Provider) call(ctx context.Context, script string, params, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	return p.run.Run(ctx, script, params, out)
 }
 
 // SiteCode is the provider's site code.
@@ -172,8 +214,21 @@ func (r *CollectionsRequest) normalize() {
 // carries; the script splits larger sets. The provider's own limit is unconfirmed.
 const MaxRulesPerCall = 1000
 
-// ApplyCollections carries out every change of req in one provider call. The site code
-// is filled in; collection IDs, owner tags and rules are validated first.
+// Limits of one provider-collections call (ApplyCollections splits a larger request):
+// MaxRequestChars bounds its JSON well under what Windows PowerShell 5.1's ConvertFrom-Json
+// accepts (scripts.MaxParamsChars, 2,097,152), and MaxRulesPerRequest bounds the rule
+// changes, so that one call ends well within the provider's time limit.
+const (
+	MaxRequestChars    = 1 << 20
+	MaxRulesPerRequest = 5 * MaxRulesPerCall
+)
+
+// ApplyCollections carries out every change of req through the provider. The site code
+// is filled in; collection IDs, owner tags and rules are validated first. A request
+// within MaxRequestChars and MaxRulesPerRequest is one call; a larger one is split into
+// calls made one after the other (splitBatches), the results merged per change. If a
+// call fails, the calls before it have been applied: the error says so, and planning
+// again shows what is left.
 func (p *Provider) ApplyCollections(ctx context.Context, req CollectionsRequest) (*CollectionsResponse, error) {
 	req.SiteCode = p.site
 	f, err := wql.EqualsUint("ObjectType", FolderObjectType)
@@ -185,11 +240,155 @@ func (p *Provider) ApplyCollections(ctx context.Context, req CollectionsRequest)
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	var out CollectionsResponse
-	if err := p.run.Run(ctx, ScriptCollections, req, &out); err != nil {
-		return nil, classify(err, "apply collections on site %s", p.site)
+	calls, err := splitBatches(req, MaxRequestChars, MaxRulesPerRequest)
+	if err != nil {
+		return nil, err
 	}
-	return &out, nil
+	out := &CollectionsResponse{Collections: []CollectionResult{}, Deleted: []string{}}
+	index := map[string]int{}
+	for i := range calls {
+		call := &calls[i]
+		// A change split over calls names the collection the first part created.
+		for j := range call.Collections {
+			c := &call.Collections[j]
+			if k, ok := index[c.Key]; ok && c.CollectionID == "" {
+				c.CollectionID = out.Collections[k].CollectionID
+			}
+		}
+		if err := call.Validate(); err != nil {
+			return nil, err
+		}
+		var res CollectionsResponse
+		if err := p.call(ctx, ScriptCollections, call, &res); err != nil {
+			if len(calls) > 1 {
+				return nil, classify(err, "apply collections on site %s: call %d of %d (the %d before it were applied; plan again to see what is left)",
+					p.site, i+1, len(calls), i)
+			}
+			return nil, classify(err, "apply collections on site %s", p.site)
+		}
+		for _, r := range res.Collections {
+			k, ok := index[r.Key]
+			if !ok {
+				index[r.Key] = len(out.Collections)
+				if r.QueryIDs == nil {
+					r.QueryIDs = []uint32{}
+				}
+				out.Collections = append(out.Collections, r)
+				continue
+			}
+			m := &out.Collections[k]
+			if m.CollectionID == "" {
+				m.CollectionID = r.CollectionID
+			}
+			m.Created = m.Created || r.Created
+			m.Updated = m.Updated || r.Updated
+			m.Moved = m.Moved || r.Moved
+			m.Refreshed = m.Refreshed || r.Refreshed
+			m.QueryIDs = append(m.QueryIDs, r.QueryIDs...)
+			m.Added += r.Added
+			m.Removed += r.Removed
+		}
+		out.Deleted = append(out.Deleted, res.Deleted...)
+	}
+	return out, nil
+}
+
+// splitBatches cuts req into calls whose JSON stays within maxChars and whose rule
+// changes number at most maxRules, keeping the order of the changes. A change too large
+// for one call is split into parts: the first carries its properties and folder (and
+// creates the collection), the next ones only rules and name the collection by ID (filled
+// in by ApplyCollections once the first part has created it), removals come before
+// additions, and the refresh goes with the last part. Deletes follow the changes, as in
+// one call.
+func splitBatches(req CollectionsRequest, maxChars, maxRules int) ([]CollectionsRequest, error) {
+	size := func(v any) int {
+		b, _ := json.Marshal(v) // plain structs of strings and numbers: cannot fail
+		return len(b) + 1       // and a comma
+	}
+	empty := func() CollectionsRequest {
+		return CollectionsRequest{SiteCode: req.SiteCode, ContainerFilter: req.ContainerFilter,
+			Collections: []CollectionChange{}, Deletes: []CollectionDelete{}}
+	}
+	overhead := size(empty())
+	var calls []CollectionsRequest
+	cur, chars, rules := empty(), overhead, 0
+	keys := map[string]bool{}
+	flush := func() {
+		if len(cur.Collections) > 0 || len(cur.Deletes) > 0 {
+			calls = append(calls, cur)
+		}
+		cur, chars, rules, keys = empty(), overhead, 0, map[string]bool{}
+	}
+	bare := func(c CollectionChange, first bool) CollectionChange {
+		p := CollectionChange{Key: c.Key, CollectionID: c.CollectionID, OwnerTag: c.OwnerTag,
+			RemoveQueryIDs: []uint32{}, RemoveDirect: []uint32{}, AddQueryRules: []QueryRule{}, AddDirect: []DirectRule{}}
+		if first {
+			p.Props, p.Folder = c.Props, c.Folder
+		}
+		return p
+	}
+	for _, c := range req.Collections {
+		part := bare(c, true)
+		// open starts a part of c in the current call (a new call when this one is full or
+		// already holds a part of c).
+		open := func(p CollectionChange) {
+			if keys[p.Key] || chars+size(p) > maxChars || rules >= maxRules {
+				flush()
+			}
+			cur.Collections = append(cur.Collections, p)
+			chars += size(p)
+			keys[p.Key] = true
+		}
+		open(part)
+		last := func() *CollectionChange { return &cur.Collections[len(cur.Collections)-1] }
+		// add puts one rule change of n characters into the current part, or into a new
+		// part in a new call.
+		add := func(n int, put func(p *CollectionChange)) error {
+			if chars+n > maxChars || rules+1 > maxRules {
+				open(bare(c, false))
+				if chars+n > maxChars {
+					return exit.Usagef("", "a rule of collection change %s is too large for one provider call", c.Key)
+				}
+			}
+			put(last())
+			chars += n
+			rules++
+			return nil
+		}
+		for _, q := range c.RemoveQueryIDs {
+			if err := add(size(q), func(p *CollectionChange) { p.RemoveQueryIDs = append(p.RemoveQueryIDs, q) }); err != nil {
+				return nil, err
+			}
+		}
+		for _, d := range c.RemoveDirect {
+			if err := add(size(d), func(p *CollectionChange) { p.RemoveDirect = append(p.RemoveDirect, d) }); err != nil {
+				return nil, err
+			}
+		}
+		for _, q := range c.AddQueryRules {
+			if err := add(size(q), func(p *CollectionChange) { p.AddQueryRules = append(p.AddQueryRules, q) }); err != nil {
+				return nil, err
+			}
+		}
+		for _, d := range c.AddDirect {
+			if err := add(size(d), func(p *CollectionChange) { p.AddDirect = append(p.AddDirect, d) }); err != nil {
+				return nil, err
+			}
+		}
+		last().Refresh = c.Refresh
+	}
+	for _, d := range req.Deletes {
+		if chars+size(d) > maxChars {
+			flush()
+		}
+		cur.Deletes = append(cur.Deletes, d)
+		chars += size(d)
+	}
+	flush()
+	if len(calls) == 0 {
+		calls = append(calls, empty())
+	}
+	return calls, nil
 }
 
 // reasoner is an error that names its cause as "kind" or "script:<code>" (remote.Error,
@@ -350,7 +549,7 @@ func (p *Provider) CollectionStatus(ctx context.Context, ids []string) ([]Collec
 		return nil, nil
 	}
 	var out CollectionStatusResponse
-	if err := p.run.Run(ctx, ScriptCollectionStatus, req, &out); err != nil {
+	if err := p.call(ctx, ScriptCollectionStatus, req, &out); err != nil {
 		return nil, classify(err, "read collection status on site %s", p.site)
 	}
 	return out.Collections, nil
@@ -364,10 +563,13 @@ type ClientOperationType uint32
 
 // Client notification operations patchnight uses.
 const (
-	OpMachinePolicy    ClientOperationType = 8   // request machine policy
-	OpUpdateEvaluation ClientOperationType = 14  // software update deployment evaluation (not a scan)
-	OpRestart          ClientOperationType = 17  // restart
-	OpWake             ClientOperationType = 150 // wake up (notification wake, 1810+; not on built-in collections)
+	OpMachinePolicy    ClientOperationType = 8  // request machine policy
+	OpUpdateEvaluation ClientOperationType = 14 // software update deployment evaluation (not a scan)
+	OpRestart          ClientOperationType = 17 // restart
+	// OpWake is "wake up" (not on built-in collections). Whether it wakes sleeping
+	// machines is unconfirmed (configmgr.md section 7): patchnight wakes through
+	// MachinesToWakeup, which reports NumSleepers.
+	OpWake ClientOperationType = 150
 )
 
 // String names the operation.
@@ -429,13 +631,68 @@ func (p *Provider) InitiateClientOperation(ctx context.Context, collectionID str
 		req.ResourceIDs = append(req.ResourceIDs, uint32(r))
 	}
 	var out ClientOperationResponse
-	if err := p.run.Run(ctx, ScriptClientOperation, req, &out); err != nil {
+	if err := p.call(ctx, ScriptClientOperation, req, &out); err != nil {
 		return 0, classify(err, "start %s on collection %s", typ, id)
 	}
 	if out.OperationID == 0 {
 		return 0, fmt.Errorf("start %s on collection %s: the provider returned no operation ID", typ, id)
 	}
 	return out.OperationID, nil
+}
+
+// ---- wake through the site -------------------------------------------------------------
+
+// WakeRequest is the parameter object of provider-wake:
+// SMS_SleepServer.MachinesToWakeup(string MachineIDs, string CollectionID, out uint32
+// NumSleepers) (configmgr.md section 7).
+type WakeRequest struct {
+	SiteCode     string `json:"SiteCode"`
+	CollectionID string `json:"CollectionID"`
+	// MachineIDs is the method's string parameter: the ResourceIDs in decimal, separated by
+	// commas; "" for every member of the collection. The reference confirms only that it
+	// is a string; its exact format for several machines is unconfirmed. Public scripts
+	// pass one ResourceID (as decimal text) or leave it out with a collection;
+	// comma-separated decimal IDs is the community form this follows.
+	MachineIDs string `json:"MachineIDs"`
+}
+
+// WakeResponse is the result of provider-wake.
+type WakeResponse struct {
+	// NumSleepers is the method's out parameter: how many sleeping machines the site
+	// asked an awake client on their subnet to wake. 0 means no awake client could relay.
+	NumSleepers uint32 `json:"numSleepers"`
+}
+
+// MachinesToWakeup asks the site to wake machines by client notification: each sleeping
+// member of the collection (all of them, or those in resourceIDs) is woken by an awake
+// client on its subnet (notification wake, ConfigMgr 1810+). It returns NumSleepers as
+// the site reports it, never a count of its own: 0 means no awake client could relay.
+// Needs Notify Resource on the collection; built-in collections are refused (the site
+// does not wake through them).
+func (p *Provider) MachinesToWakeup(ctx context.Context, collectionID string, resourceIDs []int64) (uint32, error) {
+	id, err := wql.CollectionID(collectionID)
+	if err != nil {
+		return 0, err
+	}
+	if wql.IsBuiltIn(id) {
+		return 0, exit.Usagef("target a collection of your own", "wake up does not work on built-in collection %s", id)
+	}
+	if len(resourceIDs) > MaxOperationTargets {
+		return 0, exit.Usagef("split the targets", "%d targets are more than %d in one wake request", len(resourceIDs), MaxOperationTargets)
+	}
+	ids := make([]string, 0, len(resourceIDs))
+	for _, r := range resourceIDs {
+		if r <= 0 || r > 0xFFFFFFFF {
+			return 0, exit.Usagef("", "resource ID %d is out of range", r)
+		}
+		ids = append(ids, strconv.FormatInt(r, 10))
+	}
+	req := WakeRequest{SiteCode: p.site, CollectionID: id, MachineIDs: strings.Join(ids, ",")}
+	var out WakeResponse
+	if err := p.call(ctx, ScriptWake, req, &out); err != nil {
+		return 0, classify(err, "wake the sleepers of collection %s", id)
+	}
+	return out.NumSleepers, nil
 }
 
 // ClientOperationStatusRequest is the parameter object of provider-client-operation-status.
@@ -472,7 +729,7 @@ func (p *Provider) ClientOperationStatus(ctx context.Context, opID uint32) (*Ope
 	}
 	var out OperationStatus
 	req := ClientOperationStatusRequest{SiteCode: p.site, OperationID: opID, Filter: f}
-	if err := p.run.Run(ctx, ScriptClientOperationStatus, req, &out); err != nil {
+	if err := p.call(ctx, ScriptClientOperationStatus, req, &out); err != nil {
 		return nil, classify(err, "read client operation %d", opID)
 	}
 	return &out, nil

@@ -99,10 +99,24 @@ type Client struct {
 // Client returns a client for host (a host name or IP address; see ValidHost). No
 // connection is opened until the first Run.
 func (k *Connector) Client(host string) (*Client, error) {
+	return k.ClientTimeout(host, 0)
+}
+
+// ClientTimeout is Client with its own operation timeout: every Run on it is bounded by
+// timeout instead of Config.OperationTimeout (0 keeps the Config's). The SMS Provider's
+// client uses it: one provider call may write thousands of rules, far longer than a
+// client action may take.
+func (k *Connector) ClientTimeout(host string, timeout time.Duration) (*Client, error) {
 	if err := ValidHost(host); err != nil {
 		return nil, exit.Usagef("give host names without scheme, port or path", "bad host: %v", err)
 	}
+	if timeout < 0 {
+		return nil, exit.Usagef("give a positive duration", "operation timeout %s is negative", timeout)
+	}
 	cfg := k.cfg
+	if timeout > 0 {
+		cfg.OperationTimeout = timeout
+	}
 	ep := winrm.NewEndpoint(host, cfg.Port, !cfg.HTTP, cfg.Insecure, cfg.CAPEM, nil, nil, cfg.OperationTimeout)
 	ep.TLSServerName = cfg.TLSServerName
 	var mech mechanism

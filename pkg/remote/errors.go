@@ -146,6 +146,7 @@ const (
 	faultMaxShells        = "2150859173" // 0x803381A5: "maximum number of N concurrent shells"
 	faultMaxOperations    = "2150859174" // 0x803381A6: "maximum number of N concurrent operations"
 	faultAccessDenied     = "5"          // ERROR_ACCESS_DENIED
+	faultEnvelopeSize     = "2150859025" // 0x80338111: the request exceeded the host's MaxEnvelopeSize
 )
 
 // parseFault extracts a SOAP fault from a response body; nil if the body has none.
@@ -299,6 +300,11 @@ func (c *Client) classifyStatus(e *Error, hs *httpStatusError) {
 	case hs.fault != nil && hs.fault.Code == faultAccessDenied:
 		e.Kind, e.Code = KindAuth, hs.fault.Code
 		e.Message = fmt.Sprintf("access denied on %s for %s: %s", c.host, c.userLabel(), c.creds.scrub(hs.fault.text()))
+	case hs.fault != nil && hs.fault.Code == faultEnvelopeSize:
+		// Not a busy host: the same request fails again, so this is no quota to retry on.
+		e.Kind, e.Code = KindProtocol, hs.fault.Code
+		e.Message = "the request was larger than the host's MaxEnvelopeSize: " + c.creds.scrub(hs.fault.text())
+		e.Hint = "raise MaxEnvelopeSizekb on the host, or report this: patchnight sizes its messages below 150 KB"
 	case hs.fault != nil && (hs.fault.Code == faultMaxShells || hs.fault.Code == faultMaxOperations ||
 		strings.Contains(strings.ToLower(hs.fault.text()), "quota")):
 		e.Kind, e.Code = KindQuota, hs.fault.Code

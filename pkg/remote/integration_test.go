@@ -519,7 +519,7 @@ func testLongScript(t *testing.T, rec *recorder) {
 	if res.Op != "long-test" {
 		t.Errorf("op %q", res.Op)
 	}
-	// The script goes base64 on stdin, in Send chunks of MaxEnvelopeSize-1000 bytes.
+	// The script goes base64 on stdin, in Send chunks whose base64 fits MaxEnvelopeSize.
 	t.Logf("%d-byte script: %d requests", len(script), c.Requests()-before)
 }
 

@@ -3,12 +3,18 @@
 // hosts.
 //
 // One action on one host is Client.Run: it opens one remote shell, starts the fixed
-// bootstrap command line (scripts.Command), sends the named script and its JSON parameters
-// on stdin (scripts.Input), waits for the one JSON object the script prints, and deletes the
+// bootstrap command line (scripts.Command) with stdin as a pipe and no cmd.exe
+// (WINRS_CONSOLEMODE_STDIN=FALSE, WINRS_SKIP_CMD_SHELL=TRUE), sends the named script and
+// its JSON parameters on stdin (scripts.Input) in Send chunks sized so that their base64
+// fits MaxEnvelopeSize, waits for the one JSON object the script prints, and deletes the
 // shell: Create, Command, Send, Receive (more only for long polls), Delete, five HTTP
 // requests when the connection is already authenticated. No Signal is sent after a command
 // has reported Done: Windows does not release quota on it for text shells (MS-WSMV product
 // behaviour note 118, quoted in ansible/ansible#83656), and deleting the shell ends it.
+// A command that did not finish (timeout, cancel, failure) gets Signal (terminate) and
+// Delete on a fresh context of a few seconds, so that it does not go on unseen. Parameters
+// whose JSON is longer than Windows PowerShell 5.1's ConvertFrom-Json accepts are refused
+// before anything is sent.
 //
 // Security: HTTPS with certificate verification by default; plain HTTP only when the
 // configuration asks for it, and then only with NTLM (with message encryption when

@@ -16,8 +16,9 @@ import (
 // maxOutput bounds what a script may print (stdout and stderr together).
 const maxOutput = 16 << 20
 
-// cleanupTimeout bounds the Delete (and Signal) that end a shell after a failure on a
-// connection that still works.
+// cleanupTimeout bounds the Signal and Delete that end a shell after a failure, a
+// timeout or a cancel. They go out on a fresh context of their own (the operation's may
+// have ended), so a dead host costs at most this long more.
 const cleanupTimeout = 5 * time.Second
 
 // Run runs the named script from scripts/ (e.g. "client-trigger-schedule") on the host
@@ -56,6 +57,11 @@ func (c *Client) runScript(parent context.Context, op, text string, params any, 
 		}
 		pj = b
 	}
+	if n := scripts.ParamsChars(pj); n > scripts.MaxParamsChars {
+		return &Error{Host: c.host, Op: op, Kind: KindProtocol, Code: "params-too-long",
+			Message: fmt.Sprintf("the parameters are %d characters of JSON; Windows PowerShell 5.1's ConvertFrom-Json on the host refuses more than %d", n, scripts.MaxParamsChars),
+			Hint:    "split the request into smaller calls"}
+	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(parent, c.cfg.OperationTimeout)
 	defer cancel()
@@ -66,8 +72,9 @@ func (c *Client) runScript(parent context.Context, op, text string, params any, 
 	return c.decode(op, res, out)
 }
 
-// exec runs one command with stdin in a fresh shell: Create, Command, Send (one request
-// per MaxEnvelopeSize-1000 bytes, End on the last), Receive until Done, Delete.
+// exec runs one command with stdin in a fresh shell: Create, Command (in pipe mode, see
+// commandRequest), Send (one request per sendChunk bytes, End on the last), Receive until
+// Done, Delete (after a Signal when the command did not finish).
 func (c *Client) exec(ctx context.Context, command string, stdin []byte) (*execResult, error) {
 	p := &c.wc.Parameters
 	resp, err := c.t.post(ctx, []byte(winrm.NewOpenShellRequest(c.url, p).String()))
@@ -82,7 +89,8 @@ func (c *Client) exec(ctx context.Context, command string, stdin []byte) (*execR
 	var cmdID string
 	defer func() { c.cleanup(ctx, shellID, cmdID, done) }()
 
-	resp, err = c.t.post(ctx, []byte(winrm.NewExecuteCommandRequest(c.url, shellID, command, nil, p).String()))
+	program, args, _ := strings.Cut(command, " ")
+	resp, err = c.t.post(ctx, []byte(commandRequest(c.url, shellID, program, args, p).String()))
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +99,7 @@ func (c *Client) exec(ctx context.Context, command string, stdin []byte) (*execR
 		return nil, &httpStatusError{status: 200, body: err.Error()}
 	}
 
-	chunk := p.EnvelopeSize - 1000
+	chunk := sendChunk(p.EnvelopeSize)
 	for len(stdin) > 0 {
 		n := min(chunk, len(stdin))
 		last := n == len(stdin)
@@ -125,20 +133,21 @@ func (c *Client) exec(ctx context.Context, command string, stdin []byte) (*execR
 	return res, nil
 }
 
-// cleanup ends the shell: Delete (after a Signal when the command did not finish). It is
-// skipped when the operation context has ended (the host is not answering, and Run must
-// return promptly); the host reclaims the shell after its idle timeout.
+// cleanup ends the shell: Delete, after a Signal (terminate) when the command did not
+// finish. It runs also when the operation timed out or was canceled, so that a script
+// the client gave up on does not go on changing the host (or the site) unseen: both
+// requests go out on a fresh context bounded by cleanupTimeout, best effort, so a host
+// that stopped answering still lets Run return promptly. A failed Signal does not stop
+// the Delete, which ends the shell's processes too.
 func (c *Client) cleanup(ctx context.Context, shellID, cmdID string, finished bool) {
-	if ctx.Err() != nil {
-		return
-	}
-	cctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	p := &c.wc.Parameters
 	if !finished && cmdID != "" {
-		if _, err := c.t.post(cctx, []byte(winrm.NewSignalRequest(c.url, shellID, cmdID, p).String())); err != nil {
-			return
-		}
+		_, _ = c.t.post(cctx, []byte(winrm.NewSignalRequest(c.url, shellID, cmdID, p).String()))
+	}
+	if cctx.Err() != nil {
+		return
 	}
 	_, _ = c.t.post(cctx, []byte(winrm.NewDeleteShellRequest(c.url, shellID, p).String()))
 }

@@ -126,6 +126,12 @@ func (r *Runner) wake(ctx context.Context, occ night.Occurrence, st journal.Step
 		targets = append(targets, target{ResourceID: h.ResourceID, Name: h.Name})
 	}
 	note := fmt.Sprintf("%d packets to %d machines on %d subnets", rep.Local+rep.Relayed, len(rep.Hosts), len(rep.Subnets))
+	for _, sn := range rep.Subnets {
+		if sn.Method == wol.MethodSite { // the count the site answered (NumSleepers), not one assumed
+			note = joinNote(note, fmt.Sprintf("the site woke through awake clients: %d sleepers", rep.Site))
+			break
+		}
+	}
 	if occ.Step.Barrier != nil && len(targets) > 0 {
 		bn, err := r.barrier(ctx, occ.Step.Barrier, targets)
 		if err != nil {

@@ -36,16 +36,16 @@ type Relayer interface {
 }
 
 // SiteRequest asks the site to wake machines by client notification
-// (SMS_SleepServer.MachinesToWakeup(MachineIDs, CollectionID), or client operation type
-// 150 on the collection).
+// (SMS_SleepServer.MachinesToWakeup(MachineIDs, CollectionID, out NumSleepers)).
 type SiteRequest struct {
 	CollectionID string  `json:"collection_id,omitempty"` // the selection's collection, if any
 	ResourceIDs  []int64 `json:"resource_ids"`
 }
 
 // SiteWaker wakes machines through the SMS Provider and returns how many sleepers the
-// site targeted (0 means no awake client on their subnets). The lead backs it with
-// pkg/provider.
+// site targeted: NumSleepers as the site reports it, never a count assumed from the
+// request (0 means no awake client on their subnets). The command line backs it with
+// pkg/provider's MachinesToWakeup.
 type SiteWaker interface {
 	WakeSite(ctx context.Context, req SiteRequest) (int, error)
 }
