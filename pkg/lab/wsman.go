@@ -75,10 +75,10 @@ type WSManOptions struct {
 	DisableBasic, DisableNTLM bool
 	// Domain is the NetBIOS domain name the NTLM challenge announces ("LAB" if empty).
 	Domain string
-	// Kerberos, when set, accepts one-leg "Negotiate <token>" authentication whose token
-	// is not NTLMSSP: it returns the user name for a good token. The lab cannot check real
-	// Kerberos tickets; this is the hook for Kerberos-like flows in tests.
-	Kerberos func(token []byte) (user string, ok bool)
+	// Kerberos, when set, accepts Kerberos service tickets ("Negotiate" with SPNEGO or a
+	// raw krb5 token, or "Kerberos") checked with a keytab, with mutual authentication and
+	// message encryption as Windows does (wsman_krb.go).
+	Kerberos *WSManKerberos
 	// ReceiveTimeout caps how long a Receive waits for output before it answers with the
 	// OperationTimeout fault, as Windows does for long polls. Zero means the request's own
 	// w:OperationTimeout (60 s if absent).
@@ -131,14 +131,16 @@ type Fault struct {
 
 // WSManStats are the endpoint's request counters (a snapshot).
 type WSManStats struct {
-	Requests int64            // HTTP requests received, of every kind
-	AuthLegs int64            // requests answered 401 (wsAnonymous probes, NTLM handshake legs, bad credentials)
-	Commands int64            // scripts run (handler calls)
-	ByAction map[string]int64 // requests by WS-Man action (Create, Command, Send, Receive, Signal, Delete, unknown)
-	ByOp     map[string]int64 // requests of the shells that ran each operation, their connection's auth legs included
-	OpRuns   map[string]int64 // handler calls by operation
-	ByHost   map[string]int64 // requests by target host
-	Faults   map[string]int64 // injected faults by kind
+	Requests int64 // HTTP requests received, of every kind
+	AuthLegs int64 // requests answered 401 (wsAnonymous probes, NTLM handshake legs, bad credentials)
+	// KerberosRefused counts Kerberos tokens refused (bad ticket, wrong SPN, replay).
+	KerberosRefused int64
+	Commands        int64            // scripts run (handler calls)
+	ByAction        map[string]int64 // requests by WS-Man action (Create, Command, Send, Receive, Signal, Delete, unknown)
+	ByOp            map[string]int64 // requests of the shells that ran each operation, their connection's auth legs included
+	OpRuns          map[string]int64 // handler calls by operation
+	ByHost          map[string]int64 // requests by target host
+	Faults          map[string]int64 // injected faults by kind
 }
 
 // WSMan is the lab's WS-Management endpoint; it implements http.Handler on POST /wsman.
@@ -165,10 +167,10 @@ type wsHost struct {
 
 // wsConn is the state of one client connection: NTLM is connection-bound, like on Windows.
 type wsConn struct {
-	challenge     []byte       // the last NTLM server challenge sent on this connection
-	authenticated string       // user name once NTLM or Kerberos-like auth succeeded
-	session       *ntlmSession // NTLM sealing, when the client negotiated it
-	pending       int64        // requests not yet attributed to a shell
+	challenge     []byte   // the last NTLM server challenge sent on this connection
+	authenticated string   // user name once NTLM or Kerberos auth succeeded
+	session       wsSealer // NTLM or Kerberos sealing, when the client negotiated it
+	pending       int64    // requests not yet attributed to a shell
 }
 
 type wsShell struct {

@@ -61,7 +61,7 @@ const (
 // Config is how to reach the hosts: one Config serves every host of a run.
 type Config struct {
 	// HTTP selects plain HTTP. The default (false) is HTTPS with certificate verification.
-	// Plain HTTP is accepted only with NTLM.
+	// Plain HTTP is accepted only with Kerberos (always with message encryption) and NTLM.
 	HTTP bool
 	// Port is the WinRM port; 0 means 5986 for HTTPS and 5985 for HTTP.
 	Port int
@@ -129,9 +129,9 @@ func (c Config) complete() (Config, error) {
 		switch c.Auth {
 		case AuthBasic:
 			return c, exit.Usagef("use HTTPS (port 5986) for Basic, or NTLM over HTTP", "Basic authentication over plain HTTP is refused: it sends the password in clear text")
-		case AuthNTLM:
+		case AuthNTLM, AuthKerberos:
 		default:
-			return c, exit.Usagef("use HTTPS (port 5986), or NTLM over HTTP", "%s authentication over plain HTTP is refused: only NTLM is allowed on plain HTTP", c.Auth)
+			return c, exit.Usagef("use HTTPS (port 5986), or Kerberos or NTLM over HTTP", "%s authentication over plain HTTP is refused: only Kerberos and NTLM (with message encryption) are allowed on plain HTTP", c.Auth)
 		}
 		if c.Insecure || c.CAFile != "" || len(c.CAPEM) > 0 || c.TLSServerName != "" {
 			return c, exit.Usagef("drop the TLS settings or use HTTPS", "TLS settings (CA file, server name, insecure) were given for plain HTTP")
