@@ -146,9 +146,13 @@ func (s *krbSealer) open(sig, sealed []byte) ([]byte, error) {
 	if len(body) == 0 {
 		return nil, errors.New("empty wrap token")
 	}
-	ct := rotateRight(body, len(body)-rrc%len(body)) // rotate left by RRC
 	_, recv := s.usages()
-	plain, err := s.et.DecryptMessage(s.key.KeyValue, ct, recv)
+	plain, err := s.et.DecryptMessage(s.key.KeyValue, rotateLeft(body, rrc), recv)
+	if err != nil && ec > 0 {
+		// MS-KILE 3.4.5.4.1: Windows rotates by RRC + EC, not RRC alone. With AES, EC is 0
+		// in the tokens we know of (unconfirmed against a live host), so this is a fallback.
+		plain, err = s.et.DecryptMessage(s.key.KeyValue, rotateLeft(body, rrc+ec), recv)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("Kerberos unwrap: %w", err)
 	}
@@ -166,6 +170,13 @@ func (s *krbSealer) open(sig, sealed []byte) ([]byte, error) {
 	}
 	s.recvSeq++
 	return plain[:len(plain)-ec-krbWrapHeaderLen], nil
+}
+
+func rotateLeft(b []byte, n int) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return rotateRight(b, len(b)-n%len(b))
 }
 
 func rotateRight(b []byte, n int) []byte {
