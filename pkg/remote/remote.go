@@ -11,8 +11,9 @@
 // behaviour note 118, quoted in ansible/ansible#83656), and deleting the shell ends it.
 //
 // Security: HTTPS with certificate verification by default; plain HTTP only when the
-// configuration asks for it, and then only with NTLM (with message encryption when
-// NTLMEncryption is set); Basic only over HTTPS; no CredSSP. Passwords never appear in
+// configuration asks for it, and then only with Kerberos (always with message encryption:
+// krbwrap.go) or NTLM (with message encryption when NTLMEncryption is set); Basic only
+// over HTTPS; no CredSSP. Kerberos is mutual: the host's AP-REP is verified. Passwords never appear in
 // errors, logs or output: Credentials masks itself when printed or marshalled, and every
 // error text is scrubbed of the password.
 //
@@ -98,18 +99,19 @@ type KerberosConfig struct {
 	Realm    string // realm, e.g. CONTOSO.COM; default: the part after @ in the user name
 	Krb5Conf string // krb5.conf path (default /etc/krb5.conf; KRB5_CONFIG if set)
 	CCache   string // credential cache file to use instead of a password (e.g. after kinit)
-	// SPN is the service principal, "{host}" standing for the target host name
-	// (default "HTTP/{host}").
+	// SPN is the service principal, "{host}" standing for the target host name in lower
+	// case (default "HTTP/{host}").
 	SPN string
 }
 
-// spn returns the service principal name for host.
+// spn returns the service principal name for host, in lower case as SPNs are registered
+// (Active Directory matches them without regard to case, MIT KDCs do not).
 func (k KerberosConfig) spn(host string) string {
 	s := k.SPN
 	if s == "" {
 		s = "HTTP/{host}"
 	}
-	return strings.ReplaceAll(s, "{host}", host)
+	return strings.ReplaceAll(s, "{host}", strings.ToLower(strings.TrimSuffix(host, ".")))
 }
 
 // complete fills the defaults and refuses unsafe or contradictory settings.
