@@ -71,8 +71,12 @@ func NewConnector(cfg Config, creds Credentials) (*Connector, error) {
 // Config returns the completed configuration (defaults filled in).
 func (k *Connector) Config() Config { return k.cfg }
 
-// Close releases the shared resources (the SSPI credentials handle).
+// Close releases the shared resources (the SSPI credentials handle, the Kerberos login
+// and its renewal).
 func (k *Connector) Close() error {
+	if k.krb != nil {
+		k.krb.close()
+	}
 	if k.sspi != nil {
 		return k.sspi.release()
 	}

@@ -236,7 +236,7 @@ func testAuthModes(t *testing.T, rec *recorder) {
 		auth    remote.Auth
 		user    string
 		seal    bool
-		krb     bool // Kerberos with a ticket from testKDC (sealed over HTTP)
+		krb     bool    // Kerberos with a ticket from testKDC (sealed over HTTP)
 		perRun  []int64 // requests of the 1st, 2nd and 3rd action on one client
 		authLeg int64   // 401 answers over the three actions
 	}{

@@ -44,6 +44,15 @@ func (k *kerberosLogin) client() (*client.Client, error) {
 	return k.cl, k.err
 }
 
+// close ends the login (gokrb5 renews sessions in the background until Destroy). A login
+// still in progress is waited for.
+func (k *kerberosLogin) close() {
+	k.once.Do(func() { k.err = errors.New("the Kerberos login is closed") })
+	if k.cl != nil {
+		k.cl.Destroy()
+	}
+}
+
 // principal returns the user and realm of the login (realm from the configuration, the
 // user name, or krb5.conf's default_realm).
 func (k *kerberosLogin) principal(conf *config.Config) (user, realm string) {

@@ -45,8 +45,8 @@ type transporter struct {
 	dials    atomic.Int64 // TCP connections opened
 
 	mu      sync.Mutex
-	authed  bool        // the kept-alive connection is authenticated
-	persist bool        // the host keeps connections authenticated (until shown otherwise)
+	authed  bool          // the kept-alive connection is authenticated
+	persist bool          // the host keeps connections authenticated (until shown otherwise)
 	session messageSealer // the sealing session of the authenticated connection
 }
 
