@@ -156,7 +156,7 @@ func (k *Connector) Login(ctx context.Context) error {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("Kerberos login: %w", ctx.Err())
+		return fmt.Errorf("log in to Kerberos: %w", ctx.Err())
 	}
 }
 
@@ -192,16 +192,16 @@ func (m kerberosMech) begin() (secContext, []byte, bool, error) {
 	}
 	auth, err := types.NewAuthenticator(cl.Credentials.Domain(), cl.Credentials.CName())
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("Kerberos authenticator: %w", err)
+		return nil, nil, false, fmt.Errorf("build the Kerberos authenticator: %w", err)
 	}
 	// An initiator subkey and sequence number of our own (RFC 4121 2, 4.2.2).
 	if err := auth.GenerateSeqNumberAndSubKey(key.KeyType, et.GetKeyByteSize()); err != nil {
-		return nil, nil, false, fmt.Errorf("Kerberos authenticator: %w", err)
+		return nil, nil, false, fmt.Errorf("build the Kerberos authenticator: %w", err)
 	}
 	auth.Cksum = types.Checksum{CksumType: chksumtype.GSSAPI, Checksum: gssChecksum(krbGSSFlags)}
 	apreq, err := messages.NewAPReq(tkt, key, auth)
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("Kerberos AP-REQ: %w", err)
+		return nil, nil, false, fmt.Errorf("build the Kerberos AP-REQ: %w", err)
 	}
 	types.SetFlag(&apreq.APOptions, flags.APOptionMutualRequired)
 	b, err := apreq.Marshal()

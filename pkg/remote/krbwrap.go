@@ -71,7 +71,7 @@ func newKrbSealer(key types.EncryptionKey, acceptorKey, initiator bool, sendSeq,
 	case etypeID.AES128_CTS_HMAC_SHA1_96, etypeID.AES256_CTS_HMAC_SHA1_96,
 		etypeID.AES128_CTS_HMAC_SHA256_128, etypeID.AES256_CTS_HMAC_SHA384_192:
 	default:
-		return nil, fmt.Errorf("Kerberos message encryption supports the AES encryption types only, the context key is type %d", key.KeyType)
+		return nil, fmt.Errorf("message encryption supports the Kerberos AES encryption types only, the context key is type %d", key.KeyType)
 	}
 	et, err := crypto.GetEtype(key.KeyType)
 	if err != nil {
@@ -119,7 +119,7 @@ func (s *krbSealer) seal(plain []byte) (sig, sealed []byte, err error) {
 	inner := krbHeader(flags, 0, 0, seq)
 	_, ct, err := s.et.EncryptMessage(s.key.KeyValue, append(append(make([]byte, 0, len(plain)+krbWrapHeaderLen), plain...), inner...), send)
 	if err != nil {
-		return nil, nil, fmt.Errorf("Kerberos wrap: %w", err)
+		return nil, nil, fmt.Errorf("seal with Kerberos: %w", err)
 	}
 	rrc := krbWrapHeaderLen + s.et.GetHMACBitLength()/8
 	rot := rotateRight(ct, rrc)
@@ -154,7 +154,7 @@ func (s *krbSealer) open(sig, sealed []byte) ([]byte, error) {
 		plain, err = s.et.DecryptMessage(s.key.KeyValue, rotateLeft(body, rrc+ec), recv)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("Kerberos unwrap: %w", err)
+		return nil, fmt.Errorf("open a Kerberos-sealed message: %w", err)
 	}
 	if len(plain) < ec+krbWrapHeaderLen {
 		return nil, errors.New("short wrap token")
