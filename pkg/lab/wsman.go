@@ -131,16 +131,17 @@ type Fault struct {
 
 // WSManStats are the endpoint's request counters (a snapshot).
 type WSManStats struct {
-	Requests int64 // HTTP requests received, of every kind
-	AuthLegs int64 // requests answered 401 (wsAnonymous probes, NTLM handshake legs, bad credentials)
+	Requests int64            // HTTP requests received, of every kind
+	AuthLegs int64            // requests answered 401 (wsAnonymous probes, NTLM handshake legs, bad credentials)
+	Commands int64            // scripts run (handler calls)
+	ByAction map[string]int64 // requests by WS-Man action (Create, Command, Send, Receive, Signal, Delete, unknown)
+	ByOp     map[string]int64 // requests of the shells that ran each operation, their connection's auth legs included
+	OpRuns   map[string]int64 // handler calls by operation
+	ByHost   map[string]int64 // requests by target host
+	Faults   map[string]int64 // injected faults by kind
+
 	// KerberosRefused counts Kerberos tokens refused (bad ticket, wrong SPN, replay).
 	KerberosRefused int64
-	Commands        int64            // scripts run (handler calls)
-	ByAction        map[string]int64 // requests by WS-Man action (Create, Command, Send, Receive, Signal, Delete, unknown)
-	ByOp            map[string]int64 // requests of the shells that ran each operation, their connection's auth legs included
-	OpRuns          map[string]int64 // handler calls by operation
-	ByHost          map[string]int64 // requests by target host
-	Faults          map[string]int64 // injected faults by kind
 }
 
 // WSMan is the lab's WS-Management endpoint; it implements http.Handler on POST /wsman.
@@ -167,10 +168,11 @@ type wsHost struct {
 
 // wsConn is the state of one client connection: NTLM is connection-bound, like on Windows.
 type wsConn struct {
-	challenge     []byte   // the last NTLM server challenge sent on this connection
-	authenticated string   // user name once NTLM or Kerberos auth succeeded
-	session       wsSealer // NTLM or Kerberos sealing, when the client negotiated it
-	pending       int64    // requests not yet attributed to a shell
+	challenge     []byte       // the last NTLM server challenge sent on this connection
+	authenticated string       // user name once NTLM or Kerberos auth succeeded
+	session       *ntlmSession // NTLM sealing, when the client negotiated it
+	krb           *krbSession  // Kerberos sealing (wsman_krb.go)
+	pending       int64        // requests not yet attributed to a shell
 }
 
 type wsShell struct {
@@ -341,7 +343,7 @@ func (w *WSMan) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.mu.Lock()
-	sess := w.conn(r).session
+	sess := w.conn(r).sealer()
 	w.mu.Unlock()
 	if sess != nil && strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "multipart/encrypted") {
 		plain, err := sess.unsealRequest(body)

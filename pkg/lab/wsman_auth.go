@@ -83,7 +83,7 @@ func (w *WSMan) authenticate(rw http.ResponseWriter, r *http.Request) (string, b
 				}
 				w.mu.Lock()
 				c := w.conn(r)
-				c.challenge, c.authenticated, c.session = nil, acc.user, acc.session
+				c.challenge, c.authenticated, c.session, c.krb = nil, acc.user, nil, acc.session
 				w.mu.Unlock()
 				if acc.reply != nil { // mutual authentication: the AP-REP, in the client's scheme
 					rw.Header().Set("WWW-Authenticate", scheme+" "+base64.StdEncoding.EncodeToString(acc.reply))
@@ -110,7 +110,7 @@ func (w *WSMan) authenticate(rw http.ResponseWriter, r *http.Request) (string, b
 			c := w.conn(r)
 			c.challenge = challenge
 			c.authenticated = ""
-			c.session = nil
+			c.session, c.krb = nil, nil
 			c.pending++
 			w.stats.AuthLegs++
 			w.mu.Unlock()
@@ -135,10 +135,7 @@ func (w *WSMan) authenticate(rw http.ResponseWriter, r *http.Request) (string, b
 			w.mu.Lock()
 			c = w.conn(r)
 			c.authenticated = user
-			c.session = nil
-			if sess != nil { // no typed nil in the interface
-				c.session = sess
-			}
+			c.session, c.krb = sess, nil
 			w.mu.Unlock()
 			return user, true
 		}

@@ -28,6 +28,17 @@ type wsSealer interface {
 	unsealRequest(body []byte) ([]byte, error)
 }
 
+// sealer returns the connection's message protection, or nil; w.mu must be held.
+func (c *wsConn) sealer() wsSealer {
+	switch {
+	case c.krb != nil:
+		return c.krb
+	case c.session != nil:
+		return c.session
+	}
+	return nil
+}
+
 // ntlmSession seals and unseals the messages of one authenticated connection.
 type ntlmSession struct {
 	mu               sync.Mutex
