@@ -9,10 +9,15 @@ package lab
 //     Windows checks the SPN too.
 //   - The authenticator is checked (gokrb5's service.VerifyAPREQ: clock skew, replay).
 //   - When the client asks for mutual authentication, the endpoint answers, in the
-//     WWW-Authenticate header of the accepting response, with an AP-REP that carries an
-//     acceptor subkey of the session key's encryption type and the acceptor's initial
-//     sequence number (what Windows' SSPI does; RFC 4121 2: when the acceptor sends a
-//     subkey, both directions use it and set the AcceptorSubkey flag).
+//     WWW-Authenticate header of the accepting response, with an AP-REP encrypted with the
+//     ticket's session key that carries an acceptor subkey of the session key's encryption
+//     type and the acceptor's initial sequence number. Windows' WinRM does so: the AP-REP
+//     decrypts with the session key and wrap/unwrap then use the subkey it returns
+//     (observed against WinRM in dotnet/Kerberos.NET#398/#400); RFC 4121 2: with an
+//     acceptor subkey both directions use it and set the AcceptorSubkey flag. Wrap tokens
+//     count from the authenticator's and the AP-REP's sequence numbers (RFC 4121 4.2.6.2;
+//     MIT's gss_unwrap checks this for pywinrm against Windows when sequence detection is
+//     asked for, which pyspnego's default does).
 //   - The connection stays authenticated. Over plain HTTP the client's sealed messages
 //     (RFC 4121 wrap tokens in the multipart/encrypted envelope, see remote/krbwrap.go for
 //     the layout) are opened with that key and answered sealed, sequence numbers checked.
