@@ -52,6 +52,7 @@ type KDC struct {
 	done chan struct{}
 
 	mu       sync.Mutex // serialises kadmin.local runs (one database)
+	addMu    sync.Mutex // serialises AddService; guards services
 	services map[string]bool
 }
 
@@ -243,21 +244,43 @@ func (k *KDC) admin(ctx context.Context, query string) error {
 // writes its keys to the keytab (k.Keytab). Adding a host twice is a no-op.
 func (k *KDC) AddService(ctx context.Context, host string) error {
 	spn := "HTTP/" + strings.ToLower(host)
-	k.mu.Lock()
-	done := k.services[spn]
-	k.mu.Unlock()
-	if done {
+	k.addMu.Lock()
+	defer k.addMu.Unlock()
+	if k.services[spn] {
 		return nil
 	}
 	if err := k.admin(ctx, "addprinc -randkey "+spn); err != nil {
 		return err
 	}
-	if err := k.admin(ctx, "ktadd -k "+k.Keytab+" "+spn); err != nil {
+	// The keytab is replaced in one rename, never appended to in place: endpoints read it
+	// at every handshake, in parallel with tests adding hosts.
+	part := filepath.Join(k.Dir, "part-"+secret()+".keytab")
+	defer os.Remove(part)
+	if err := k.admin(ctx, "ktadd -k "+part+" "+spn); err != nil {
 		return err
 	}
-	k.mu.Lock()
+	add, err := os.ReadFile(part)
+	if err != nil {
+		return err
+	}
+	old, err := os.ReadFile(k.Keytab)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		old = add[:2] // the file format version (0x0502)
+	case err != nil:
+		return err
+	}
+	if len(add) < 2 || len(old) < 2 {
+		return fmt.Errorf("ktadd wrote a keytab of %d bytes", len(add))
+	}
+	tmp := k.Keytab + ".new"
+	if err := os.WriteFile(tmp, append(old, add[2:]...), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, k.Keytab); err != nil {
+		return err
+	}
 	k.services[spn] = true
-	k.mu.Unlock()
 	return nil
 }
 
