@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +61,11 @@ type labSpec struct {
 	// winrm holds extra "key: value" lines of the profile's winrm section; the default
 	// gives a generous operation timeout and one retry.
 	winrm []string
+	// http serves the lab over plain HTTP (the profile then says https: false).
+	http bool
+	// kerberos makes the lab accept tickets from testKDC and the profile use auth:
+	// kerberos as testKDC's user, its password in the credential file.
+	kerberos bool
 }
 
 // labConfig varies the configuration file for the bad-input tests.
@@ -94,7 +100,12 @@ func newLabEnvAt(t *testing.T, path string, spec labSpec) *labEnv {
 	e := &labEnv{t: t, dir: dir, path: path, stateDir: filepath.Join(dir, "state"), spec: spec}
 	e.password = randomSecret(t)
 	e.secrets = []string{e.password}
-	s, err := labsite.Start(t.Context(), e.path, labsite.Options{Password: e.password, Faults: spec.faults})
+	opts := labsite.Options{Password: e.password, Faults: spec.faults, HTTP: spec.http}
+	if spec.kerberos {
+		opts.Kerberos = &lab.WSManKerberos{Keytab: testKDC.Keytab}
+		e.secrets = append(e.secrets, testKDC.Password)
+	}
+	s, err := labsite.Start(t.Context(), e.path, opts)
 	if err != nil {
 		t.Fatalf("start lab site: %v", err)
 	}
@@ -109,7 +120,12 @@ func newLabEnvAt(t *testing.T, path string, spec labSpec) *labEnv {
 	}
 	e.truth = openRO(t, e.path)
 	e.credFile = e.writeFile("patchnight-lab.credential", e.password+"\n")
-	e.caFile = e.writeFile("patchnight-lab-ca.pem", string(s.PKI.CAPEM))
+	if spec.kerberos {
+		e.credFile = e.writeFile("patchnight-lab.credential", testKDC.Password+"\n")
+	}
+	if s.PKI != nil {
+		e.caFile = e.writeFile("patchnight-lab-ca.pem", string(s.PKI.CAPEM))
+	}
 	e.cfgPath = e.config("patchnight-lab.yaml", labConfig{})
 	t.Cleanup(e.checkNoSecrets)
 	return e
@@ -198,15 +214,20 @@ func (e *labEnv) config(name string, c labConfig) string {
 		"    state_dir: " + e.stateDir,
 		"    time_zone: UTC",
 		"    winrm:",
-		"      auth: ntlm",
-		"      user: '" + labsite.User + "'",
+		"      auth: " + map[bool]string{false: "ntlm", true: "kerberos"}[e.spec.kerberos],
+		"      user: '" + map[bool]string{false: labsite.User, true: testKDC.Principal()}[e.spec.kerberos] + "'",
 		"      credential_file: " + cred,
-		"      https: true",
+		"      https: " + strconv.FormatBool(!e.spec.http),
 		"      port: " + port,
-		"      server_name: " + labsite.ServerName,
 		"      connect_to: " + e.site.Addr(),
 	}
-	if !c.noCA {
+	if e.spec.kerberos {
+		lines = append(lines, "      krb5_conf: "+testKDC.Krb5Conf)
+	}
+	if !e.spec.http {
+		lines = append(lines, "      server_name: "+labsite.ServerName)
+	}
+	if !c.noCA && !e.spec.http {
 		lines = append(lines, "      ca_file: "+e.caFile)
 	}
 	for _, l := range winrm {

@@ -24,7 +24,7 @@ func remoteConfig(w config.WinRM, dial func(ctx context.Context, network, addr s
 		NTLMEncryption:   w.NTLMEncryption,
 		ConnectTimeout:   w.ConnectTimeout.Std(),
 		OperationTimeout: w.OperationTimeout.Std(),
-		Kerberos:         remote.KerberosConfig{Realm: w.Realm, Krb5Conf: w.Krb5Conf},
+		Kerberos:         remote.KerberosConfig{Realm: w.Realm, Krb5Conf: w.Krb5Conf, CCache: w.KrbCCache, SPN: w.SPN},
 		Dial:             dial,
 	}
 }
@@ -75,6 +75,16 @@ func (a *App) Connector() (*remote.Connector, error) {
 	}
 	k, err := remote.NewConnector(remoteConfig(cfg.Profile.WinRM, dial), creds)
 	if err != nil {
+		return nil, err
+	}
+	// Kerberos logs in once, here: a wrong password or an unknown principal is one line
+	// and exit 77, not the same failure on every host.
+	ctx := context.Background()
+	if a.root != nil && a.root.Context() != nil {
+		ctx = a.root.Context()
+	}
+	if err := k.Login(ctx); err != nil {
+		k.Close()
 		return nil, err
 	}
 	return k, nil

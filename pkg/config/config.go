@@ -62,6 +62,8 @@ type WinRM struct {
 	NTLMEncryption   bool     `yaml:"ntlm_encryption"`   // NTLM message encryption over plain HTTP
 	Realm            string   `yaml:"realm"`             // Kerberos realm
 	Krb5Conf         string   `yaml:"krb5_conf"`         // Kerberos configuration file
+	KrbCCache        string   `yaml:"krb5_ccache"`       // Kerberos credential cache (after kinit) instead of a password
+	SPN              string   `yaml:"spn"`               // Kerberos service principal, {host} = the target (default HTTP/{host})
 	Concurrency      int      `yaml:"concurrency"`       // hosts at once
 	ConnectTimeout   Duration `yaml:"connect_timeout"`   // TCP connect timeout
 	OperationTimeout Duration `yaml:"operation_timeout"` // one remote action, per host

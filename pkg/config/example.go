@@ -39,15 +39,20 @@ profiles:
       password_env: PATCHNIGHT_WINRM_PASSWORD
       credential_file: ""
       # HTTPS on 5986 with certificate verification. Plain HTTP (5985) only with
-      # https: false, and then only with ntlm (ntlm_encryption: true).
+      # https: false, and then only with kerberos (always with message encryption) or
+      # ntlm (ntlm_encryption: true).
       https: true
       port: 5986
       ca_file: ""
       server_name: ""
       insecure: false
       ntlm_encryption: true
+      # Kerberos: the realm (default: from user@REALM), krb5.conf, a credential cache to
+      # use instead of a password (after kinit), the service principal ({host} = target).
       realm: ""
       krb5_conf: ""
+      krb5_ccache: ""
+      spn: HTTP/{host}
       # Hosts at once, connect timeout, per-host time for one action, retries of transient faults.
       # Appended to machine names from the site database (NetBIOS names) that have no dot:
       # Kerberos needs the host's DNS name.

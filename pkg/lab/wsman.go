@@ -75,10 +75,10 @@ type WSManOptions struct {
 	DisableBasic, DisableNTLM bool
 	// Domain is the NetBIOS domain name the NTLM challenge announces ("LAB" if empty).
 	Domain string
-	// Kerberos, when set, accepts one-leg "Negotiate <token>" authentication whose token
-	// is not NTLMSSP: it returns the user name for a good token. The lab cannot check real
-	// Kerberos tickets; this is the hook for Kerberos-like flows in tests.
-	Kerberos func(token []byte) (user string, ok bool)
+	// Kerberos, when set, accepts Kerberos service tickets ("Negotiate" with SPNEGO or a
+	// raw krb5 token, or "Kerberos") checked with a keytab, with mutual authentication and
+	// message encryption as Windows does (wsman_krb.go).
+	Kerberos *WSManKerberos
 	// ReceiveTimeout caps how long a Receive waits for output before it answers with the
 	// OperationTimeout fault, as Windows does for long polls. Zero means the request's own
 	// w:OperationTimeout (60 s if absent).
@@ -162,6 +162,9 @@ type WSManStats struct {
 	MaxEnvelope map[string]int64
 	// TooLarge counts requests refused for exceeding MaxEnvelopeSize.
 	TooLarge int64
+
+	// KerberosRefused counts Kerberos tokens refused (bad ticket, wrong SPN, replay).
+	KerberosRefused int64
 }
 
 // ShellRecord is what the endpoint saw of one shell, from Create to Delete.
@@ -201,8 +204,9 @@ type wsHost struct {
 // wsConn is the state of one client connection: NTLM is connection-bound, like on Windows.
 type wsConn struct {
 	challenge     []byte       // the last NTLM server challenge sent on this connection
-	authenticated string       // user name once NTLM or Kerberos-like auth succeeded
+	authenticated string       // user name once NTLM or Kerberos auth succeeded
 	session       *ntlmSession // NTLM sealing, when the client negotiated it
+	krb           *krbSession  // Kerberos sealing (wsman_krb.go)
 	pending       int64        // requests not yet attributed to a shell
 }
 
@@ -402,7 +406,7 @@ func (w *WSMan) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.mu.Lock()
-	sess := w.conn(r).session
+	sess := w.conn(r).sealer()
 	w.mu.Unlock()
 	if sess != nil && strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "multipart/encrypted") {
 		plain, err := sess.unsealRequest(body)

@@ -1,6 +1,7 @@
 package lab
 
-// Authentication of the lab WS-Man endpoint: Basic checked against WSManOptions.Users, and
+// Authentication of the lab WS-Man endpoint: Basic checked against WSManOptions.Users, a
+// Kerberos acceptor that checks real service tickets with a keytab (wsman_krb.go), and
 // a small NTLM acceptor that is real enough for the product's clients: it answers the
 // NEGOTIATE message with a CHALLENGE, checks the NTLMv2 response of the AUTHENTICATE
 // message against the lab password (so a wrong password fails as on Windows), and then
@@ -29,6 +30,9 @@ import (
 func (w *WSMan) challengeHeaders(rw http.ResponseWriter) {
 	if !w.opts.DisableNTLM || w.opts.Kerberos != nil {
 		rw.Header().Add("WWW-Authenticate", "Negotiate")
+	}
+	if w.opts.Kerberos != nil {
+		rw.Header().Add("WWW-Authenticate", "Kerberos")
 	}
 	if !w.opts.DisableBasic {
 		rw.Header().Add("WWW-Authenticate", `Basic realm="WSMAN"`)
@@ -63,20 +67,32 @@ func (w *WSMan) authenticate(rw http.ResponseWriter, r *http.Request) (string, b
 		if ok && w.checkPassword(user, pass) {
 			return user, true
 		}
-	case strings.EqualFold(scheme, "Negotiate") || strings.EqualFold(scheme, "NTLM"):
+	case strings.EqualFold(scheme, "Negotiate") || strings.EqualFold(scheme, "NTLM") || strings.EqualFold(scheme, "Kerberos"):
 		token, err := base64.StdEncoding.DecodeString(strings.TrimSpace(data))
 		if err != nil {
 			break
 		}
 		if !bytes.HasPrefix(token, ntlmSignature) {
-			if w.opts.Kerberos != nil && strings.EqualFold(scheme, "Negotiate") {
-				if user, ok := w.opts.Kerberos(token); ok {
+			if w.opts.Kerberos != nil && !strings.EqualFold(scheme, "NTLM") {
+				acc, err := w.acceptKerberos(wsTargetHost(r.Host), token)
+				if err != nil {
 					w.mu.Lock()
-					w.conn(r).authenticated = user
+					w.stats.KerberosRefused++
 					w.mu.Unlock()
-					return user, true
+					break
 				}
+				w.mu.Lock()
+				c := w.conn(r)
+				c.challenge, c.authenticated, c.session, c.krb = nil, acc.user, nil, acc.session
+				w.mu.Unlock()
+				if acc.reply != nil { // mutual authentication: the AP-REP, in the client's scheme
+					rw.Header().Set("WWW-Authenticate", scheme+" "+base64.StdEncoding.EncodeToString(acc.reply))
+				}
+				return acc.user, true
 			}
+			break
+		}
+		if strings.EqualFold(scheme, "Kerberos") {
 			break
 		}
 		if w.opts.DisableNTLM || len(token) < 12 {
@@ -94,7 +110,7 @@ func (w *WSMan) authenticate(rw http.ResponseWriter, r *http.Request) (string, b
 			c := w.conn(r)
 			c.challenge = challenge
 			c.authenticated = ""
-			c.session = nil
+			c.session, c.krb = nil, nil
 			c.pending++
 			w.stats.AuthLegs++
 			w.mu.Unlock()
@@ -119,7 +135,7 @@ func (w *WSMan) authenticate(rw http.ResponseWriter, r *http.Request) (string, b
 			w.mu.Lock()
 			c = w.conn(r)
 			c.authenticated = user
-			c.session = sess
+			c.session, c.krb = sess, nil
 			w.mu.Unlock()
 			return user, true
 		}

@@ -19,6 +19,26 @@ import (
 	"sync"
 )
 
+// wsSealer protects the messages of one authenticated connection: NTLM (ntlmSession) or
+// Kerberos (krbSession, wsman_krb.go).
+type wsSealer interface {
+	// seal encrypts an answer and returns it with its signature (the envelope's header part).
+	seal(plain []byte) (sealed, sig []byte)
+	// unsealRequest opens a multipart/encrypted request body.
+	unsealRequest(body []byte) ([]byte, error)
+}
+
+// sealer returns the connection's message protection, or nil; w.mu must be held.
+func (c *wsConn) sealer() wsSealer {
+	switch {
+	case c.krb != nil:
+		return c.krb
+	case c.session != nil:
+		return c.session
+	}
+	return nil
+}
+
 // ntlmSession seals and unseals the messages of one authenticated connection.
 type ntlmSession struct {
 	mu               sync.Mutex
@@ -156,8 +176,8 @@ func wsOpenEnvelope(body []byte) (length int, sig, sealed []byte, err error) {
 	if len(p) < 4 {
 		return 0, nil, nil, bad
 	}
-	n := int(binary.LittleEndian.Uint32(p))
-	if n != 16 || len(p) < 4+n {
+	n := int(binary.LittleEndian.Uint32(p)) // 16 for NTLM, 60 for Kerberos AES-SHA1: the mechanism checks it
+	if n < 0 || len(p) < 4+n {
 		return 0, nil, nil, bad
 	}
 	return length, p[4 : 4+n], p[4+n:], nil
@@ -182,14 +202,14 @@ func (s *ntlmSession) unsealRequest(body []byte) ([]byte, error) {
 // sealWriter buffers a response and sends it sealed.
 type sealWriter struct {
 	rw     http.ResponseWriter
-	s      *ntlmSession
+	s      wsSealer
 	header http.Header
 	status int
 	buf    bytes.Buffer
 	hijack bool
 }
 
-func newSealWriter(rw http.ResponseWriter, s *ntlmSession) *sealWriter {
+func newSealWriter(rw http.ResponseWriter, s wsSealer) *sealWriter {
 	return &sealWriter{rw: rw, s: s, header: http.Header{}}
 }
 

@@ -1,7 +1,7 @@
 // Package labsite runs a whole lab site on loopback: the lab database and its simulator, a
-// WS-Man endpoint (HTTPS with a throw-away CA, NTLM and Basic) that answers every
-// patchnight script for the simulated hosts and for the SMS Provider, and the
-// Wake-on-LAN listener. It is the double that `patchnight lab serve`, the demo and the
+// WS-Man endpoint (HTTPS with a throw-away CA, NTLM and Basic, optionally Kerberos with a
+// keytab) that answers every patchnight script for the simulated hosts and for the SMS
+// Provider, and the Wake-on-LAN listener. It is the double that `patchnight lab serve`, the demo and the
 // integration tests run the real product code against; nothing in the product imports it.
 //
 // Routing: every host name resolves to the one endpoint (Dial), and the HTTP Host header
@@ -43,8 +43,13 @@ const User = `LAB\patchnight`
 type Options struct {
 	// Addr is the TCP address of the WS-Man endpoint; default 127.0.0.1:0.
 	Addr string
-	// HTTP serves plain HTTP (NTLM only, as the product allows) instead of HTTPS.
+	// HTTP serves plain HTTP (NTLM or Kerberos with message encryption, as the product
+	// allows) instead of HTTPS.
 	HTTP bool
+	// Kerberos, when set, makes the endpoint accept Kerberos service tickets for
+	// HTTP/<host> checked with the keytab it names (real tickets from a KDC: tests run MIT's,
+	// internal/kdctest), besides NTLM.
+	Kerberos *lab.WSManKerberos
 	// Clock is the lab's clock; nil means the lab's stored time advancing in real time.
 	Clock *Clock
 	// Faults injects failures per host on top of the simulation (offline hosts are refused
@@ -165,6 +170,7 @@ func Start(ctx context.Context, path string, opt Options) (*Site, error) {
 	s.wsman = lab.NewWSMan(lab.OpHandlerFunc(s.handle), lab.WSManOptions{
 		Users:          map[string]string{User: s.password},
 		DisableBasic:   opt.HTTP,
+		Kerberos:       opt.Kerberos,
 		ReceiveTimeout: 5 * time.Second,
 		OnRequest:      s.shellDone,
 		Faults: func(host string) lab.Fault {

@@ -26,9 +26,6 @@ type Connector struct {
 	command string // the bootstrap command line, encoded once
 	krb     *kerberosLogin
 	sspi    *sspiCreds
-	// mech, when set, replaces the configured authentication (tests: the lab's
-	// Kerberos-like flow).
-	mech mechanism
 }
 
 // NewConnector validates cfg and creds together (refusing unsafe combinations) and
@@ -74,8 +71,12 @@ func NewConnector(cfg Config, creds Credentials) (*Connector, error) {
 // Config returns the completed configuration (defaults filled in).
 func (k *Connector) Config() Config { return k.cfg }
 
-// Close releases the shared resources (the SSPI credentials handle).
+// Close releases the shared resources (the SSPI credentials handle, the Kerberos login
+// and its renewal).
 func (k *Connector) Close() error {
+	if k.krb != nil {
+		k.krb.close()
+	}
 	if k.sspi != nil {
 		return k.sspi.release()
 	}
@@ -122,14 +123,13 @@ func (k *Connector) ClientTimeout(host string, timeout time.Duration) (*Client, 
 	var mech mechanism
 	seal := false
 	switch {
-	case k.mech != nil:
-		mech = k.mech
 	case cfg.Auth == AuthNTLM && cfg.HTTP && cfg.NTLMEncryption:
 		mech, seal = sealedNTLMMech{user: k.creds.User, password: k.creds.Password}, true
 	case cfg.Auth == AuthNTLM:
 		mech = ntlmMech{user: k.creds.User, password: k.creds.Password}
 	case cfg.Auth == AuthKerberos:
-		mech = kerberosMech{login: k.krb, spn: cfg.Kerberos.spn(host)}
+		// Over plain HTTP Kerberos always seals (the host's default AllowUnencrypted=false).
+		mech, seal = kerberosMech{login: k.krb, spn: cfg.Kerberos.spn(host)}, cfg.HTTP
 	case cfg.Auth == AuthNegotiate:
 		mech = k.sspi.mechanism(cfg.Kerberos.spn(host))
 	}

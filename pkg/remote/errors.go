@@ -292,7 +292,11 @@ func (c *Client) classifyStatus(e *Error, hs *httpStatusError) {
 		e.Kind = KindAuth
 		e.Message = fmt.Sprintf("authentication failed for %s as %s", c.host, c.userLabel())
 		e.Hint = "check the user name (DOMAIN\\user or user@domain), the password, and that the account may use WinRM on the host"
-		if c.cfg.HTTP && !c.cfg.NTLMEncryption {
+		if c.cfg.Auth == AuthKerberos {
+			e.Hint = "the host refused the Kerberos ticket for " + c.cfg.Kerberos.spn(c.host) +
+				": check that this is the host's SPN (winrm.spn) and that the account may use WinRM on the host"
+		}
+		if c.cfg.HTTP && c.cfg.Auth == AuthNTLM && !c.cfg.NTLMEncryption {
 			e.Hint += "; over plain HTTP a host with AllowUnencrypted=false (the default) needs NTLM encryption on"
 		}
 	case hs.status == 403:

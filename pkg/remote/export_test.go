@@ -7,10 +7,6 @@ func (c *Client) RunText(ctx context.Context, text string, params, out any) erro
 	return c.runScript(ctx, "", text, params, out)
 }
 
-// UseTestToken makes every client of k authenticate with a fixed one-leg Negotiate token,
-// the lab's Kerberos-like flow (the lab cannot check real tickets).
-func (k *Connector) UseTestToken(token []byte) { k.mech = tokenMech{token: token} }
-
 // Backoff exposes the retry pause for tests.
 func Backoff(o FanOutOptions, n int) interface{ Nanoseconds() int64 } {
 	return backoff(o.withDefaults(), n)

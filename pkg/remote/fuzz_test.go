@@ -27,7 +27,7 @@ func FuzzOpenEnvelope(f *testing.F) {
 	f.Add([]byte("Length=5\r\n\tContent-Type: application/octet-stream\r\n\x10\x00\x00\x00"))
 	f.Add([]byte("Length=-1\r"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		n, sig, sealed, err := openEnvelope(body)
+		n, sig, sealed, err := openEnvelope(body, 16)
 		if err != nil {
 			return
 		}
@@ -35,7 +35,7 @@ func FuzzOpenEnvelope(f *testing.F) {
 			t.Fatalf("accepted length %d, signature %d bytes", n, len(sig))
 		}
 		again := sealEnvelope(make([]byte, n), sealed, sig)
-		if _, sig2, sealed2, err := openEnvelope(again); err != nil || !bytes.Equal(sig2, sig) || !bytes.Equal(sealed2, sealed) {
+		if _, sig2, sealed2, err := openEnvelope(again, 16); err != nil || !bytes.Equal(sig2, sig) || !bytes.Equal(sealed2, sealed) {
 			t.Fatalf("re-wrapping changed the envelope: %v", err)
 		}
 	})

@@ -236,7 +236,7 @@ func testAuthModes(t *testing.T, rec *recorder) {
 		auth    remote.Auth
 		user    string
 		seal    bool
-		token   bool
+		krb     bool    // Kerberos with a ticket from testKDC (sealed over HTTP)
 		perRun  []int64 // requests of the 1st, 2nd and 3rd action on one client
 		authLeg int64   // 401 answers over the three actions
 	}{
@@ -244,24 +244,28 @@ func testAuthModes(t *testing.T, rec *recorder) {
 		{name: "ntlm-http-upn", auth: remote.AuthNTLM, user: "patcher@lab", perRun: []int64{6, 5, 5}, authLeg: 1},
 		{name: "ntlm-https", https: true, auth: remote.AuthNTLM, user: labUser, perRun: []int64{6, 5, 5}, authLeg: 1},
 		{name: "basic-https", https: true, auth: remote.AuthBasic, user: "localadmin", perRun: []int64{5, 5, 5}},
-		{name: "kerberos-like-https", https: true, auth: remote.AuthKerberos, user: "patcher@LAB.TEST", token: true, perRun: []int64{5, 5, 5}},
+		{name: "kerberos-https", https: true, auth: remote.AuthKerberos, krb: true, perRun: []int64{5, 5, 5}},
+		{name: "kerberos-http-sealed", auth: remote.AuthKerberos, krb: true, perRun: []int64{6, 5, 5}},
 		{name: "ntlm-http-sealed", auth: remote.AuthNTLM, user: labUser, seal: true, perRun: []int64{7, 5, 5}, authLeg: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			opts := lab.WSManOptions{}
-			if tc.token {
-				opts.Kerberos = func(tok []byte) (string, bool) { return "patcher@LAB.TEST", string(tok) == "lab-kerberos-ticket" }
+			creds := remote.Credentials{User: tc.user, Password: labPass}
+			if tc.krb {
+				if err := testKDC.AddService(t.Context(), "pc0001.lab.test"); err != nil {
+					t.Fatal(err)
+				}
+				opts.Kerberos = &lab.WSManKerberos{Keytab: testKDC.Keytab}
+				creds = remote.Credentials{User: testKDC.Principal(), Password: testKDC.Password}
 			}
 			s := startLab(t, lab.OpHandlerFunc(labHandler), opts, tc.https, lab.TestPKIOptions{})
 			cfg := s.config(tc.auth)
 			cfg.NTLMEncryption = tc.seal
-			k, err := remote.NewConnector(cfg, remote.Credentials{User: tc.user, Password: labPass})
+			cfg.Kerberos.Krb5Conf = testKDC.Krb5Conf
+			k, err := remote.NewConnector(cfg, creds)
 			if err != nil {
 				t.Fatal(err)
-			}
-			if tc.token {
-				k.UseTestToken([]byte("lab-kerberos-ticket"))
 			}
 			c, err := k.Client("pc0001.lab.test")
 			if err != nil {

@@ -59,7 +59,7 @@ type sealedNTLMCtx struct{ cl *bgntlm.Client }
 
 // sealer is a security context that can seal messages once complete.
 type sealer interface {
-	sealer() (*ntlmSealer, error)
+	sealer() (messageSealer, error)
 }
 
 func (m sealedNTLMMech) begin() (secContext, []byte, bool, error) {
@@ -85,7 +85,7 @@ func (c *sealedNTLMCtx) step(in []byte) ([]byte, bool, error) {
 
 func (c *sealedNTLMCtx) release() {}
 
-func (c *sealedNTLMCtx) sealer() (*ntlmSealer, error) {
+func (c *sealedNTLMCtx) sealer() (messageSealer, error) {
 	s := c.cl.SecuritySession()
 	if !c.cl.Complete() || s == nil {
 		return nil, errors.New("the host did not agree to NTLM signing and sealing")
@@ -110,12 +110,12 @@ const (
 //	--Encrypted Boundary\r\n
 //	\tContent-Type: application/octet-stream\r\n
 //	<signature length: uint32 LE><signature: 16 bytes><sealed message>--Encrypted Boundary--\r\n
-func (s *ntlmSealer) wrap(plain []byte) []byte {
+func (s *ntlmSealer) wrap(plain []byte) ([]byte, error) {
 	sealed, sig, err := s.s.Wrap(plain)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("NTLM seal: %w", err)
 	}
-	return sealEnvelope(plain, sealed, sig)
+	return sealEnvelope(plain, sealed, sig), nil
 }
 
 func sealEnvelope(plain, sealed, sig []byte) []byte {
@@ -138,7 +138,7 @@ func (s *ntlmSealer) unwrap(contentType string, body []byte) ([]byte, error) {
 	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "multipart/encrypted") {
 		return body, nil
 	}
-	length, sig, sealed, err := openEnvelope(body)
+	length, sig, sealed, err := openEnvelope(body, 16)
 	if err != nil {
 		return nil, err
 	}
@@ -152,8 +152,10 @@ func (s *ntlmSealer) unwrap(contentType string, body []byte) ([]byte, error) {
 	return plain, nil
 }
 
-// openEnvelope parses the multipart/encrypted envelope (see wrap).
-func openEnvelope(body []byte) (length int, sig, sealed []byte, err error) {
+// openEnvelope parses the multipart/encrypted envelope (see wrap). sigLen is the
+// signature length the mechanism uses (16 for NTLM), or 0 for any (Kerberos: it depends on
+// the encryption type).
+func openEnvelope(body []byte, sigLen int) (length int, sig, sealed []byte, err error) {
 	bad := func(what string) (int, []byte, []byte, error) {
 		return 0, nil, nil, errors.New("malformed sealed message: " + what)
 	}
@@ -181,7 +183,7 @@ func openEnvelope(body []byte) (length int, sig, sealed []byte, err error) {
 		return bad("short payload")
 	}
 	n := int(binary.LittleEndian.Uint32(payload))
-	if n != 16 || len(payload) < 4+n {
+	if n < 0 || (sigLen > 0 && n != sigLen) || len(payload) < 4+n {
 		return bad("bad signature length")
 	}
 	return length, payload[4 : 4+n], payload[4+n:], nil

@@ -17,8 +17,9 @@
 // before anything is sent.
 //
 // Security: HTTPS with certificate verification by default; plain HTTP only when the
-// configuration asks for it, and then only with NTLM (with message encryption when
-// NTLMEncryption is set); Basic only over HTTPS; no CredSSP. Passwords never appear in
+// configuration asks for it, and then only with Kerberos (always with message encryption:
+// krbwrap.go) or NTLM (with message encryption when NTLMEncryption is set); Basic only
+// over HTTPS; no CredSSP. Kerberos is mutual: the host's AP-REP is verified. Passwords never appear in
 // errors, logs or output: Credentials masks itself when printed or marshalled, and every
 // error text is scrubbed of the password.
 //
@@ -67,7 +68,7 @@ const (
 // Config is how to reach the hosts: one Config serves every host of a run.
 type Config struct {
 	// HTTP selects plain HTTP. The default (false) is HTTPS with certificate verification.
-	// Plain HTTP is accepted only with NTLM.
+	// Plain HTTP is accepted only with Kerberos (always with message encryption) and NTLM.
 	HTTP bool
 	// Port is the WinRM port; 0 means 5986 for HTTPS and 5985 for HTTP.
 	Port int
@@ -104,18 +105,19 @@ type KerberosConfig struct {
 	Realm    string // realm, e.g. CONTOSO.COM; default: the part after @ in the user name
 	Krb5Conf string // krb5.conf path (default /etc/krb5.conf; KRB5_CONFIG if set)
 	CCache   string // credential cache file to use instead of a password (e.g. after kinit)
-	// SPN is the service principal, "{host}" standing for the target host name
-	// (default "HTTP/{host}").
+	// SPN is the service principal, "{host}" standing for the target host name in lower
+	// case (default "HTTP/{host}").
 	SPN string
 }
 
-// spn returns the service principal name for host.
+// spn returns the service principal name for host, in lower case as SPNs are registered
+// (Active Directory matches them without regard to case, MIT KDCs do not).
 func (k KerberosConfig) spn(host string) string {
 	s := k.SPN
 	if s == "" {
 		s = "HTTP/{host}"
 	}
-	return strings.ReplaceAll(s, "{host}", host)
+	return strings.ReplaceAll(s, "{host}", strings.ToLower(strings.TrimSuffix(host, ".")))
 }
 
 // complete fills the defaults and refuses unsafe or contradictory settings.
@@ -135,9 +137,9 @@ func (c Config) complete() (Config, error) {
 		switch c.Auth {
 		case AuthBasic:
 			return c, exit.Usagef("use HTTPS (port 5986) for Basic, or NTLM over HTTP", "Basic authentication over plain HTTP is refused: it sends the password in clear text")
-		case AuthNTLM:
+		case AuthNTLM, AuthKerberos:
 		default:
-			return c, exit.Usagef("use HTTPS (port 5986), or NTLM over HTTP", "%s authentication over plain HTTP is refused: only NTLM is allowed on plain HTTP", c.Auth)
+			return c, exit.Usagef("use HTTPS (port 5986), or Kerberos or NTLM over HTTP", "%s authentication over plain HTTP is refused: only Kerberos and NTLM (with message encryption) are allowed on plain HTTP", c.Auth)
 		}
 		if c.Insecure || c.CAFile != "" || len(c.CAPEM) > 0 || c.TLSServerName != "" {
 			return c, exit.Usagef("drop the TLS settings or use HTTPS", "TLS settings (CA file, server name, insecure) were given for plain HTTP")

@@ -36,7 +36,7 @@ type transporter struct {
 	cfg     Config
 	creds   Credentials
 	mech    mechanism              // nil for Basic
-	seal    bool                   // NTLM message encryption (plain HTTP)
+	seal    bool                   // message encryption (plain HTTP): NTLM or Kerberos
 	roots   *x509.CertPool         // the CA pool parsed once per Connector; nil: parse the endpoint's
 	tickets tls.ClientSessionCache // TLS session resumption shared by the Connector's clients; may be nil
 	tr      *http.Transport
@@ -45,9 +45,9 @@ type transporter struct {
 	dials    atomic.Int64 // TCP connections opened
 
 	mu      sync.Mutex
-	authed  bool        // the kept-alive connection is authenticated
-	persist bool        // the host keeps connections authenticated (until shown otherwise)
-	session *ntlmSealer // the sealing session of the authenticated connection
+	authed  bool          // the kept-alive connection is authenticated
+	persist bool          // the host keeps connections authenticated (until shown otherwise)
+	session messageSealer // the sealing session of the authenticated connection
 }
 
 // mechanism is a connection-based authentication method (SPNEGO-style HTTP Negotiate).
@@ -56,6 +56,13 @@ type mechanism interface {
 	// whether the request that carries it should carry the message body too (false when
 	// more legs must follow, as NTLM's NEGOTIATE).
 	begin() (secContext, []byte, bool, error)
+}
+
+// finisher is a security context that takes the token of the answer that accepted it
+// (Kerberos mutual authentication). in is nil when that answer carried none; sealing says
+// whether message encryption needs the completed context.
+type finisher interface {
+	finish(in []byte, sealing bool) error
 }
 
 // secContext is one security context in progress.
@@ -192,7 +199,12 @@ func (t *transporter) roundTrip(ctx context.Context, body []byte) (*http.Respons
 		return t.send(ctx, body, "Basic "+base64.StdEncoding.EncodeToString([]byte(t.creds.User+":"+t.creds.Password)))
 	}
 	if t.authed && t.persist {
-		resp, reused, err := t.sendTraced(ctx, t.wrap(body), "")
+		wrapped, err := t.wrap(body)
+		if err != nil {
+			t.authed, t.session = false, nil
+			return nil, err
+		}
+		resp, reused, err := t.sendTraced(ctx, wrapped, "")
 		if err != nil {
 			t.authed, t.session = false, nil
 			return nil, err
@@ -233,6 +245,14 @@ func (t *transporter) handshake(ctx context.Context, body []byte) (*http.Respons
 			return nil, err
 		}
 		if resp.StatusCode != http.StatusUnauthorized {
+			// The token of the accepting answer completes the context (Kerberos: the
+			// AP-REP of mutual authentication, which sealing needs).
+			if f, ok := sc.(finisher); ok && resp.StatusCode < 300 {
+				if err := f.finish(negotiateToken(resp.Header), t.seal); err != nil {
+					discard(resp)
+					return nil, &authFailure{err}
+				}
+			}
 			if withBody {
 				t.authed = !resp.Close
 				return resp, nil
@@ -251,7 +271,12 @@ func (t *transporter) handshake(ctx context.Context, body []byte) (*http.Respons
 				t.session = s
 			}
 			t.authed = true
-			resp, err = t.send(ctx, t.wrap(body), "")
+			wrapped, err := t.wrap(body)
+			if err != nil {
+				t.authed, t.session = false, nil
+				return nil, err
+			}
+			resp, err = t.send(ctx, wrapped, "")
 			if err != nil {
 				t.authed, t.session = false, nil
 				return nil, err
@@ -278,12 +303,12 @@ func (t *transporter) handshake(ctx context.Context, body []byte) (*http.Respons
 	return nil, &authFailure{errors.New("the host asked for too many authentication legs")}
 }
 
-// wrap seals a message when NTLM encryption is on.
-func (t *transporter) wrap(body []byte) []byte {
+// wrap seals a message when message encryption is on.
+func (t *transporter) wrap(body []byte) ([]byte, error) {
 	if t.seal && t.session != nil {
 		return t.session.wrap(body)
 	}
-	return body
+	return body, nil
 }
 
 func (t *transporter) send(ctx context.Context, body []byte, authz string) (*http.Response, error) {
@@ -322,12 +347,12 @@ func discard(resp *http.Response) {
 	_ = resp.Body.Close()
 }
 
-// negotiateToken returns the token of a "WWW-Authenticate: Negotiate <base64>" (or NTLM)
-// challenge, or nil.
+// negotiateToken returns the token of a "WWW-Authenticate: Negotiate <base64>" (or NTLM,
+// or Kerberos) challenge or answer, or nil.
 func negotiateToken(h http.Header) []byte {
 	for _, v := range h.Values("WWW-Authenticate") {
 		scheme, data, ok := strings.Cut(strings.TrimSpace(v), " ")
-		if !ok || !(strings.EqualFold(scheme, "Negotiate") || strings.EqualFold(scheme, "NTLM")) {
+		if !ok || !(strings.EqualFold(scheme, "Negotiate") || strings.EqualFold(scheme, "NTLM") || strings.EqualFold(scheme, "Kerberos")) {
 			continue
 		}
 		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(data))
