@@ -57,6 +57,7 @@ type labSpec struct {
 	seed       int64
 	faults     func(host string) lab.Fault // injected on top of the simulation (nil: none)
 	broadcasts bool                        // open the lab's Wake-on-LAN sockets (ServeBroadcasts)
+	clock      *labsite.Clock              // the lab's clock; nil = its stored time advancing in real time
 	// winrm holds extra "key: value" lines of the profile's winrm section; the default
 	// gives a generous operation timeout and one retry.
 	winrm []string
@@ -94,7 +95,7 @@ func newLabEnvAt(t *testing.T, path string, spec labSpec) *labEnv {
 	e := &labEnv{t: t, dir: dir, path: path, stateDir: filepath.Join(dir, "state"), spec: spec}
 	e.password = randomSecret(t)
 	e.secrets = []string{e.password}
-	s, err := labsite.Start(t.Context(), e.path, labsite.Options{Password: e.password, Faults: spec.faults})
+	s, err := labsite.Start(t.Context(), e.path, labsite.Options{Password: e.password, Faults: spec.faults, Clock: spec.clock})
 	if err != nil {
 		t.Fatalf("start lab site: %v", err)
 	}

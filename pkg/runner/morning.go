@@ -194,6 +194,9 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, notice
 		person = true
 	case !h.Known:
 		reason = "scan not current"
+	case last[actInstall].Outcome == journal.StillRunning:
+		// Not restarted: a restart would have lost the updates not yet installed.
+		reason = "install still running at the step's limit"
 	case h.Failed > 0:
 		reason = "install failed " + fleet.HResult(h.ErrorCode)
 		person = true
