@@ -37,6 +37,11 @@ type Morning struct {
 	Stopped []Count `json:"stopped"`
 	// NeedsPerson lists the machines a person should look at today, with reasons.
 	NeedsPerson []HostIssue `json:"needs_person"`
+	// Installs counts how the install jobs of the night's install-and-restart waves ended,
+	// one per machine and wave: installed, pending restart (then restarted); install still
+	// running at the step's limit (not restarted); install failed; installed, no restart
+	// needed. Empty when no wave followed an install job.
+	Installs []Count `json:"installs,omitempty"`
 }
 
 // MorningRun identifies the night.

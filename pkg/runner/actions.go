@@ -377,11 +377,12 @@ type installJobs struct {
 	byHost map[string]*installJob
 }
 
-// installBackoff is how install-and-restart looks at a queued job: after 5 minutes, then
-// 10, then every 15 (reference section 12: a job takes minutes to an hour; each look is one
-// WinRM round trip per host).
+// installBackoff is how install-and-restart looks at a queued job: after 10 minutes, then
+// 15, then every 20 (reference section 12: a job takes minutes to an hour or more; each
+// look is one WinRM round trip per host, and a machine waits at most 20 minutes for its
+// restart after its job ended).
 func installBackoff() client.Backoff {
-	return client.Backoff{First: 5 * time.Minute, Max: 15 * time.Minute, Factor: 2}
+	return client.Backoff{First: 10 * time.Minute, Max: 20 * time.Minute, Factor: 1.5}
 }
 
 func (j *installJobs) add(host string, batch []string, now time.Time) {

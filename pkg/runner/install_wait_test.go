@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/report"
 )
 
 // labRestarts lists, from the lab's own event log, the restarts between from and to, with
@@ -76,6 +77,22 @@ func TestInstallAndRestartWaitsForTheJob(t *testing.T) {
 			t.Errorf("%s restarted in an install wave without its install ending pending a restart", name)
 		}
 	}
+	m, err := e.run.Morning(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := countOf(m.Installs, "installed, pending restart"); got != int64(len(rows)) {
+		t.Errorf("morning report: %d installs pending restart, the journal has %d (%+v)", got, len(rows), m.Installs)
+	}
+}
+
+func countOf(cs []report.Count, reason string) int64 {
+	for _, c := range cs {
+		if c.Reason == reason {
+			return c.Count
+		}
+	}
+	return 0
 }
 
 func restartedWithNothingToInstall(t *testing.T, e *env, host string) bool {
@@ -144,5 +161,18 @@ steps:
 		if s.Occurrence == "install-short" && s.Counts.Skipped < len(running) {
 			t.Errorf("step counts %+v: still-running hosts are not counted as skipped", s.Counts)
 		}
+	}
+	// The morning report names the outcome: in the install waves, and as what stopped the
+	// machines still unpatched because of it.
+	m, err := e.run.Morning(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const reason = "install still running at the step's limit"
+	if got := countOf(m.Installs, reason); got != int64(len(running)) {
+		t.Errorf("morning report: %d installs still running, the journal has %d (%+v)", got, len(running), m.Installs)
+	}
+	if countOf(m.Stopped, reason) == 0 {
+		t.Errorf("morning report's stopped reasons lack %q: %+v", reason, m.Stopped)
 	}
 }
