@@ -59,28 +59,34 @@ func stateDue(rid int64, t time.Time) time.Time {
 
 // sendStateMessages moves unsent scan results into the site's tables: the host's (rid > 0)
 // or every host's whose cycle is due (rid 0, due = now). It returns how many scan results
-// it sent.
+// it sent. Each statement has its own text per case, so that SQLite can use the keys (an
+// "?1 = 0 OR ..." filter would make it scan lab_update_state on every host action).
 func sendStateMessages(ctx context.Context, tx *sql.Tx, rid int64, due string) (int64, error) {
-	sel := `(?1 > 0 AND ResourceID = ?1) OR (?1 = 0 AND Due <= ?2)`
+	sel, arg := `Due <= ?1`, any(due)
+	if rid > 0 {
+		sel, arg = `ResourceID = ?1`, rid
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO lab_scan_status (ResourceID, UpdateSource_ID, LastScanState,
 			LastScanTime, LastErrorCode, LastStatusMessageID, LastScanPackageLocation, LastScanPackageVersion, LastWUAVersion)
 		SELECT ResourceID, UpdateSource_ID, LastScanState, LastScanTime, LastErrorCode, 0, LastScanPackageLocation,
 			LastScanPackageVersion, LastWUAVersion FROM lab_unsent_scan WHERE `+sel+`
 		ON CONFLICT (ResourceID, UpdateSource_ID) DO UPDATE SET LastScanState = excluded.LastScanState,
 			LastScanTime = excluded.LastScanTime, LastErrorCode = excluded.LastErrorCode,
-			LastScanPackageVersion = excluded.LastScanPackageVersion`, rid, due); err != nil {
+			LastScanPackageVersion = excluded.LastScanPackageVersion`, arg); err != nil {
 		return 0, fmt.Errorf("send state messages: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE lab_update_state AS s SET Status = u.Status, LastStatusChangeTime = u.Time
-		FROM lab_unsent_status u
-		WHERE u.ResourceID = s.ResourceID AND u.CI_ID = s.CI_ID AND u.Status <> s.Status
-		  AND ((?1 > 0 AND u.ResourceID = ?1) OR (?1 = 0 AND u.Due <= ?2))`, rid, due); err != nil {
+	const unsent = `(SELECT u.%s FROM lab_unsent_status u WHERE u.ResourceID = lab_update_state.ResourceID
+		AND u.CI_ID = lab_update_state.CI_ID)`
+	if _, err := tx.ExecContext(ctx, `UPDATE lab_update_state SET Status = `+fmt.Sprintf(unsent, "Status")+`,
+			LastStatusChangeTime = `+fmt.Sprintf(unsent, "Time")+`
+		WHERE (ResourceID, CI_ID) IN (SELECT ResourceID, CI_ID FROM lab_unsent_status WHERE `+sel+`)
+		  AND Status <> `+fmt.Sprintf(unsent, "Status"), arg); err != nil {
 		return 0, fmt.Errorf("send state messages: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM lab_unsent_status WHERE `+sel, rid, due); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM lab_unsent_status WHERE `+sel, arg); err != nil {
 		return 0, fmt.Errorf("send state messages: %w", err)
 	}
-	r, err := tx.ExecContext(ctx, `DELETE FROM lab_unsent_scan WHERE `+sel, rid, due)
+	r, err := tx.ExecContext(ctx, `DELETE FROM lab_unsent_scan WHERE `+sel, arg)
 	if err != nil {
 		return 0, fmt.Errorf("send state messages: %w", err)
 	}
@@ -92,19 +98,22 @@ func sendStateMessages(ctx context.Context, tx *sql.Tx, rid int64, due string) (
 // enforcement state 11 and the error code; otherwise it is installed pending a restart
 // (Truth 1, enforcement state 9) and the host waits for a restart.
 func settleJobs(ctx context.Context, tx *sql.Tx, rid int64, now string) error {
-	sel := `Settled = 0 AND DoneAt <= ?2 AND (?1 = 0 OR ResourceID = ?1)`
+	sel := `Settled = 0 AND DoneAt <= ?1 AND ?2 = 0`
+	if rid > 0 {
+		sel = `ResourceID = ?2 AND Settled = 0 AND DoneAt <= ?1`
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE lab_update_state AS s SET EnforcementSource = 1,
 			LastEnforcementMessageID = CASE WHEN j.ErrorCode <> 0 THEN 11 ELSE 9 END,
 			LastErrorCode = j.ErrorCode, Truth = CASE WHEN j.ErrorCode <> 0 THEN s.Truth ELSE 1 END
-		FROM lab_install_job j WHERE j.ResourceID = s.ResourceID AND j.CI_ID = s.CI_ID
-		  AND j.Settled = 0 AND j.DoneAt <= ?2 AND (?1 = 0 OR j.ResourceID = ?1)`, rid, now); err != nil {
+		FROM (SELECT ResourceID, CI_ID, ErrorCode FROM lab_install_job WHERE `+sel+`) AS j
+		WHERE s.ResourceID = j.ResourceID AND s.CI_ID = j.CI_ID`, now, rid); err != nil {
 		return fmt.Errorf("settle install jobs: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE lab_host SET RebootPending = 1 WHERE ResourceID IN
-		(SELECT ResourceID FROM lab_install_job WHERE ErrorCode = 0 AND `+sel+`)`, rid, now); err != nil {
+		(SELECT ResourceID FROM lab_install_job WHERE ErrorCode = 0 AND `+sel+`)`, now, rid); err != nil {
 		return fmt.Errorf("settle install jobs: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE lab_install_job SET Settled = 1 WHERE `+sel, rid, now); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE lab_install_job SET Settled = 1 WHERE `+sel, now, rid); err != nil {
 		return fmt.Errorf("settle install jobs: %w", err)
 	}
 	return nil

@@ -136,7 +136,11 @@ func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journa
 		return "", journal.Failed, err
 	}
 	if len(jobs.byHost) > 0 && ctx.Err() == nil {
-		limit := started.Add(s.Limit - restartMargin(s.Limit))
+		stepLimit := s.Limit
+		if stepLimit <= 0 {
+			stepLimit = s.Action.DefaultLimit()
+		}
+		limit := started.Add(stepLimit - restartMargin(stepLimit))
 		fsum, err := r.followInstalls(ctx, occ, st, jobs, limit, fanOut, func(host string) (target, int) {
 			return byName[strings.ToUpper(host)], attempt(host)
 		})
@@ -435,7 +439,12 @@ func (r *Runner) followInstalls(ctx context.Context, occ night.Occurrence, st jo
 		if wait := next.Sub(now); wait > 0 {
 			if err := r.Env.Clock.Sleep(ctx, wait); err != nil {
 				if ctx.Err() != nil {
-					return total, nil // the step's own time limit: the remaining hosts stay unrecorded
+					// The step's own time limit (wall clock): the hosts still followed are
+					// left unrecorded, for a resumed step to pick up.
+					jobs.mu.Lock()
+					total.Canceled += len(jobs.byHost)
+					jobs.mu.Unlock()
+					return total, nil
 				}
 				return total, err
 			}
