@@ -32,6 +32,10 @@ type Sim struct {
 	// online answers Online, the WS-Man endpoint's question on every request: prepared
 	// once, because parsing it again per request cost more than running it.
 	online *sql.Stmt
+	// pending answers catchUp's question on every host action: has anything of the host's
+	// install job ended, or has its state message cycle come round? Prepared once, so that
+	// an action with nothing to catch up parses no statement for it.
+	pending *sql.Stmt
 }
 
 // SimOption changes a default of OpenSim.
@@ -93,6 +97,12 @@ func OpenSim(path string, clock func() time.Time, opts ...SimOption) (*Sim, erro
 		clock = func() time.Time { return start.Add(time.Since(opened)) }
 	}
 	s.clock = clock
+	if s.pending, err = db.PrepareContext(ctx, `SELECT
+			EXISTS (SELECT 1 FROM lab_install_job WHERE ResourceID = ?1 AND Settled = 0 AND DoneAt <= ?2),
+			EXISTS (SELECT 1 FROM lab_unsent_scan WHERE ResourceID = ?1 AND Due <= ?2)`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("lab database %s: %w", path, err)
+	}
 	if s.online, err = db.PrepareContext(ctx, `SELECT Power, OfflineUntil FROM lab_host WHERE Name = ? COLLATE NOCASE`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("lab database %s: %w", path, err)
@@ -134,6 +144,9 @@ func (s *Sim) Online(ctx context.Context, name string) (bool, error) {
 func (s *Sim) Close() error {
 	if s.online != nil {
 		s.online.Close()
+	}
+	if s.pending != nil {
+		s.pending.Close()
 	}
 	return s.db.Close()
 }
@@ -293,7 +306,7 @@ func (s *Sim) action(ctx context.Context, name, what string, fn func(tx *sql.Tx,
 	if err := backOnline(ctx, tx, nowText, rid); err != nil {
 		return fmt.Errorf("%s %s: %w", what, name, err)
 	}
-	if err := catchUp(ctx, tx, rid, nowText); err != nil {
+	if err := s.catchUpHost(ctx, tx, rid, nowText); err != nil {
 		return fmt.Errorf("%s %s: %w", what, name, err)
 	}
 	h, err := loadHost(ctx, tx, rid, now)
@@ -346,25 +359,34 @@ func backOnline(ctx context.Context, tx *sql.Tx, now string, rid int64) error {
 	return nil
 }
 
-// catchUp brings a host (every host when rid is 0) up to now: install job updates that
-// have ended take effect, and scan results whose state message reporting cycle came round
-// reach the site's tables.
-func catchUp(ctx context.Context, tx *sql.Tx, rid int64, now string) error {
-	if err := settleJobs(ctx, tx, rid, now); err != nil {
+// catchUp brings every host up to now: install job updates that have ended take effect,
+// and scan results whose state message reporting cycle came round reach the site's tables.
+func catchUp(ctx context.Context, tx *sql.Tx, now string) error {
+	if err := settleJobs(ctx, tx, 0, now); err != nil {
 		return err
 	}
-	if rid != 0 {
-		// Only this host's messages that are due: sendStateMessages with a host sends all.
-		var due int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM lab_unsent_scan WHERE ResourceID = ? AND Due <= ?`, rid, now).Scan(&due); err != nil {
-			return fmt.Errorf("state message cycle: %w", err)
-		}
-		if due == 0 {
-			return nil
+	_, err := sendStateMessages(ctx, tx, 0, now)
+	return err
+}
+
+// catchUpHost is catchUp for the host an action is about to act on.
+func (s *Sim) catchUpHost(ctx context.Context, tx *sql.Tx, rid int64, now string) error {
+	var jobEnded, cycleDue bool
+	if err := tx.StmtContext(ctx, s.pending).QueryRowContext(ctx, rid, now).Scan(&jobEnded, &cycleDue); err != nil {
+		return fmt.Errorf("catch up: %w", err)
+	}
+	if jobEnded {
+		if err := settleJobs(ctx, tx, rid, now); err != nil {
+			return err
 		}
 	}
-	_, err := sendStateMessages(ctx, tx, rid, now)
-	return err
+	if cycleDue {
+		// Every unsent message of the host goes with its cycle.
+		if _, err := sendStateMessages(ctx, tx, rid, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Tick brings every host whose restart has ended back online (Power on, LastOnline now),
@@ -383,7 +405,7 @@ func (s *Sim) Tick(ctx context.Context) error {
 	if err := backOnline(ctx, tx, now, 0); err != nil {
 		return fmt.Errorf("lab tick: %w", err)
 	}
-	if err := catchUp(ctx, tx, 0, now); err != nil {
+	if err := catchUp(ctx, tx, now); err != nil {
 		return fmt.Errorf("lab tick: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -413,71 +435,94 @@ type ScanResult struct {
 // when the host's state message reporting cycle comes round (StateMessageCycle, on Tick or
 // when the host is next acted on).
 func (s *Sim) Scan(ctx context.Context, host string) (ScanResult, error) {
+	return s.scan(ctx, host, false)
+}
+
+// ScanThenSend runs a scan and then sends the host's unsent state messages (schedules 113
+// and 111 in one script run): the scan's result reaches the site's views at once.
+func (s *Sim) ScanThenSend(ctx context.Context, host string) (ScanResult, error) {
+	return s.scan(ctx, host, true)
+}
+
+func (s *Sim) scan(ctx context.Context, host string, send bool) (ScanResult, error) {
 	var res ScanResult
 	err := s.action(ctx, host, "scan", func(tx *sql.Tx, h HostInfo, now string) (string, error) {
-		var prev sql.NullInt64
-		var loc, wua sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT LastScanPackageVersion, LastScanPackageLocation, LastWUAVersion
-			FROM lab_unsent_scan WHERE ResourceID = ?1 AND UpdateSource_ID = ?2
-			UNION ALL SELECT LastScanPackageVersion, LastScanPackageLocation, LastWUAVersion
-			FROM lab_scan_status WHERE ResourceID = ?1 AND UpdateSource_ID = ?2
-			LIMIT 1`, h.ResourceID, s.publishID).Scan(&prev, &loc, &wua)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		detail, err := s.scanTx(ctx, tx, h, now, &res)
+		if err != nil || !send {
+			return detail, err
+		}
+		n, err := sendStateMessages(ctx, tx, h.ResourceID, now)
+		if err != nil {
 			return "", err
 		}
-		if !loc.Valid {
-			loc.String = "http://" + topSUP + ":8530"
-		}
-		if !wua.Valid {
-			wua.String = wuaVersion(ctx, tx, h.ResourceID)
-		}
-		res.PreviousVersion, res.Time = int(prev.Int64), s.Now().Truncate(time.Second)
-		res.State, res.ErrorCode, res.CatalogVersion = 3, 0, res.PreviousVersion
-		if h.ScanFault != 0 {
-			res.State, res.ErrorCode = 5, h.ScanFault
-		} else if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(SyncCatalogVersion), 0) FROM lab_sup_sync
-			WHERE WSUSSourceServer = 'Microsoft Update'`).Scan(&res.CatalogVersion); err != nil {
-			return "", err
-		}
-		due := timeText(stateDue(h.ResourceID, s.Now()))
-		if _, err := tx.ExecContext(ctx, `INSERT INTO lab_unsent_scan (ResourceID, UpdateSource_ID, LastScanState,
-			LastScanTime, LastErrorCode, LastScanPackageLocation, LastScanPackageVersion, LastWUAVersion, Due)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-			ON CONFLICT (ResourceID, UpdateSource_ID) DO UPDATE SET LastScanState = ?3, LastScanTime = ?4,
-			LastErrorCode = ?5, LastScanPackageVersion = ?7`,
-			h.ResourceID, s.publishID, res.State, now, res.ErrorCode, loc.String, res.CatalogVersion, wua.String, due); err != nil {
-			return "", err
-		}
-		if res.State == 3 {
-			// Every update the scanned catalog carries is found; the rest stay unknown (0).
-			if _, err := tx.ExecContext(ctx, `INSERT INTO lab_unsent_status (ResourceID, CI_ID, Status, Time, Due)
-				SELECT s.ResourceID, s.CI_ID, CASE WHEN s.Truth = 2 THEN 3 ELSE 2 END, ?1, ?4
-				FROM lab_update_state s
-				LEFT JOIN lab_unsent_status u ON u.ResourceID = s.ResourceID AND u.CI_ID = s.CI_ID
-				WHERE s.ResourceID = ?2 AND COALESCE(u.Status, s.Status) <> CASE WHEN s.Truth = 2 THEN 3 ELSE 2 END
-				  AND s.CI_ID IN (SELECT CI_ID FROM lab_update WHERE MinSourceVersion <= ?3)
-				ON CONFLICT (ResourceID, CI_ID) DO UPDATE SET Status = excluded.Status, Time = excluded.Time`,
-				now, h.ResourceID, res.CatalogVersion, due); err != nil {
-				return "", err
-			}
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(COALESCE(u.Status, s.Status) = 2), 0),
-				COALESCE(SUM(COALESCE(u.Status, s.Status) = 3), 0)
-			FROM lab_update_state s
-			LEFT JOIN lab_unsent_status u ON u.ResourceID = s.ResourceID AND u.CI_ID = s.CI_ID
-			WHERE s.ResourceID = ?`, h.ResourceID).Scan(&res.Required, &res.Installed); err != nil {
-			return "", err
-		}
-		if res.State == 5 {
-			return fmt.Sprintf("failed 0x%08X", uint32(res.ErrorCode)), nil
-		}
-		return fmt.Sprintf("catalog %d (was %d), %d required, %d installed",
-			res.CatalogVersion, res.PreviousVersion, res.Required, res.Installed), nil
+		return fmt.Sprintf("%s; %d scan results sent", detail, n), nil
 	})
 	if err != nil {
 		return ScanResult{}, err
 	}
 	return res, nil
+}
+
+// scanTx is the scan itself, inside the action's transaction.
+func (s *Sim) scanTx(ctx context.Context, tx *sql.Tx, h HostInfo, now string, res *ScanResult) (string, error) {
+	var prev sql.NullInt64
+	var loc, wua sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT LastScanPackageVersion, LastScanPackageLocation, LastWUAVersion
+		FROM lab_unsent_scan WHERE ResourceID = ?1 AND UpdateSource_ID = ?2
+		UNION ALL SELECT LastScanPackageVersion, LastScanPackageLocation, LastWUAVersion
+		FROM lab_scan_status WHERE ResourceID = ?1 AND UpdateSource_ID = ?2
+		LIMIT 1`, h.ResourceID, s.publishID).Scan(&prev, &loc, &wua)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", err
+	}
+	if !loc.Valid {
+		loc.String = "http://" + topSUP + ":8530"
+	}
+	if !wua.Valid {
+		wua.String = wuaVersion(ctx, tx, h.ResourceID)
+	}
+	res.PreviousVersion, res.Time = int(prev.Int64), s.Now().Truncate(time.Second)
+	res.State, res.ErrorCode, res.CatalogVersion = 3, 0, res.PreviousVersion
+	if h.ScanFault != 0 {
+		res.State, res.ErrorCode = 5, h.ScanFault
+	} else if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(SyncCatalogVersion), 0) FROM lab_sup_sync
+		WHERE WSUSSourceServer = 'Microsoft Update'`).Scan(&res.CatalogVersion); err != nil {
+		return "", err
+	}
+	due := timeText(stateDue(h.ResourceID, s.Now()))
+	if _, err := tx.ExecContext(ctx, `INSERT INTO lab_unsent_scan (ResourceID, UpdateSource_ID, LastScanState,
+		LastScanTime, LastErrorCode, LastScanPackageLocation, LastScanPackageVersion, LastWUAVersion, Due)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+		ON CONFLICT (ResourceID, UpdateSource_ID) DO UPDATE SET LastScanState = ?3, LastScanTime = ?4,
+		LastErrorCode = ?5, LastScanPackageVersion = ?7`,
+		h.ResourceID, s.publishID, res.State, now, res.ErrorCode, loc.String, res.CatalogVersion, wua.String, due); err != nil {
+		return "", err
+	}
+	if res.State == 3 {
+		// Every update the scanned catalog carries is found; the rest stay unknown (0).
+		if _, err := tx.ExecContext(ctx, `INSERT INTO lab_unsent_status (ResourceID, CI_ID, Status, Time, Due)
+			SELECT s.ResourceID, s.CI_ID, CASE WHEN s.Truth = 2 THEN 3 ELSE 2 END, ?1, ?4
+			FROM lab_update_state s
+			LEFT JOIN lab_unsent_status u ON u.ResourceID = s.ResourceID AND u.CI_ID = s.CI_ID
+			WHERE s.ResourceID = ?2 AND COALESCE(u.Status, s.Status) <> CASE WHEN s.Truth = 2 THEN 3 ELSE 2 END
+			  AND s.CI_ID IN (SELECT CI_ID FROM lab_update WHERE MinSourceVersion <= ?3)
+			ON CONFLICT (ResourceID, CI_ID) DO UPDATE SET Status = excluded.Status, Time = excluded.Time`,
+			now, h.ResourceID, res.CatalogVersion, due); err != nil {
+			return "", err
+		}
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(COALESCE(u.Status, s.Status) = 2), 0),
+			COALESCE(SUM(COALESCE(u.Status, s.Status) = 3), 0)
+		FROM lab_update_state s
+		LEFT JOIN lab_unsent_status u ON u.ResourceID = s.ResourceID AND u.CI_ID = s.CI_ID
+		WHERE s.ResourceID = ?`, h.ResourceID).Scan(&res.Required, &res.Installed); err != nil {
+		return "", err
+	}
+	if res.State == 5 {
+		return fmt.Sprintf("failed 0x%08X", uint32(res.ErrorCode)), nil
+	}
+	return fmt.Sprintf("catalog %d (was %d), %d required, %d installed",
+		res.CatalogVersion, res.PreviousVersion, res.Required, res.Installed), nil
 }
 
 // wuaVersion is the Windows Update Agent version of a host's build.

@@ -73,14 +73,20 @@ func (s *Site) handleClient(ctx context.Context, host, op string, params json.Ra
 		if err != nil {
 			return nil, fail("bad-parameter", "%v", err)
 		}
-		switch id {
-		case client.ScheduleUpdateScan:
+		sendAfter := p.SendStateMessages != nil && *p.SendStateMessages
+		switch {
+		case id == client.ScheduleUpdateScan && sendAfter:
+			// The script's second trigger, 111, in the same run. The lab's scan ends at
+			// once, so its result is among the messages sent.
+			_, err = s.Sim.ScanThenSend(ctx, host)
+			sendAfter = false
+		case id == client.ScheduleUpdateScan:
 			_, err = s.Sim.Scan(ctx, host)
-		case client.ScheduleUpdateEval:
+		case id == client.ScheduleUpdateEval:
 			err = s.Sim.Evaluate(ctx, host)
-		case client.ScheduleMachinePolicy:
+		case id == client.ScheduleMachinePolicy:
 			err = s.Sim.PolicyRetrieval(ctx, host)
-		case client.ScheduleSendStateMessages:
+		case id == client.ScheduleSendStateMessages:
 			_, err = s.Sim.SendStateMessages(ctx, host)
 		default:
 			_, err = s.Sim.Host(ctx, host)
@@ -88,14 +94,11 @@ func (s *Site) handleClient(ctx context.Context, host, op string, params json.Ra
 		if err != nil {
 			return nil, err
 		}
-		out := client.Triggered{ScheduleID: id}
-		if p.SendStateMessages != nil && *p.SendStateMessages {
-			// The script's second trigger, 111, in the same run. The lab's scan ends at
-			// once, so its result is among the messages sent.
+		out := client.Triggered{ScheduleID: id, StateMessagesSent: p.SendStateMessages != nil && *p.SendStateMessages}
+		if sendAfter {
 			if _, err := s.Sim.SendStateMessages(ctx, host); err != nil {
 				return nil, err
 			}
-			out.StateMessagesSent = true
 		}
 		return out, nil
 	case "client-install-updates":

@@ -381,12 +381,12 @@ type installJobs struct {
 	byHost map[string]*installJob
 }
 
-// installBackoff is how install-and-restart looks at a queued job: after 10 minutes, then
-// 15, then every 20 (reference section 12: a job takes minutes to an hour or more; each
-// look is one WinRM round trip per host, and a machine waits at most 20 minutes for its
-// restart after its job ended).
+// installBackoff is how install-and-restart looks at a queued job: after 15 minutes, then
+// 22.5, then every 30 (reference section 12: a Patch Tuesday job takes from minutes to more
+// than an hour; each look is one WinRM round trip per host, and a machine waits at most 30
+// minutes for its restart after its job ended).
 func installBackoff() client.Backoff {
-	return client.Backoff{First: 10 * time.Minute, Max: 20 * time.Minute, Factor: 1.5}
+	return client.Backoff{First: 15 * time.Minute, Max: 30 * time.Minute, Factor: 1.5}
 }
 
 func (j *installJobs) add(host string, batch []string, now time.Time) {
