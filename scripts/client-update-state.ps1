@@ -4,7 +4,9 @@
 # 2 and 6) with ArticleID, EvaluationState (progress: 2-7 and 11 running, 8-10 pending a
 # restart, 12 installed, 13 error), ErrorCode, PercentComplete and ComplianceState. An
 # update that no longer appears is installed. InstallUpdates only queues a job; this is
-# how the caller follows it (configmgr.md section 12).
+# how the caller follows it (configmgr.md section 12). PercentComplete is on the class's
+# memdocs page but not in configmgr.md: callers only report it, they decide on
+# EvaluationState alone.
 # Parameters: {"ArticleIDs": ["5034441", ...]} optional: only these KB numbers.
 # Result: {"updates": [{"articleId": "5034441", "evaluationState": 7, "errorCode": 0,
 #          "percentComplete": 40, "complianceState": 0}]}

@@ -173,6 +173,9 @@ func (s Sessions) Users() string {
 func Describe(v any) string {
 	switch x := v.(type) {
 	case Triggered:
+		if x.StateMessagesSent {
+			return fmt.Sprintf("triggered %s, then sent state messages", x.ScheduleID)
+		}
 		return fmt.Sprintf("triggered %s", x.ScheduleID)
 	case Installed:
 		if x.Started == 0 {

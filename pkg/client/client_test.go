@@ -63,6 +63,9 @@ func TestActions(t *testing.T) {
 		r.params != `{"ScheduleID":"{00000000-0000-0000-0000-000000000113}","SendStateMessages":true}` || Describe(res) != "triggered "+ScheduleUpdateScan {
 		t.Errorf("scan: %+v %v %s %s", res, err, r.script, r.params)
 	}
+	if d := Describe(Triggered{ScheduleID: ScheduleUpdateScan, StateMessagesSent: true}); d != "triggered "+ScheduleUpdateScan+", then sent state messages" {
+		t.Errorf("Describe = %q", d)
+	}
 	if _, err := TriggerSchedule(ctx, r, "108"); err != nil || r.params != `{"ScheduleID":"{00000000-0000-0000-0000-000000000108}"}` {
 		t.Errorf("evaluation sent %s, %v; state messages go only with a scan", r.params, err)
 	}

@@ -242,6 +242,13 @@ func (r *Runner) onHost(ctx context.Context, occ night.Occurrence, st journal.St
 		}
 		return reason, rec(actInstall, journal.OutcomeOK, reason, 0)
 	case night.Restart:
+		// A restart step restarts every target, also one with nothing pending: the restart
+		// method's 01:00 and 04:00 waves restart everything because a restart clears stuck
+		// states (an install blocked by a pending restart, 0x80240016) and lets superseded
+		// and chained updates become applicable for the scan that follows. It does not wait
+		// for install jobs either: one still running from the 23:00 wave loses the updates
+		// not yet installed, and the next retry-install queues them again. A plan that
+		// wants only the machines waiting for a restart targets pending-restart.
 		return r.restart(ctx, c, s, rec)
 	case night.InstallAndRestart:
 		if !installDone {
