@@ -17,6 +17,7 @@ var wantScripts = []string{
 	"client-reboot-pending",
 	"client-restart",
 	"client-trigger-schedule",
+	"client-update-state",
 }
 
 func TestEveryScriptFollowsTheProtocol(t *testing.T) {
@@ -85,11 +86,13 @@ func TestEveryScriptFollowsTheProtocol(t *testing.T) {
 func TestScriptFacts(t *testing.T) {
 	t.Parallel()
 	for name, wants := range map[string][]string{
-		"client-trigger-schedule": {`-Namespace 'root\ccm' -ClassName 'SMS_Client' -MethodName 'TriggerSchedule'`, "sScheduleID", `'^\{00000000-0000-0000-0000-000000000[0-9]{3}\}$'`},
-		"client-install-updates":  {`-Namespace 'root\ccm\ClientSDK' -ClassName 'CCM_SoftwareUpdate' -Filter 'ComplianceState=0'`, `-ClassName 'CCM_SoftwareUpdatesManager' -MethodName 'InstallUpdates'`, "[ciminstance[]]$missing", "started ="},
-		"client-reboot-pending":   {`-ClassName 'CCM_ClientUtilities' -MethodName 'DetermineIfRebootPending'`, "RebootPending", "IsHardRebootPending", "InGracePeriod", "RebootDeadline"},
-		"client-restart":          {`-ClassName 'CCM_ClientUtilities' -MethodName 'RestartComputer'`, "OnlyIfNobodyLoggedOn", "users-logged-on", "quser.exe"},
-		"client-logged-on":        {"quser.exe", "'console'", "'disconnected'", "'remote'", "Win32_Process"},
+		"client-trigger-schedule": {`-Namespace 'root\ccm' -ClassName 'SMS_Client' -MethodName 'TriggerSchedule'`, "sScheduleID", `'^\{00000000-0000-0000-0000-000000000[0-9]{3}\}$'`,
+			"SendStateMessages", "'{00000000-0000-0000-0000-000000000111}'", "stateMessagesSent ="},
+		"client-update-state":    {`-Namespace 'root\ccm\ClientSDK' -ClassName 'CCM_SoftwareUpdate')`, "EvaluationState", "ErrorCode", "PercentComplete", "ArticleID"},
+		"client-install-updates": {`-Namespace 'root\ccm\ClientSDK' -ClassName 'CCM_SoftwareUpdate' -Filter 'ComplianceState=0'`, `-ClassName 'CCM_SoftwareUpdatesManager' -MethodName 'InstallUpdates'`, "[ciminstance[]]$missing", "started ="},
+		"client-reboot-pending":  {`-ClassName 'CCM_ClientUtilities' -MethodName 'DetermineIfRebootPending'`, "RebootPending", "IsHardRebootPending", "InGracePeriod", "RebootDeadline"},
+		"client-restart":         {`-ClassName 'CCM_ClientUtilities' -MethodName 'RestartComputer'`, "OnlyIfNobodyLoggedOn", "users-logged-on", "quser.exe"},
+		"client-logged-on":       {"quser.exe", "'console'", "'disconnected'", "'remote'", "Win32_Process"},
 	} {
 		text, err := Get(name)
 		if err != nil {

@@ -213,11 +213,24 @@ database). Each prints a per-host table and a summary; exit code 2 when some hos
 		}
 	}
 	defs := []def{
-		{"scan", "Start a software update scan (schedule 113, forced online)", 0, schedule(client.ScheduleUpdateScan)},
+		{"scan", "Start a software update scan (schedule 113, forced online), then send unsent state messages (111)", 0, schedule(client.ScheduleUpdateScan)},
 		{"evaluate", "Start a software update deployment evaluation (schedule 108)", provider.OpUpdateEvaluation, schedule(client.ScheduleUpdateEval)},
 		{"policy", "Start a machine policy retrieval (schedule 021)", provider.OpMachinePolicy, schedule(client.ScheduleMachinePolicy)},
-		{"install", "Install the client's missing deployed updates", 0, func(_ []string, x *clientExtra) (clientAction, error) {
-			return func(ctx context.Context, r client.Runner) (any, error) { return client.Install(ctx, r, nil) }, nil
+		{"install", "Queue the install of the client's missing deployed updates (--wait: until they end)", 0, func(_ []string, x *clientExtra) (clientAction, error) {
+			if x.wait < 0 {
+				return nil, exit.Usagef("give a duration such as 90m", "--wait %s is negative", x.wait)
+			}
+			wait := x.wait
+			return func(ctx context.Context, r client.Runner) (any, error) {
+				res, err := client.Install(ctx, r, nil)
+				if err != nil || wait == 0 || res.Started == 0 {
+					return res, err
+				}
+				// InstallUpdates only queued the job: follow it until its updates have
+				// ended (installed, failed or pending a restart) or --wait has passed.
+				return client.Wait(ctx, r, res.ArticleIDs, client.WaitOptions{Until: time.Now().Add(wait),
+					Now: time.Now, Sleep: realSleep})
+			}, nil
 		}},
 		{"restart", "Restart through the ConfigMgr client", provider.OpRestart, func(_ []string, x *clientExtra) (clientAction, error) {
 			only := x.onlyIfNobody
@@ -273,7 +286,7 @@ database). Each prints a per-host table and a summary; exit code 2 when some hos
 				default:
 					return exit.Usagef("use --via winrm or --via site", "--via %q is not a channel", x.via)
 				}
-				return app.runClientAction(cmd.Context(), name, &t, x.concurrency, act)
+				return app.runClientAction(cmd.Context(), name, &t, x.concurrency, x.wait, act)
 			},
 		}
 		t.add(c)
@@ -281,6 +294,9 @@ database). Each prints a per-host table and a summary; exit code 2 when some hos
 		c.Flags().StringVar(&x.via, "via", "winrm", "winrm (each client directly) or site (client notification to a collection)")
 		if name == "restart" {
 			c.Flags().BoolVar(&x.onlyIfNobody, "only-if-nobody-logged-on", false, "leave machines alone when anyone is logged on (checked on the client)")
+		}
+		if name == "install" {
+			c.Flags().DurationVar(&x.wait, "wait", 0, "follow the queued install job on each client up to this long (e.g. 90m) and report how its updates ended; 0 = return once queued")
 		}
 		cmd.AddCommand(c)
 	}
@@ -292,10 +308,24 @@ type clientExtra struct {
 	concurrency  int
 	via          string
 	onlyIfNobody bool
+	wait         time.Duration // install --wait
 }
 
-// runClientAction fans act out over the targets and prints the per-host results.
-func (a *App) runClientAction(ctx context.Context, name string, t *targetFlags, concurrency int, act clientAction) error {
+// realSleep waits d on the wall clock, or until ctx ends.
+func realSleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// runClientAction fans act out over the targets and prints the per-host results. wait
+// extends each host's time limit (install --wait).
+func (a *App) runClientAction(ctx context.Context, name string, t *targetFlags, concurrency int, wait time.Duration, act clientAction) error {
 	cfg, err := a.Config()
 	if err != nil {
 		return err
@@ -321,6 +351,10 @@ func (a *App) runClientAction(ctx context.Context, name string, t *targetFlags, 
 		Concurrency: concurrency, Retries: cfg.Profile.WinRM.Retries, Progress: a.IO.Err,
 		IsTerminal: a.IO.StderrTerminal, Total: total, Label: name,
 		PerHostTimeout: cfg.Profile.WinRM.OperationTimeout.Std(),
+	}
+	if wait > 0 {
+		opts.PerHostTimeout += wait
+		opts.Retries = 0 // the job is queued once; a retry would only wait again
 	}
 	if name == "restart" {
 		opts.Retries = 0 // a restart request that may have reached the host is never sent again

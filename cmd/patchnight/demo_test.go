@@ -27,7 +27,7 @@ func TestDemoNightAndReportInBrowser(t *testing.T) {
 		t.Fatalf("demo exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{"Compliance of", "Scan state of", "install-logged-off", "retry-restart-0400",
-		"thursday-notice", "The night took", "Burn-down"} {
+		"thursday-notice", "The night took", "Burn-down", "Install waves: installed, pending restart"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q", want)
 		}

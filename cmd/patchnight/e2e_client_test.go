@@ -6,9 +6,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/patchnight/patchnight/pkg/client"
 	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/labsite"
 	"github.com/patchnight/patchnight/pkg/site"
 )
 
@@ -113,7 +115,9 @@ func values[T any](t *testing.T, r *clientResult) map[string]T {
 // unreachable and left unchanged every time.
 func TestE2EClientActions(t *testing.T) {
 	t.Parallel()
-	e := newLabEnv(t, labSpec{hosts: 300, seed: 11})
+	// The lab's clock stands still unless the test moves it: install jobs take simulated time.
+	clock := labsite.NewClock(time.Date(2026, 12, 8, 15, 0, 0, 0, time.UTC))
+	e := newLabEnv(t, labSpec{hosts: 300, seed: 11, clock: clock})
 	coll, online, offline := pickLocation(t, e, 50)
 	targets := union(online, offline)
 	want := exit.Partial
@@ -125,6 +129,13 @@ func TestE2EClientActions(t *testing.T) {
 	var scan clientResult
 	e.runJSON(&scan, want, "client", "scan", "--collection", coll)
 	expectOutcomes(t, "scan", &scan, online, offline, 1)
+	// The scan's result reaches the site database at once because the same script run
+	// sent the state messages (schedule 111), not at the client's reporting cycle.
+	for name, v := range values[client.Triggered](t, &scan) {
+		if !v.StateMessagesSent {
+			t.Errorf("scan %s: state messages not sent after the scan", name)
+		}
+	}
 	after := e.keyed(scanSnapshot)
 	faulty := e.set(`SELECT UPPER(Name) FROM lab_host WHERE ScanFault <> 0`)
 	cur := strconv.Itoa(e.count(`SELECT ` + currentCatalog))
@@ -176,6 +187,7 @@ func TestE2EClientActions(t *testing.T) {
 			JOIN lab_update u ON u.CI_ID = s.CI_ID
 			WHERE s.Status = 2 AND s.Truth = 0 AND u.IsDeployed = 1 AND u.CIType_ID = 1) x ON x.ResourceID = h.ResourceID
 		GROUP BY h.ResourceID`)
+	pendingBefore := e.set(`SELECT UPPER(Name) FROM lab_host WHERE RebootPending = 1`)
 	var inst clientResult
 	e.runJSON(&inst, want, "client", "install", "--collection", coll)
 	expectOutcomes(t, "install", &inst, online, offline, 1)
@@ -189,6 +201,19 @@ func TestE2EClientActions(t *testing.T) {
 	}
 	if started == 0 {
 		t.Error("install started nothing on the whole collection")
+	}
+	// InstallUpdates only queued the jobs: nothing waits for a restart until they end.
+	for _, row := range inst.Hosts {
+		if row.Outcome == "ok" && !strings.Contains(row.Result, "queued") && row.Result != "nothing to install" {
+			t.Errorf("install %s says %q; the job is only queued", row.Host, row.Result)
+		}
+	}
+	if d := diffSets(e.set(`SELECT UPPER(Name) FROM lab_host WHERE RebootPending = 1`), pendingBefore); d != "" {
+		t.Errorf("hosts waiting for a restart before their install jobs ran vs before the install: %s", d)
+	}
+	clock.Advance(4 * time.Hour)
+	if err := e.site.Sim.Tick(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 	pendingNow := e.set(`SELECT UPPER(Name) FROM lab_host WHERE RebootPending = 1`)
 	for name := range online {

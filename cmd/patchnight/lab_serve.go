@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -44,7 +45,8 @@ Every host name goes to the endpoint (winrm.connect_to); the HTTP Host header na
 				return fmt.Errorf("lab password: %w", err)
 			}
 			password := hex.EncodeToString(pw[:])
-			s, err := labsite.Start(cmd.Context(), path, labsite.Options{Addr: addr, HTTP: plainHTTP, Password: password})
+			s, err := labsite.Start(cmd.Context(), path, labsite.Options{Addr: addr, HTTP: plainHTTP, Password: password,
+				Tick: 30 * time.Second})
 			if err != nil {
 				return exit.Wrap(exit.Failed, err, "", "start the lab site")
 			}

@@ -58,6 +58,7 @@ type labSpec struct {
 	seed       int64
 	faults     func(host string) lab.Fault // injected on top of the simulation (nil: none)
 	broadcasts bool                        // open the lab's Wake-on-LAN sockets (ServeBroadcasts)
+	clock      *labsite.Clock              // the lab's clock; nil = its stored time advancing in real time
 	// winrm holds extra "key: value" lines of the profile's winrm section; the default
 	// gives a generous operation timeout and one retry.
 	winrm []string
@@ -100,7 +101,7 @@ func newLabEnvAt(t *testing.T, path string, spec labSpec) *labEnv {
 	e := &labEnv{t: t, dir: dir, path: path, stateDir: filepath.Join(dir, "state"), spec: spec}
 	e.password = randomSecret(t)
 	e.secrets = []string{e.password}
-	opts := labsite.Options{Password: e.password, Faults: spec.faults, HTTP: spec.http}
+	opts := labsite.Options{Password: e.password, Faults: spec.faults, HTTP: spec.http, Clock: spec.clock}
 	if spec.kerberos {
 		opts.Kerberos = &lab.WSManKerberos{Keytab: testKDC.Keytab}
 		e.secrets = append(e.secrets, testKDC.Password)

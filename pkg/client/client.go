@@ -23,9 +23,10 @@ type Runner interface {
 
 // Client schedules (root\ccm SMS_Client.TriggerSchedule, reference section 6).
 const (
-	ScheduleMachinePolicy = "{00000000-0000-0000-0000-000000000021}" // machine policy retrieval
-	ScheduleUpdateEval    = "{00000000-0000-0000-0000-000000000108}" // software update deployment evaluation
-	ScheduleUpdateScan    = "{00000000-0000-0000-0000-000000000113}" // software update scan (forced online)
+	ScheduleMachinePolicy     = "{00000000-0000-0000-0000-000000000021}" // machine policy retrieval
+	ScheduleUpdateEval        = "{00000000-0000-0000-0000-000000000108}" // software update deployment evaluation
+	ScheduleSendStateMessages = "{00000000-0000-0000-0000-000000000111}" // send unsent state messages
+	ScheduleUpdateScan        = "{00000000-0000-0000-0000-000000000113}" // software update scan (forced online)
 )
 
 var scheduleRE = regexp.MustCompile(`^\{00000000-0000-0000-0000-000000000[0-9]{3}\}$`)
@@ -48,30 +49,46 @@ func ParseSchedule(s string) (string, error) {
 type Triggered struct {
 	ScheduleID  string `json:"scheduleId"`
 	ReturnValue int64  `json:"returnValue"`
+	// StateMessagesSent says that schedule 111 (send unsent state messages) was triggered
+	// right after, in the same script run.
+	StateMessagesSent bool `json:"stateMessagesSent,omitempty"`
 }
 
-// TriggerSchedule starts a client schedule (scan, evaluation, policy, ...).
+// TriggerSchedule starts a client schedule (scan, evaluation, policy, ...). After a
+// software update scan (113) the same script run also triggers 111, send unsent state
+// messages (reference section 12): the scan's result reaches the site database when the
+// client sends it, and without 111 that waits for the client's state message reporting
+// cycle. One WinRM round trip does both. The scan runs on after TriggerSchedule returns,
+// so 111 sends what is unsent at that moment; a scan that ends later is reported at the
+// next cycle (or the next 111).
 func TriggerSchedule(ctx context.Context, r Runner, scheduleID string) (Triggered, error) {
 	id, err := ParseSchedule(scheduleID)
 	if err != nil {
 		return Triggered{}, err
 	}
+	params := map[string]any{"ScheduleID": id}
+	if id == ScheduleUpdateScan {
+		params["SendStateMessages"] = true
+	}
 	var out Triggered
-	if err := r.Run(ctx, "client-trigger-schedule", map[string]any{"ScheduleID": id}, &out); err != nil {
+	if err := r.Run(ctx, "client-trigger-schedule", params, &out); err != nil {
 		return out, err
 	}
 	return out, nil
 }
 
-// Installed is the result of Install.
+// Installed is the result of Install. InstallUpdates returns when the client has queued
+// the job, not when the updates are installed (reference section 12): follow the job with
+// UpdateStates or Wait.
 type Installed struct {
-	Started     int      `json:"started"`    // updates handed to the client to install
+	Started     int      `json:"started"`    // updates handed to the client's install job (queued)
 	ArticleIDs  []string `json:"articleIds"` // their KB numbers
 	ReturnValue int64    `json:"returnValue"`
 }
 
 // Install asks the client to install its missing deployed updates (ComplianceState 0 in
-// CCM_SoftwareUpdate), or only those of articleIDs when given.
+// CCM_SoftwareUpdate), or only those of articleIDs when given. It returns once the job is
+// queued.
 func Install(ctx context.Context, r Runner, articleIDs []string) (Installed, error) {
 	params := map[string]any{}
 	if len(articleIDs) > 0 {
@@ -156,12 +173,17 @@ func (s Sessions) Users() string {
 func Describe(v any) string {
 	switch x := v.(type) {
 	case Triggered:
+		if x.StateMessagesSent {
+			return fmt.Sprintf("triggered %s, then sent state messages", x.ScheduleID)
+		}
 		return fmt.Sprintf("triggered %s", x.ScheduleID)
 	case Installed:
 		if x.Started == 0 {
 			return "nothing to install"
 		}
-		return fmt.Sprintf("%d updates started: %s", x.Started, strings.Join(x.ArticleIDs, ", "))
+		return fmt.Sprintf("%d updates queued: %s", x.Started, strings.Join(x.ArticleIDs, ", "))
+	case Batch:
+		return x.Describe()
 	case RebootState:
 		switch {
 		case x.Hard:

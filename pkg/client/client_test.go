@@ -60,15 +60,21 @@ func TestActions(t *testing.T) {
 	ctx := context.Background()
 	r := &recorder{answer: `{"scheduleId":"{00000000-0000-0000-0000-000000000113}","returnValue":0}`}
 	if res, err := TriggerSchedule(ctx, r, "113"); err != nil || r.script != "client-trigger-schedule" ||
-		r.params != `{"ScheduleID":"{00000000-0000-0000-0000-000000000113}"}` || Describe(res) != "triggered "+ScheduleUpdateScan {
+		r.params != `{"ScheduleID":"{00000000-0000-0000-0000-000000000113}","SendStateMessages":true}` || Describe(res) != "triggered "+ScheduleUpdateScan {
 		t.Errorf("scan: %+v %v %s %s", res, err, r.script, r.params)
+	}
+	if d := Describe(Triggered{ScheduleID: ScheduleUpdateScan, StateMessagesSent: true}); d != "triggered "+ScheduleUpdateScan+", then sent state messages" {
+		t.Errorf("Describe = %q", d)
+	}
+	if _, err := TriggerSchedule(ctx, r, "108"); err != nil || r.params != `{"ScheduleID":"{00000000-0000-0000-0000-000000000108}"}` {
+		t.Errorf("evaluation sent %s, %v; state messages go only with a scan", r.params, err)
 	}
 	if _, err := TriggerSchedule(ctx, r, "bad"); exit.Code(err) != exit.Usage {
 		t.Errorf("bad schedule reached the host: %v", err)
 	}
 	r = &recorder{answer: `{"started":2,"articleIds":["5071234","5071240"],"returnValue":0}`}
 	res, err := Install(ctx, r, nil)
-	if err != nil || res.Started != 2 || r.params != `{}` || !strings.Contains(Describe(res), "2 updates started") {
+	if err != nil || res.Started != 2 || r.params != `{}` || Describe(res) != "2 updates queued: 5071234, 5071240" {
 		t.Errorf("install: %+v %v %s", res, err, r.params)
 	}
 	r = &recorder{answer: `{"pending":true,"hard":true,"inGracePeriod":false,"deadline":"2026-12-09T04:00:00Z"}`}

@@ -24,18 +24,25 @@ const (
 	Auth             Outcome = "auth"              // authentication or permission refused
 	Script           Outcome = "script"            // the remote script failed or answered nonsense
 	RetriesExhausted Outcome = "retries-exhausted" // not tried again: it failed too often this night; needs a person
+	// PendingRestart: the install job ended and its updates wait for a restart (a restart
+	// row follows when the step restarts); counts as done.
+	PendingRestart Outcome = "pending-restart"
+	// StillRunning: the install job had not ended at the step's time limit, so the host was
+	// not restarted (that would lose the unfinished installs); neither done nor a failure.
+	StillRunning Outcome = "still-running"
 )
 
 // Outcomes lists every outcome.
 func Outcomes() []Outcome {
-	return []Outcome{OutcomeOK, Started, Skipped, Deferred, OutcomeFailed, Unreachable, Timeout, Auth, Script, RetriesExhausted}
+	return []Outcome{OutcomeOK, Started, Skipped, Deferred, OutcomeFailed, Unreachable, Timeout, Auth, Script, RetriesExhausted,
+		PendingRestart, StillRunning}
 }
 
 // Done reports whether the outcome ends the host's action in the step: a resumed step does
 // not act on the host again (ok, started, skipped, retries-exhausted).
 func (o Outcome) Done() bool {
 	switch o {
-	case OutcomeOK, Started, Skipped, RetriesExhausted:
+	case OutcomeOK, Started, Skipped, RetriesExhausted, PendingRestart:
 		return true
 	}
 	return false

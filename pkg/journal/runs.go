@@ -159,7 +159,7 @@ type Counts struct {
 	Hosts       int `json:"hosts"`
 	OK          int `json:"ok"`
 	Failed      int `json:"failed"`      // failed, unreachable, timeout, auth, script, retries-exhausted
-	Skipped     int `json:"skipped"`     // skipped, deferred
+	Skipped     int `json:"skipped"`     // skipped, deferred, still running
 	Unconfirmed int `json:"unconfirmed"` // started, never confirmed (the process stopped)
 }
 
@@ -297,11 +297,11 @@ func stepCounts(ctx context.Context, q interface {
 		}
 		c.Hosts += n
 		switch oc := Outcome(o); {
-		case oc == OutcomeOK:
+		case oc == OutcomeOK || oc == PendingRestart:
 			c.OK += n
 		case oc == Started:
 			c.Unconfirmed += n
-		case oc == Skipped || oc == Deferred:
+		case oc == Skipped || oc == Deferred || oc == StillRunning:
 			c.Skipped += n
 		default:
 			c.Failed += n

@@ -411,3 +411,55 @@ CREATE VIEW v_CollectionRuleDirect AS
 SELECT CollectionID, ResourceID, RuleName FROM lab_collection_rule_direct;
 
 CREATE VIEW v_StateNames AS SELECT TopicType, StateID, StateName FROM lab_state_name;
+
+-- ---------------------------------------------------------------------------------------
+-- Simulation of what a client knows before the site does (issue 11; configmgr.md section
+-- 12). Only the simulator reads these; no view exposes them.
+
+-- Install jobs. CCM_SoftwareUpdatesManager.InstallUpdates only queues a job (reference 6
+-- and 12): each update of the job waits (EvaluationState 2 Submitted), downloads (5),
+-- installs (7) and ends pending a restart (9) or in error (13, with the install fault's
+-- code), one update after the other, on the simulated clock. The durations are the lab's
+-- assumption (see installDurations in sim.go). Settled = 1 once the end has been applied
+-- to lab_update_state; a restart deletes the host's rows and loses what had not ended.
+CREATE TABLE lab_install_job (
+    ResourceID INTEGER NOT NULL,
+    CI_ID      INTEGER NOT NULL,
+    Queued     TEXT NOT NULL,
+    DownloadAt TEXT NOT NULL,
+    InstallAt  TEXT NOT NULL,
+    DoneAt     TEXT NOT NULL,
+    ErrorCode  INTEGER NOT NULL DEFAULT 0, -- HRESULT the update ends with (0 = pending restart)
+    Settled    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (ResourceID, CI_ID)
+) WITHOUT ROWID;
+CREATE INDEX lab_install_job_due ON lab_install_job(DoneAt) WHERE Settled = 0;
+
+-- Scan results the client has not sent yet. A scan's result reaches the site's views
+-- (lab_scan_status, lab_update_state.Status) through state messages: when the client is
+-- told to send them (schedule 111) or when its state message reporting cycle comes round
+-- (Due; reference 12). Until then the client acts on them (InstallUpdates sees what its
+-- own scan found) but the site does not see them.
+CREATE TABLE lab_unsent_scan (
+    ResourceID              INTEGER NOT NULL,
+    UpdateSource_ID         INTEGER NOT NULL,
+    LastScanState           INTEGER NOT NULL,
+    LastScanTime            TEXT NOT NULL,
+    LastErrorCode           INTEGER NOT NULL,
+    LastScanPackageLocation TEXT,
+    LastScanPackageVersion  INTEGER NOT NULL,
+    LastWUAVersion          TEXT,
+    Due                     TEXT NOT NULL,
+    PRIMARY KEY (ResourceID, UpdateSource_ID)
+) WITHOUT ROWID;
+CREATE INDEX lab_unsent_scan_due ON lab_unsent_scan(Due);
+
+CREATE TABLE lab_unsent_status (
+    ResourceID INTEGER NOT NULL,
+    CI_ID      INTEGER NOT NULL,
+    Status     INTEGER NOT NULL, -- topic 500 as the scan found it: 2 required, 3 installed
+    Time       TEXT NOT NULL,
+    Due        TEXT NOT NULL,
+    PRIMARY KEY (ResourceID, CI_ID)
+) WITHOUT ROWID;
+CREATE INDEX lab_unsent_status_due ON lab_unsent_status(Due);

@@ -32,6 +32,10 @@ type Sim struct {
 	// online answers Online, the WS-Man endpoint's question on every request: prepared
 	// once, because parsing it again per request cost more than running it.
 	online *sql.Stmt
+	// pending answers catchUp's question on every host action: has anything of the host's
+	// install job ended, or has its state message cycle come round? Prepared once, so that
+	// an action with nothing to catch up parses no statement for it.
+	pending *sql.Stmt
 }
 
 // SimOption changes a default of OpenSim.
@@ -93,6 +97,12 @@ func OpenSim(path string, clock func() time.Time, opts ...SimOption) (*Sim, erro
 		clock = func() time.Time { return start.Add(time.Since(opened)) }
 	}
 	s.clock = clock
+	if s.pending, err = db.PrepareContext(ctx, `SELECT
+			EXISTS (SELECT 1 FROM lab_install_job WHERE ResourceID = ?1 AND Settled = 0 AND DoneAt <= ?2),
+			EXISTS (SELECT 1 FROM lab_unsent_scan WHERE ResourceID = ?1 AND Due <= ?2)`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("lab database %s: %w", path, err)
+	}
 	if s.online, err = db.PrepareContext(ctx, `SELECT Power, OfflineUntil FROM lab_host WHERE Name = ? COLLATE NOCASE`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("lab database %s: %w", path, err)
@@ -134,6 +144,9 @@ func (s *Sim) Online(ctx context.Context, name string) (bool, error) {
 func (s *Sim) Close() error {
 	if s.online != nil {
 		s.online.Close()
+	}
+	if s.pending != nil {
+		s.pending.Close()
 	}
 	return s.db.Close()
 }
@@ -293,6 +306,9 @@ func (s *Sim) action(ctx context.Context, name, what string, fn func(tx *sql.Tx,
 	if err := backOnline(ctx, tx, nowText, rid); err != nil {
 		return fmt.Errorf("%s %s: %w", what, name, err)
 	}
+	if err := s.catchUpHost(ctx, tx, rid, nowText); err != nil {
+		return fmt.Errorf("%s %s: %w", what, name, err)
+	}
 	h, err := loadHost(ctx, tx, rid, now)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", what, name, err)
@@ -343,8 +359,40 @@ func backOnline(ctx context.Context, tx *sql.Tx, now string, rid int64) error {
 	return nil
 }
 
+// catchUp brings every host up to now: install job updates that have ended take effect,
+// and scan results whose state message reporting cycle came round reach the site's tables.
+func catchUp(ctx context.Context, tx *sql.Tx, now string) error {
+	if err := settleJobs(ctx, tx, 0, now); err != nil {
+		return err
+	}
+	_, err := sendStateMessages(ctx, tx, 0, now)
+	return err
+}
+
+// catchUpHost is catchUp for the host an action is about to act on.
+func (s *Sim) catchUpHost(ctx context.Context, tx *sql.Tx, rid int64, now string) error {
+	var jobEnded, cycleDue bool
+	if err := tx.StmtContext(ctx, s.pending).QueryRowContext(ctx, rid, now).Scan(&jobEnded, &cycleDue); err != nil {
+		return fmt.Errorf("catch up: %w", err)
+	}
+	if jobEnded {
+		if err := settleJobs(ctx, tx, rid, now); err != nil {
+			return err
+		}
+	}
+	if cycleDue {
+		// Every unsent message of the host goes with its cycle.
+		if _, err := sendStateMessages(ctx, tx, rid, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Tick brings every host whose restart has ended back online (Power on, LastOnline now),
-// so that the site views (CNIsOnline) see them.
+// so that the site views (CNIsOnline) see them; applies the end of install job updates
+// that have ended; and sends the scan results of every host whose state message reporting
+// cycle has come round.
 func (s *Sim) Tick(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -353,7 +401,11 @@ func (s *Sim) Tick(ctx context.Context) error {
 		return fmt.Errorf("lab tick: %w", err)
 	}
 	defer tx.Rollback()
-	if err := backOnline(ctx, tx, timeText(s.Now()), 0); err != nil {
+	now := timeText(s.Now())
+	if err := backOnline(ctx, tx, now, 0); err != nil {
+		return fmt.Errorf("lab tick: %w", err)
+	}
+	if err := catchUp(ctx, tx, now); err != nil {
 		return fmt.Errorf("lab tick: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -374,65 +426,103 @@ type ScanResult struct {
 }
 
 // Scan runs a software update scan (schedule 113) on a host: against the current catalog
-// (the top SUP's SyncCatalogVersion), reporting every applicable update required or
-// installed. A host with a scan fault records a failed scan (state 5) and reports nothing
+// (the top SUP's SyncCatalogVersion), finding every applicable update required or
+// installed. A host with a scan fault records a failed scan (state 5) and finds nothing
 // new; that is a result, not an error. ErrOffline, ErrNoClient, ErrUnknownHost otherwise.
+//
+// The result stays on the client as unsent state messages (lab_unsent_scan,
+// lab_unsent_status): the site's views see it after SendStateMessages (schedule 111) or
+// when the host's state message reporting cycle comes round (StateMessageCycle, on Tick or
+// when the host is next acted on).
 func (s *Sim) Scan(ctx context.Context, host string) (ScanResult, error) {
+	return s.scan(ctx, host, false)
+}
+
+// ScanThenSend runs a scan and then sends the host's unsent state messages (schedules 113
+// and 111 in one script run): the scan's result reaches the site's views at once.
+func (s *Sim) ScanThenSend(ctx context.Context, host string) (ScanResult, error) {
+	return s.scan(ctx, host, true)
+}
+
+func (s *Sim) scan(ctx context.Context, host string, send bool) (ScanResult, error) {
 	var res ScanResult
 	err := s.action(ctx, host, "scan", func(tx *sql.Tx, h HostInfo, now string) (string, error) {
-		var prev sql.NullInt64
-		var loc, wua sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT LastScanPackageVersion, LastScanPackageLocation, LastWUAVersion
-			FROM lab_scan_status WHERE ResourceID = ? AND UpdateSource_ID = ?`, h.ResourceID, s.publishID).Scan(&prev, &loc, &wua)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		detail, err := s.scanTx(ctx, tx, h, now, &res)
+		if err != nil || !send {
+			return detail, err
+		}
+		n, err := sendStateMessages(ctx, tx, h.ResourceID, now)
+		if err != nil {
 			return "", err
 		}
-		if !loc.Valid {
-			loc.String = "http://" + topSUP + ":8530"
-		}
-		if !wua.Valid {
-			wua.String = wuaVersion(ctx, tx, h.ResourceID)
-		}
-		res.PreviousVersion, res.Time = int(prev.Int64), s.Now().Truncate(time.Second)
-		res.State, res.ErrorCode, res.CatalogVersion = 3, 0, res.PreviousVersion
-		if h.ScanFault != 0 {
-			res.State, res.ErrorCode = 5, h.ScanFault
-		} else if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(SyncCatalogVersion), 0) FROM lab_sup_sync
-			WHERE WSUSSourceServer = 'Microsoft Update'`).Scan(&res.CatalogVersion); err != nil {
-			return "", err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO lab_scan_status (ResourceID, UpdateSource_ID, LastScanState,
-			LastScanTime, LastErrorCode, LastStatusMessageID, LastScanPackageLocation, LastScanPackageVersion, LastWUAVersion)
-			VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8)
-			ON CONFLICT (ResourceID, UpdateSource_ID) DO UPDATE SET LastScanState = ?3, LastScanTime = ?4,
-			LastErrorCode = ?5, LastScanPackageVersion = ?7`,
-			h.ResourceID, s.publishID, res.State, now, res.ErrorCode, loc.String, res.CatalogVersion, wua.String); err != nil {
-			return "", err
-		}
-		if res.State == 3 {
-			// Report every update the scanned catalog carries; the rest stay unknown (0).
-			if _, err := tx.ExecContext(ctx, `UPDATE lab_update_state
-				SET Status = CASE WHEN Truth = 2 THEN 3 ELSE 2 END, LastStatusChangeTime = ?1
-				WHERE ResourceID = ?2 AND Status <> CASE WHEN Truth = 2 THEN 3 ELSE 2 END
-				  AND CI_ID IN (SELECT CI_ID FROM lab_update WHERE MinSourceVersion <= ?3)`,
-				now, h.ResourceID, res.CatalogVersion); err != nil {
-				return "", err
-			}
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(Status = 2), 0), COALESCE(SUM(Status = 3), 0)
-			FROM lab_update_state WHERE ResourceID = ?`, h.ResourceID).Scan(&res.Required, &res.Installed); err != nil {
-			return "", err
-		}
-		if res.State == 5 {
-			return fmt.Sprintf("failed 0x%08X", uint32(res.ErrorCode)), nil
-		}
-		return fmt.Sprintf("catalog %d (was %d), %d required, %d installed",
-			res.CatalogVersion, res.PreviousVersion, res.Required, res.Installed), nil
+		return fmt.Sprintf("%s; %d scan results sent", detail, n), nil
 	})
 	if err != nil {
 		return ScanResult{}, err
 	}
 	return res, nil
+}
+
+// scanTx is the scan itself, inside the action's transaction.
+func (s *Sim) scanTx(ctx context.Context, tx *sql.Tx, h HostInfo, now string, res *ScanResult) (string, error) {
+	var prev sql.NullInt64
+	var loc, wua sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT LastScanPackageVersion, LastScanPackageLocation, LastWUAVersion
+		FROM lab_unsent_scan WHERE ResourceID = ?1 AND UpdateSource_ID = ?2
+		UNION ALL SELECT LastScanPackageVersion, LastScanPackageLocation, LastWUAVersion
+		FROM lab_scan_status WHERE ResourceID = ?1 AND UpdateSource_ID = ?2
+		LIMIT 1`, h.ResourceID, s.publishID).Scan(&prev, &loc, &wua)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", err
+	}
+	if !loc.Valid {
+		loc.String = "http://" + topSUP + ":8530"
+	}
+	if !wua.Valid {
+		wua.String = wuaVersion(ctx, tx, h.ResourceID)
+	}
+	res.PreviousVersion, res.Time = int(prev.Int64), s.Now().Truncate(time.Second)
+	res.State, res.ErrorCode, res.CatalogVersion = 3, 0, res.PreviousVersion
+	if h.ScanFault != 0 {
+		res.State, res.ErrorCode = 5, h.ScanFault
+	} else if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(SyncCatalogVersion), 0) FROM lab_sup_sync
+		WHERE WSUSSourceServer = 'Microsoft Update'`).Scan(&res.CatalogVersion); err != nil {
+		return "", err
+	}
+	due := timeText(stateDue(h.ResourceID, s.Now()))
+	if _, err := tx.ExecContext(ctx, `INSERT INTO lab_unsent_scan (ResourceID, UpdateSource_ID, LastScanState,
+		LastScanTime, LastErrorCode, LastScanPackageLocation, LastScanPackageVersion, LastWUAVersion, Due)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+		ON CONFLICT (ResourceID, UpdateSource_ID) DO UPDATE SET LastScanState = ?3, LastScanTime = ?4,
+		LastErrorCode = ?5, LastScanPackageVersion = ?7`,
+		h.ResourceID, s.publishID, res.State, now, res.ErrorCode, loc.String, res.CatalogVersion, wua.String, due); err != nil {
+		return "", err
+	}
+	if res.State == 3 {
+		// Every update the scanned catalog carries is found; the rest stay unknown (0).
+		if _, err := tx.ExecContext(ctx, `INSERT INTO lab_unsent_status (ResourceID, CI_ID, Status, Time, Due)
+			SELECT s.ResourceID, s.CI_ID, CASE WHEN s.Truth = 2 THEN 3 ELSE 2 END, ?1, ?4
+			FROM lab_update_state s
+			LEFT JOIN lab_unsent_status u ON u.ResourceID = s.ResourceID AND u.CI_ID = s.CI_ID
+			WHERE s.ResourceID = ?2 AND COALESCE(u.Status, s.Status) <> CASE WHEN s.Truth = 2 THEN 3 ELSE 2 END
+			  AND s.CI_ID IN (SELECT CI_ID FROM lab_update WHERE MinSourceVersion <= ?3)
+			ON CONFLICT (ResourceID, CI_ID) DO UPDATE SET Status = excluded.Status, Time = excluded.Time`,
+			now, h.ResourceID, res.CatalogVersion, due); err != nil {
+			return "", err
+		}
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(COALESCE(u.Status, s.Status) = 2), 0),
+			COALESCE(SUM(COALESCE(u.Status, s.Status) = 3), 0)
+		FROM lab_update_state s
+		LEFT JOIN lab_unsent_status u ON u.ResourceID = s.ResourceID AND u.CI_ID = s.CI_ID
+		WHERE s.ResourceID = ?`, h.ResourceID).Scan(&res.Required, &res.Installed); err != nil {
+		return "", err
+	}
+	if res.State == 5 {
+		return fmt.Sprintf("failed 0x%08X", uint32(res.ErrorCode)), nil
+	}
+	return fmt.Sprintf("catalog %d (was %d), %d required, %d installed",
+		res.CatalogVersion, res.PreviousVersion, res.Required, res.Installed), nil
 }
 
 // wuaVersion is the Windows Update Agent version of a host's build.
@@ -462,66 +552,60 @@ func (s *Sim) PolicyRetrieval(ctx context.Context, host string) error {
 	})
 }
 
-// InstallResult is the outcome of CCM_SoftwareUpdatesManager.InstallUpdates.
+// InstallResult is the answer of CCM_SoftwareUpdatesManager.InstallUpdates: the job is
+// queued, nothing is installed yet.
 type InstallResult struct {
-	Started    int      // updates whose installation started (now pending restart)
-	Failed     int      // updates that failed to install
-	ErrorCodes []int32  // distinct HRESULTs of the failures
-	ArticleIDs []string // ArticleIDs of the updates it tried, in CI_ID order
+	Queued     int       // updates handed to the job (new ones and ones already in it)
+	ArticleIDs []string  // their ArticleIDs, in CI_ID order
+	Ends       time.Time // when the job's last update ends, on the simulated clock
 }
 
-// missingDeployed selects what the client SDK offers for installation: deployed updates
-// that the host's last scan reported required and that are not installed (reference 6).
-const missingDeployed = `ResourceID = ?1 AND Status = 2 AND Truth = 0
-	AND CI_ID IN (SELECT CI_ID FROM lab_update WHERE IsDeployed = 1 AND CIType_ID = 1)`
-
-// Install installs the host's missing deployed updates. With an install fault every one
-// fails (LastEnforcementMessageID 11 and the fault's code); otherwise each becomes
-// installed-pending-restart (Truth 1, LastEnforcementMessageID 9) and the host needs a
-// restart. Status stays what the last scan reported until the restart.
+// Install queues an install job for the host's missing deployed updates: those its own
+// last scan found required (sent to the site or not) and not installed. It returns at once,
+// as InstallUpdates does; each update then downloads and installs on the simulated clock
+// (see installDurations) and ends pending a restart (Truth 1, enforcement state 9, the host
+// waits for a restart) or, with an install fault, in error (enforcement state 11 and the
+// fault's code). Status stays what the last scan reported until the restart. A restart
+// before an update's install has ended loses it: it is missing again.
 func (s *Sim) Install(ctx context.Context, host string) (InstallResult, error) {
 	var res InstallResult
 	err := s.action(ctx, host, "install", func(tx *sql.Tx, h HostInfo, now string) (string, error) {
-		rows, err := tx.QueryContext(ctx, `SELECT u.ArticleID FROM lab_update_state s
+		rows, err := tx.QueryContext(ctx, `SELECT s.CI_ID, u.ArticleID, u.Title LIKE '%Cumulative Update%'
+			FROM lab_update_state s
 			JOIN lab_update u ON u.CI_ID = s.CI_ID
-			WHERE s.ResourceID = ?1 AND s.Status = 2 AND s.Truth = 0 AND u.IsDeployed = 1 AND u.CIType_ID = 1
+			LEFT JOIN lab_unsent_status us ON us.ResourceID = s.ResourceID AND us.CI_ID = s.CI_ID
+			WHERE s.ResourceID = ?1 AND COALESCE(us.Status, s.Status) = 2 AND s.Truth = 0
+			  AND u.IsDeployed = 1 AND u.CIType_ID = 1
 			ORDER BY s.CI_ID`, h.ResourceID)
 		if err != nil {
 			return "", err
 		}
+		var cis []int64
+		cumulative := map[int64]bool{}
 		for rows.Next() {
+			var ci int64
 			var a sql.NullString
-			if err := rows.Scan(&a); err != nil {
+			var cu bool
+			if err := rows.Scan(&ci, &a, &cu); err != nil {
 				rows.Close()
 				return "", err
 			}
+			cis = append(cis, ci)
+			cumulative[ci] = cu
 			res.ArticleIDs = append(res.ArticleIDs, a.String)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return "", err
 		}
-		n := len(res.ArticleIDs)
-		if n == 0 {
+		res.Queued = len(cis)
+		if res.Queued == 0 {
 			return "nothing to install", nil
 		}
-		if h.InstallFault != 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE lab_update_state SET EnforcementSource = 1,
-				LastEnforcementMessageID = 11, LastErrorCode = ?2 WHERE `+missingDeployed, h.ResourceID, h.InstallFault); err != nil {
-				return "", err
-			}
-			res.Failed, res.ErrorCodes = n, []int32{h.InstallFault}
-			return fmt.Sprintf("%d failed 0x%08X", n, uint32(h.InstallFault)), nil
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE lab_update_state SET Truth = 1, EnforcementSource = 1,
-			LastEnforcementMessageID = 9, LastErrorCode = 0 WHERE `+missingDeployed, h.ResourceID); err != nil {
+		if res.Ends, err = queueJob(ctx, tx, h.ResourceID, cis, cumulative, s.Now(), h.InstallFault); err != nil {
 			return "", err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE lab_host SET RebootPending = 1 WHERE ResourceID = ?`, h.ResourceID); err != nil {
-			return "", err
-		}
-		res.Started = n
-		return fmt.Sprintf("%d started", n), nil
+		return fmt.Sprintf("%d queued, job ends %s", res.Queued, timeText(res.Ends)), nil
 	})
 	if err != nil {
 		return InstallResult{}, err
@@ -547,8 +631,17 @@ func (s *Sim) RebootPending(ctx context.Context, host string) (RebootState, erro
 		return RebootState{}, fmt.Errorf("reboot-pending %s: %w", h.Name, ErrOffline)
 	case !h.IsClient:
 		return RebootState{}, fmt.Errorf("reboot-pending %s: %w", h.Name, ErrNoClient)
-	case !h.RebootPending:
-		return RebootState{}, nil
+	}
+	if !h.RebootPending {
+		// An install job update that ended since the host was last touched counts too.
+		var ended int
+		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM lab_install_job WHERE ResourceID = ?
+			AND Settled = 0 AND ErrorCode = 0 AND DoneAt <= ?`, h.ResourceID, timeText(s.Now())).Scan(&ended); err != nil {
+			return RebootState{}, fmt.Errorf("reboot-pending %s: %w", h.Name, err)
+		}
+		if ended == 0 {
+			return RebootState{}, nil
+		}
 	}
 	var deadline sql.NullString
 	if err := s.db.QueryRowContext(ctx, `SELECT MIN(a.EnforcementDeadline) FROM lab_update_state s
@@ -570,10 +663,12 @@ func (s *Sim) RebootPending(ctx context.Context, host string) (RebootState, erro
 
 // RestartResult is the outcome of a restart request.
 type RestartResult struct {
-	Restarted  bool      // the host went down for a restart
-	Reason     string    // why not, when it did not
-	Completed  int       // updates the restart finished installing
-	BackOnline time.Time // when the host answers again
+	Restarted bool   // the host went down for a restart
+	Reason    string // why not, when it did not
+	Completed int    // updates the restart finished installing
+	// Interrupted counts the install job's updates that had not ended: they are missing again.
+	Interrupted int
+	BackOnline  time.Time // when the host answers again
 }
 
 // Restart restarts the host through the ConfigMgr client. With onlyIfNobodyLoggedOn it is
@@ -586,6 +681,18 @@ func (s *Sim) Restart(ctx context.Context, host string, onlyIfNobodyLoggedOn boo
 		if onlyIfNobodyLoggedOn && h.CurrentUser != "" {
 			res.Reason = "a user is logged on"
 			return "skipped: a user is logged on", nil
+		}
+		// Updates whose install had not ended when the machine went down are lost.
+		lost, err := loseJob(ctx, tx, h.ResourceID)
+		if err != nil {
+			return "", err
+		}
+		res.Interrupted = int(lost)
+		// The restart completes what waited for it and reports it (below); an unsent scan
+		// result for those updates from before the restart is out of date.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM lab_unsent_status WHERE ResourceID = ?1
+			AND CI_ID IN (SELECT CI_ID FROM lab_update_state WHERE ResourceID = ?1 AND Truth = 1)`, h.ResourceID); err != nil {
+			return "", err
 		}
 		r, err := tx.ExecContext(ctx, `UPDATE lab_update_state SET Truth = 2,
 			Status = CASE WHEN Status = 0 THEN 0 ELSE 3 END, LastStatusChangeTime = ?1,
@@ -605,6 +712,9 @@ func (s *Sim) Restart(ctx context.Context, host string, onlyIfNobodyLoggedOn boo
 			return "", err
 		}
 		res.Restarted, res.Completed, res.BackOnline = true, int(n), back
+		if lost > 0 {
+			return fmt.Sprintf("restarted, %d completed, %d interrupted installs lost, back at %s", n, lost, timeText(back)), nil
+		}
 		return fmt.Sprintf("restarted, %d completed, back at %s", n, timeText(back)), nil
 	})
 	if err != nil {

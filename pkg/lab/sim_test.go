@@ -125,6 +125,17 @@ func TestSimScanMovesBehindHostToCurrent(t *testing.T) {
 	if got := res.Required + res.Installed; got != before+unknown {
 		t.Errorf("scan reported %d rows, want %d (%d known + %d newly reported)", got, before+unknown, before, unknown)
 	}
+	// The result waits on the client until state messages are sent (schedule 111).
+	if n := count(t, s, `SELECT COUNT(*) FROM lab_update_state WHERE ResourceID = ? AND Status = 0`, h.ResourceID); n != unknown {
+		t.Errorf("%d rows unknown before the state messages were sent, want %d", n, unknown)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM v_UpdateScanStatus WHERE ResourceID = ? AND UpdateSource_ID = ?
+		AND LastScanPackageVersion = 412`, h.ResourceID, publishSourceID); n != 0 {
+		t.Error("the site saw the scan before the client sent its state messages")
+	}
+	if sent, err := s.SendStateMessages(ctx, name); err != nil || sent != 1 {
+		t.Fatalf("SendStateMessages = %d, %v", sent, err)
+	}
 	if n := count(t, s, `SELECT COUNT(*) FROM lab_update_state WHERE ResourceID = ? AND Status = 0`, h.ResourceID); n != 0 {
 		t.Errorf("%d rows still unknown after a scan to the current catalog", n)
 	}
@@ -134,6 +145,45 @@ func TestSimScanMovesBehindHostToCurrent(t *testing.T) {
 	}
 	if n := count(t, s, `SELECT COUNT(*) FROM lab_event WHERE ResourceID = ? AND Action = 'scan'`, h.ResourceID); n != 1 {
 		t.Errorf("%d scan events", n)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM lab_unsent_scan`) + count(t, s, `SELECT COUNT(*) FROM lab_unsent_status`); n != 0 {
+		t.Errorf("%d unsent rows left after schedule 111", n)
+	}
+}
+
+// Without schedule 111 a scan's result reaches the site when the host's state message
+// reporting cycle comes round, not before.
+func TestSimScanReachesSiteOnReportingCycle(t *testing.T) {
+	t.Parallel()
+	s, clk := simLab(t)
+	ctx := context.Background()
+	name := pick(t, s, healthyOn+` AND EXISTS (SELECT 1 FROM lab_scan_status ss WHERE ss.ResourceID = h.ResourceID
+		AND ss.UpdateSource_ID = ? AND ss.LastScanPackageVersion = 411)`, publishSourceID)
+	h, _ := s.Host(ctx, name)
+	current := func() int {
+		return count(t, s, `SELECT COUNT(*) FROM v_UpdateScanStatus WHERE ResourceID = ? AND UpdateSource_ID = ?
+			AND LastScanPackageVersion = 412`, h.ResourceID, publishSourceID)
+	}
+	if _, err := s.Scan(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	due := stateDue(h.ResourceID, clk.Now())
+	if wait := due.Sub(clk.Now()); wait <= 0 || wait > StateMessageCycle {
+		t.Fatalf("next cycle in %v, want within (0, %v]", wait, StateMessageCycle)
+	}
+	clk.Advance(due.Sub(clk.Now()) - time.Second)
+	if err := s.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if current() != 0 {
+		t.Fatal("scan result reached the site before the reporting cycle")
+	}
+	clk.Advance(time.Second)
+	if err := s.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if current() != 1 {
+		t.Fatal("scan result did not reach the site at the reporting cycle")
 	}
 }
 
@@ -148,6 +198,9 @@ func TestSimScanNeverScannedAndFailed(t *testing.T) {
 		t.Fatalf("Scan of a never-scanned host: %+v, %v", res, err)
 	}
 	h, _ := s.Host(ctx, never)
+	if _, err := s.SendStateMessages(ctx, never); err != nil {
+		t.Fatal(err)
+	}
 	if n := count(t, s, `SELECT COUNT(*) FROM lab_scan_status WHERE ResourceID = ? AND UpdateSource_ID = ?`, h.ResourceID, publishSourceID); n != 1 {
 		t.Error("no scan row inserted for a never-scanned host")
 	}
@@ -162,6 +215,9 @@ func TestSimScanNeverScannedAndFailed(t *testing.T) {
 	res, err = s.Scan(ctx, failing)
 	if err != nil || res.State != 5 || res.ErrorCode != h.ScanFault || res.CatalogVersion != version {
 		t.Fatalf("Scan with a scan fault: %+v, %v (fault %d, version %d)", res, err, h.ScanFault, version)
+	}
+	if _, err := s.SendStateMessages(ctx, failing); err != nil {
+		t.Fatal(err)
 	}
 	if n := count(t, s, `SELECT COUNT(*) FROM v_UpdateScanStatus WHERE ResourceID = ? AND UpdateSource_ID = ?
 		AND LastScanState = 5 AND LastErrorCode = ? AND LastScanPackageVersion = ?`, h.ResourceID, publishSourceID, h.ScanFault, version); n != 1 {
@@ -187,8 +243,19 @@ func TestSimInstallRestartCycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Install: %v", err)
 	}
-	if res.Started != missing || res.Failed != 0 || len(res.ArticleIDs) != missing {
-		t.Fatalf("Install = %+v, want %d started", res, missing)
+	if res.Queued != missing || len(res.ArticleIDs) != missing || !res.Ends.After(clk.Now()) {
+		t.Fatalf("Install = %+v, want %d queued, ending later", res, missing)
+	}
+	// InstallUpdates only queued the job: nothing is pending a restart yet.
+	if st, err := s.RebootPending(ctx, name); err != nil || st.Pending {
+		t.Fatalf("RebootPending right after InstallUpdates: %+v, %v", st, err)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM v_UpdateComplianceStatus WHERE ResourceID = ? AND LastEnforcementMessageID = 9`, h.ResourceID); n != 0 {
+		t.Errorf("%d rows pending restart before the job ran", n)
+	}
+	clk.Advance(res.Ends.Sub(clk.Now()))
+	if err := s.Tick(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if n := count(t, s, `SELECT COUNT(*) FROM v_UpdateComplianceStatus WHERE ResourceID = ? AND Status = 2
 		AND LastEnforcementMessageID = 9`, h.ResourceID); n != missing {
@@ -198,7 +265,7 @@ func TestSimInstallRestartCycle(t *testing.T) {
 	if err != nil || !st.Pending || !st.Hard || !st.Deadline.Equal(time.Date(2026, 12, 8, 16, 0, 0, 0, time.UTC)) {
 		t.Fatalf("RebootPending after install: %+v, %v", st, err)
 	}
-	if again, err := s.Install(ctx, name); err != nil || again.Started != 0 {
+	if again, err := s.Install(ctx, name); err != nil || again.Queued != 0 {
 		t.Errorf("second Install = %+v, %v; want nothing to install", again, err)
 	}
 
@@ -251,7 +318,7 @@ func TestSimInstallRestartCycle(t *testing.T) {
 		events = append(events, a)
 	}
 	rows.Close()
-	if got := strings.Join(events, ","); got != "install,install,restart,scan,evaluate,policy,install,restart,online" {
+	if got := strings.Join(events, ","); got != "install,install,restart,scan,evaluate,policy,install,restart,send-state,online" {
 		t.Errorf("events %s", got)
 	}
 	assertInvariants(t, s)
@@ -269,6 +336,7 @@ func offlineOps(s *Sim) []op {
 		{"policy", s.PolicyRetrieval},
 		{"install", func(ctx context.Context, h string) error { _, err := s.Install(ctx, h); return err }},
 		{"restart", func(ctx context.Context, h string) error { _, err := s.Restart(ctx, h, false); return err }},
+		{"send-state", func(ctx context.Context, h string) error { _, err := s.SendStateMessages(ctx, h); return err }},
 		{"reboot-pending", func(ctx context.Context, h string) error { _, err := s.RebootPending(ctx, h); return err }},
 		{"logged-on", func(ctx context.Context, h string) error { _, err := s.LoggedOn(ctx, h); return err }},
 	}
@@ -285,11 +353,11 @@ func TestSimOfflineAndNoClient(t *testing.T) {
 		}
 	}
 	h, _ := s.Host(ctx, off)
-	if n := count(t, s, `SELECT COUNT(*) FROM lab_event WHERE ResourceID = ? AND Detail = 'refused: offline'`, h.ResourceID); n != 5 {
-		t.Errorf("%d refusals recorded, want 5 (one per write action)", n)
+	if n := count(t, s, `SELECT COUNT(*) FROM lab_event WHERE ResourceID = ? AND Detail = 'refused: offline'`, h.ResourceID); n != 6 {
+		t.Errorf("%d refusals recorded, want 6 (one per write action)", n)
 	}
 	noClient := pick(t, s, `h.IsClient = 0 AND h.Power = 'on'`)
-	for _, o := range offlineOps(s)[:5] {
+	for _, o := range offlineOps(s)[:6] {
 		if err := o.run(ctx, noClient); !errors.Is(err, ErrNoClient) {
 			t.Errorf("%s on a host without client: %v, want ErrNoClient", o.name, err)
 		}
@@ -298,20 +366,39 @@ func TestSimOfflineAndNoClient(t *testing.T) {
 
 func TestSimInstallFault(t *testing.T) {
 	t.Parallel()
-	s, _ := simLab(t)
+	s, clk := simLab(t)
 	ctx := context.Background()
 	name := pick(t, s, `h.IsClient = 1 AND h.Power = 'on' AND h.InstallFault <> 0`+hasMissing)
 	h, _ := s.Host(ctx, name)
+	failedBefore := count(t, s, `SELECT COUNT(*) FROM v_UpdateComplianceStatus WHERE ResourceID = ? AND LastEnforcementMessageID = 11
+		AND LastErrorCode = ?`, h.ResourceID, installFaultCode)
 	res, err := s.Install(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Started != 0 || res.Failed == 0 || len(res.ErrorCodes) != 1 || res.ErrorCodes[0] != installFaultCode {
-		t.Fatalf("Install with a fault = %+v", res)
+	if res.Queued == 0 {
+		t.Fatalf("Install with a fault = %+v; InstallUpdates queues the job all the same", res)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM v_UpdateComplianceStatus WHERE ResourceID = ? AND LastEnforcementMessageID = 11
+		AND LastErrorCode = ?`, h.ResourceID, installFaultCode); n != failedBefore {
+		t.Errorf("%d rows failed before the job ran, want the %d of earlier nights", n, failedBefore)
+	}
+	clk.Advance(res.Ends.Sub(clk.Now()))
+	states, err := s.UpdateStates(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range states {
+		if u.EvaluationState != EvalError || u.ErrorCode != installFaultCode {
+			t.Errorf("update %s at the end of a failing job: %+v, want error 13 with the fault's code", u.ArticleID, u)
+		}
+	}
+	if err := s.Tick(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if n := count(t, s, `SELECT COUNT(*) FROM v_UpdateComplianceStatus WHERE ResourceID = ? AND Status = 2
-		AND LastEnforcementMessageID = 11 AND LastErrorCode = ?`, h.ResourceID, installFaultCode); n != res.Failed {
-		t.Errorf("%d failed rows, want %d", n, res.Failed)
+		AND LastEnforcementMessageID = 11 AND LastErrorCode = ?`, h.ResourceID, installFaultCode); n != res.Queued {
+		t.Errorf("%d failed rows, want %d", n, res.Queued)
 	}
 	if n := count(t, s, `SELECT COUNT(*) FROM lab_update_state WHERE ResourceID = ? AND Truth = 1`, h.ResourceID); n != 0 {
 		t.Errorf("%d updates installed despite the fault", n)

@@ -59,6 +59,11 @@ type Options struct {
 	RestartDuration time.Duration
 	// Password is the lab account's password; empty means a random one (see Credentials).
 	Password string
+	// Tick, when positive, makes the site call Sim.Tick that often (wall clock) until
+	// Close, so that restarted machines come back, install jobs end and state message
+	// reporting cycles come round in the site's views without anyone acting on the hosts
+	// (lab serve). With a simulated Clock the caller ticks instead.
+	Tick time.Duration
 }
 
 // Site is a running lab site.
@@ -82,6 +87,8 @@ type Site struct {
 	ops      map[uint32]clientOperation
 	notices  []Notice
 	draining map[string]time.Time // restarted hosts whose shell is still open, until when
+	stopTick context.CancelFunc   // ends the Tick loop (Options.Tick)
+	ticking  sync.WaitGroup
 	// dayStarted is the last simulated morning the lab's working day began (see Morning).
 	dayStarted time.Time
 }
@@ -217,12 +224,37 @@ func Start(ctx context.Context, path string, opt Options) (*Site, error) {
 		s.ln = ln
 		go s.srv.Serve(ln)
 	}
+	if opt.Tick > 0 {
+		tctx, cancel := context.WithCancel(context.Background())
+		s.stopTick = cancel
+		s.ticking.Add(1)
+		go s.tickLoop(tctx, opt.Tick)
+	}
 	return s, nil
+}
+
+// tickLoop calls Sim.Tick every d until ctx ends; a failed tick is tried again next time.
+func (s *Site) tickLoop(ctx context.Context, d time.Duration) {
+	defer s.ticking.Done()
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = s.Sim.Tick(ctx) // a failed tick is tried again at the next
+		}
+	}
 }
 
 // Close stops the endpoint and the listener and closes the database.
 func (s *Site) Close() error {
 	var errs []error
+	if s.stopTick != nil {
+		s.stopTick()
+		s.ticking.Wait()
+	}
 	if s.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		s.srv.Shutdown(ctx)

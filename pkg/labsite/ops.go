@@ -60,7 +60,10 @@ func (s *Site) handleClient(ctx context.Context, host, op string, params json.Ra
 	case "probe":
 		return s.probe(ctx, host, params)
 	case "client-trigger-schedule":
-		var p struct{ ScheduleID string }
+		var p struct {
+			ScheduleID        string
+			SendStateMessages *bool
+		}
 		if err := json.Unmarshal(params, &p); err != nil {
 			return nil, fail("bad-parameter", "parameters: %v", err)
 		}
@@ -68,28 +71,70 @@ func (s *Site) handleClient(ctx context.Context, host, op string, params json.Ra
 		if err != nil {
 			return nil, fail("bad-parameter", "%v", err)
 		}
-		switch id {
-		case client.ScheduleUpdateScan:
+		sendAfter := p.SendStateMessages != nil && *p.SendStateMessages
+		switch {
+		case id == client.ScheduleUpdateScan && sendAfter:
+			// The script's second trigger, 111, in the same run. The lab's scan ends at
+			// once, so its result is among the messages sent.
+			_, err = s.Sim.ScanThenSend(ctx, host)
+			sendAfter = false
+		case id == client.ScheduleUpdateScan:
 			_, err = s.Sim.Scan(ctx, host)
-		case client.ScheduleUpdateEval:
+		case id == client.ScheduleUpdateEval:
 			err = s.Sim.Evaluate(ctx, host)
-		case client.ScheduleMachinePolicy:
+		case id == client.ScheduleMachinePolicy:
 			err = s.Sim.PolicyRetrieval(ctx, host)
+		case id == client.ScheduleSendStateMessages:
+			_, err = s.Sim.SendStateMessages(ctx, host)
 		default:
 			_, err = s.Sim.Host(ctx, host)
 		}
 		if err != nil {
 			return nil, err
 		}
-		return client.Triggered{ScheduleID: id}, nil
+		out := client.Triggered{ScheduleID: id, StateMessagesSent: p.SendStateMessages != nil && *p.SendStateMessages}
+		if sendAfter {
+			if _, err := s.Sim.SendStateMessages(ctx, host); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
 	case "client-install-updates":
 		r, err := s.Sim.Install(ctx, host)
 		if err != nil {
 			return nil, err
 		}
-		// InstallUpdates returns as soon as the client accepts the updates; a failure shows
-		// later in the update's enforcement state, as on a real client.
-		return client.Installed{Started: r.Started + r.Failed, ArticleIDs: nonNil(r.ArticleIDs)}, nil
+		// InstallUpdates returns as soon as the client has queued the job; progress and
+		// failures show later in CCM_SoftwareUpdate (client-update-state).
+		return client.Installed{Started: r.Queued, ArticleIDs: nonNil(r.ArticleIDs)}, nil
+	case "client-update-state":
+		var p struct{ ArticleIDs []string }
+		if len(params) > 0 {
+			if err := json.Unmarshal(params, &p); err != nil {
+				return nil, fail("bad-parameter", "parameters: %v", err)
+			}
+		}
+		only := map[string]bool{}
+		for _, a := range p.ArticleIDs {
+			k := strings.TrimPrefix(strings.ToUpper(a), "KB")
+			if k == "" || strings.Trim(k, "0123456789") != "" || len(k) > 10 {
+				return nil, fail("bad-parameter", "ArticleIDs must be KB numbers such as 5034441")
+			}
+			only[k] = true
+		}
+		states, err := s.Sim.UpdateStates(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		out := client.UpdateStates{Updates: []client.UpdateState{}}
+		for _, u := range states {
+			if len(only) > 0 && !only[u.ArticleID] {
+				continue
+			}
+			out.Updates = append(out.Updates, client.UpdateState{ArticleID: u.ArticleID, EvaluationState: u.EvaluationState,
+				ErrorCode: int64(uint32(u.ErrorCode)), PercentComplete: u.PercentComplete})
+		}
+		return out, nil
 	case "client-reboot-pending":
 		r, err := s.Sim.RebootPending(ctx, host)
 		if err != nil {

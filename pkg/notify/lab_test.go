@@ -252,9 +252,12 @@ func TestThursdayNoticesThenEscalation(t *testing.T) {
 
 	// Two machines install the update and restart before the fourth run.
 	for _, h := range fixed {
-		if r, err := s.lab.Sim.Install(ctx, h); err != nil || r.Started == 0 {
+		r, err := s.lab.Sim.Install(ctx, h)
+		if err != nil || r.Queued == 0 {
 			t.Fatalf("install on %s: %+v %v", h, r, err)
 		}
+		// InstallUpdates only queues the job: restart once it has ended.
+		s.clock.Advance(r.Ends.Sub(s.clock.Now()))
 		if _, err := s.lab.Sim.Restart(ctx, h, false); err != nil {
 			t.Fatal(err)
 		}

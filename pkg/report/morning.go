@@ -31,11 +31,17 @@ type Morning struct {
 	// ByLocation is the patched share per location (AD site) or subnet.
 	ByLocation []GroupShare `json:"by_location"`
 	// Stopped counts unpatched eligible machines by what stopped them (the first reason
-	// that applies: never woke, offline, scan failed, install failed, pending restart,
-	// logged-on deferral, retries exhausted, escalated).
+	// that applies: never woke, offline, scan failed, scan not current, install still
+	// running at the step's limit, install failed, pending restart, logged-on deferral,
+	// retries exhausted, escalated, install not finished).
 	Stopped []Count `json:"stopped"`
 	// NeedsPerson lists the machines a person should look at today, with reasons.
 	NeedsPerson []HostIssue `json:"needs_person"`
+	// Installs counts how the install jobs of the night's install-and-restart waves ended,
+	// one per machine and wave: installed, pending restart (then restarted); install still
+	// running at the step's limit (not restarted); install failed; installed, no restart
+	// needed. Empty when no wave followed an install job.
+	Installs []Count `json:"installs,omitempty"`
 }
 
 // MorningRun identifies the night.

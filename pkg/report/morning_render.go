@@ -141,6 +141,9 @@ func (m *Morning) summaryGrid() output.Grid {
 		add("Excluded: "+c.Reason, n(c.Count))
 	}
 	add("Needs a person", n(int64(len(m.NeedsPerson))))
+	for _, c := range m.Installs {
+		add("Install waves: "+c.Reason, n(c.Count))
+	}
 	return g
 }
 

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/patchnight/patchnight/pkg/client"
+	"github.com/patchnight/patchnight/pkg/fleet"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/remote"
@@ -50,12 +54,16 @@ func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journa
 		if restarted, err = j.DoneHosts(ctx, st.ID, actRestart); err != nil {
 			return "", journal.Failed, err
 		}
-		prev, err := j.HostOutcomes(ctx, journal.Filter{Step: st.ID, Action: actInstall, Outcome: journal.OutcomeOK})
-		if err != nil {
-			return "", journal.Failed, err
-		}
-		for _, o := range prev {
-			installedOK[strings.ToUpper(o.Host)] = true
+		// Hosts whose install ended pending a restart (or ok, in journals written before
+		// install jobs were followed) and whose restart was never asked for.
+		for _, oc := range []journal.Outcome{journal.OutcomeOK, journal.PendingRestart} {
+			prev, err := j.HostOutcomes(ctx, journal.Filter{Step: st.ID, Action: actInstall, Outcome: oc})
+			if err != nil {
+				return "", journal.Failed, err
+			}
+			for _, o := range prev {
+				installedOK[strings.ToUpper(o.Host)] = true
+			}
 		}
 	}
 	failures, err := j.FailedCounts(ctx, r.run.ID, primary)
@@ -89,38 +97,60 @@ func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journa
 	if s.Action == night.Restart || s.Action == night.InstallAndRestart {
 		retries = 0 // a restart request is never sent twice in a step
 	}
-	sum := remote.FanOut(ctx, func(yield func(string) bool) {
-		for _, h := range todo {
-			if !yield(h) {
+	started := r.Env.Clock.Now()
+	jobs := &installJobs{byHost: map[string]*installJob{}}
+	emit := func(res remote.HostResult[string]) {
+		if res.Outcome == remote.OutcomeOK || res.Outcome == remote.OutcomeCanceled {
+			return // recorded by onHost; canceled hosts are left for the resume
+		}
+		t := byName[strings.ToUpper(res.Host)]
+		action := primary
+		var se *stepError
+		if errors.As(res.Err, &se) {
+			if se.recorded {
 				return
 			}
+			action = se.action
 		}
-	}, remote.FanOutOptions{Concurrency: r.Env.Concurrency, Retries: retries, PerHostTimeout: r.Env.HostTimeout,
-		Progress: r.Env.Progress, IsTerminal: r.Env.IsTerminal, Total: len(todo), Label: occ.ID},
-		func(ctx context.Context, host string) (string, error) {
-			t := byName[strings.ToUpper(host)]
-			return r.onHost(ctx, occ, st, t, host, attempt(host), done.Has(t.Name) && installedOK[strings.ToUpper(t.Name)])
-		}, func(res remote.HostResult[string]) {
-			if res.Outcome == remote.OutcomeOK || res.Outcome == remote.OutcomeCanceled {
-				return // recorded by onHost; canceled hosts are left for the resume
-			}
-			t := byName[strings.ToUpper(res.Host)]
-			action := primary
-			var se *stepError
-			if errors.As(res.Err, &se) {
-				if se.recorded {
+		out, reason := failureOutcome(res.Err)
+		if err := j.Record(ctx, journal.HostOutcome{Run: r.run.ID, Step: st.ID, Host: t.Name, ResourceID: t.ResourceID,
+			Action: action, Attempt: attempt(res.Host), Outcome: out, Reason: reason, Channel: "winrm", At: r.Env.Clock.Now()}); err != nil {
+			r.Env.Log.Error("journal write failed", "host", t.Name, "error", err)
+		}
+	}
+	fanOut := func(hosts []string, fn func(ctx context.Context, host string) (string, error)) remote.Summary {
+		return remote.FanOut(ctx, func(yield func(string) bool) {
+			for _, h := range hosts {
+				if !yield(h) {
 					return
 				}
-				action = se.action
 			}
-			out, reason := failureOutcome(res.Err)
-			if err := j.Record(ctx, journal.HostOutcome{Run: r.run.ID, Step: st.ID, Host: t.Name, ResourceID: t.ResourceID,
-				Action: action, Attempt: attempt(res.Host), Outcome: out, Reason: reason, Channel: "winrm", At: r.Env.Clock.Now()}); err != nil {
-				r.Env.Log.Error("journal write failed", "host", t.Name, "error", err)
-			}
-		})
+		}, remote.FanOutOptions{Concurrency: r.Env.Concurrency, Retries: retries, PerHostTimeout: r.Env.HostTimeout,
+			Progress: r.Env.Progress, IsTerminal: r.Env.IsTerminal, Total: len(hosts), Label: occ.ID}, fn, emit)
+	}
+	sum := fanOut(todo, func(ctx context.Context, host string) (string, error) {
+		t := byName[strings.ToUpper(host)]
+		return r.onHost(ctx, occ, st, t, host, attempt(host), done.Has(t.Name) && installedOK[strings.ToUpper(t.Name)], jobs)
+	})
 	if err := j.Flush(ctx); err != nil {
 		return "", journal.Failed, err
+	}
+	if len(jobs.byHost) > 0 && ctx.Err() == nil {
+		stepLimit := s.Limit
+		if stepLimit <= 0 {
+			stepLimit = s.Action.DefaultLimit()
+		}
+		limit := started.Add(stepLimit - restartMargin(stepLimit))
+		fsum, err := r.followInstalls(ctx, occ, st, jobs, limit, fanOut, func(host string) (target, int) {
+			return byName[strings.ToUpper(host)], attempt(host)
+		})
+		if err != nil {
+			return "", journal.Failed, err
+		}
+		sum.Canceled += fsum.Canceled
+		if err := j.Flush(ctx); err != nil {
+			return "", journal.Failed, err
+		}
 	}
 	note := ""
 	if resumed > 0 {
@@ -183,17 +213,13 @@ func failureOutcome(err error) (journal.Outcome, string) {
 
 // onHost acts on one machine and records what it did; the returned error (a remote
 // failure) is recorded by the fan-out's emit with the failure's outcome.
-func (r *Runner) onHost(ctx context.Context, occ night.Occurrence, st journal.Step, t target, host string, attempt int, installDone bool) (string, error) {
+func (r *Runner) onHost(ctx context.Context, occ night.Occurrence, st journal.Step, t target, host string, attempt int, installDone bool, jobs *installJobs) (string, error) {
 	c, release, err := r.Env.Hosts.Client(host)
 	if err != nil {
 		return "", failed(string(occ.Step.Action), err)
 	}
 	defer release()
-	j := r.Env.Journal
-	rec := func(action string, out journal.Outcome, reason string, code int64) error {
-		return j.Record(ctx, journal.HostOutcome{Run: r.run.ID, Step: st.ID, Host: t.Name, ResourceID: t.ResourceID,
-			Action: action, Attempt: attempt, Outcome: out, Reason: reason, ErrorCode: code, Channel: "winrm", At: r.Env.Clock.Now()})
-	}
+	rec := r.recorder(ctx, st, t, attempt)
 	s := occ.Step
 	switch s.Action {
 	case night.Scan:
@@ -209,12 +235,20 @@ func (r *Runner) onHost(ctx context.Context, occ night.Occurrence, st journal.St
 		if res.Started == 0 {
 			return "nothing to install", rec(actInstall, journal.Skipped, "nothing to install", 0)
 		}
-		reason := fmt.Sprintf("%d updates started", res.Started)
+		// InstallUpdates returns when the job is queued; this action does not wait for it.
+		reason := fmt.Sprintf("%d updates queued", res.Started)
 		if s.RestartPrompt {
 			reason += "; the user is prompted to restart"
 		}
 		return reason, rec(actInstall, journal.OutcomeOK, reason, 0)
 	case night.Restart:
+		// A restart step restarts every target, also one with nothing pending: the restart
+		// method's 01:00 and 04:00 waves restart everything because a restart clears stuck
+		// states (an install blocked by a pending restart, 0x80240016) and lets superseded
+		// and chained updates become applicable for the scan that follows. It does not wait
+		// for install jobs either: one still running from the 23:00 wave loses the updates
+		// not yet installed, and the next retry-install queues them again. A plan that
+		// wants only the machines waiting for a restart targets pending-restart.
 		return r.restart(ctx, c, s, rec)
 	case night.InstallAndRestart:
 		if !installDone {
@@ -230,8 +264,11 @@ func (r *Runner) onHost(ctx context.Context, occ night.Occurrence, st journal.St
 				if err := rec(actInstall, journal.Skipped, "nothing to install; a restart is pending", 0); err != nil {
 					return "", err
 				}
-			} else if err := rec(actInstall, journal.OutcomeOK, fmt.Sprintf("%d updates started", res.Started), 0); err != nil {
-				return "", err
+			} else {
+				// The job is queued, not done: followInstalls watches it and restarts the
+				// host only when its updates have ended (reference section 12).
+				jobs.add(host, res.ArticleIDs, r.Env.Clock.Now())
+				return fmt.Sprintf("%d updates queued", res.Started), nil
 			}
 		}
 		return r.restart(ctx, c, s, rec)
@@ -328,4 +365,171 @@ func (r *Runner) barrier(ctx context.Context, b *night.Barrier, targets []target
 			}
 		}
 	}
+}
+
+// recorder returns the function that journals one outcome of host t in step st.
+func (r *Runner) recorder(ctx context.Context, st journal.Step, t target, attempt int) func(string, journal.Outcome, string, int64) error {
+	return func(action string, out journal.Outcome, reason string, code int64) error {
+		return r.Env.Journal.Record(ctx, journal.HostOutcome{Run: r.run.ID, Step: st.ID, Host: t.Name, ResourceID: t.ResourceID,
+			Action: action, Attempt: attempt, Outcome: out, Reason: reason, ErrorCode: code, Channel: "winrm", At: r.Env.Clock.Now()})
+	}
+}
+
+// installJob is one host's queued install job that install-and-restart follows.
+type installJob struct {
+	batch []string  // the KB numbers InstallUpdates was given
+	next  time.Time // when to look next (runner's clock)
+	wait  time.Duration
+}
+
+// installJobs are the jobs a step follows; onHost adds to it from the fan-out's workers.
+type installJobs struct {
+	mu     sync.Mutex
+	byHost map[string]*installJob
+}
+
+// installBackoff is how install-and-restart looks at a queued job: after 15 minutes, then
+// 22.5, then every 30 (reference section 12: a Patch Tuesday job takes from minutes to more
+// than an hour; each look is one WinRM round trip per host, and a machine waits at most 30
+// minutes for its restart after its job ended).
+func installBackoff() client.Backoff {
+	return client.Backoff{First: 15 * time.Minute, Max: 30 * time.Minute, Factor: 1.5}
+}
+
+func (j *installJobs) add(host string, batch []string, now time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	w := installBackoff().Next(0)
+	j.byHost[host] = &installJob{batch: batch, wait: w, next: now.Add(w)}
+}
+
+// restartMargin is the part of a step's time limit kept for the restart requests: a job
+// that ends later than limit - margin is left running (not restarted) by this step.
+func restartMargin(limit time.Duration) time.Duration {
+	return min(max(limit/12, time.Minute), 10*time.Minute)
+}
+
+// followInstalls watches the install jobs that the step queued until each has ended or
+// the step's limit (on the runner's clock) is reached, and restarts a host only once its
+// job has ended with something pending a restart:
+//
+//   - every update of the batch ended, some pending a restart: journal pending-restart
+//     (with the failures, if some others failed: a restart is what they need too, and the
+//     restart method restarts anything pending), then restart;
+//   - every update ended, none pending, some failed: journal failed with the first error
+//     code; no restart (the failure counts against max_retries);
+//   - every update installed, none pending: journal ok, no restart needed;
+//   - still running when the limit comes: journal still-running; no restart, because a
+//     restart during an install loses the updates not yet installed.
+//
+// The step sleeps on the runner's clock until the next host is due for a look and then
+// looks at every due host concurrently in one fan-out: waiting holds no worker and no
+// connection, and with the simulated clock of the lab a night still runs in seconds.
+func (r *Runner) followInstalls(ctx context.Context, occ night.Occurrence, st journal.Step, jobs *installJobs, limit time.Time,
+	fanOut func([]string, func(context.Context, string) (string, error)) remote.Summary,
+	lookup func(host string) (target, int)) (remote.Summary, error) {
+	var total remote.Summary
+	for {
+		jobs.mu.Lock()
+		if len(jobs.byHost) == 0 {
+			jobs.mu.Unlock()
+			return total, nil
+		}
+		now := r.Env.Clock.Now()
+		next := limit
+		for _, jb := range jobs.byHost {
+			if jb.next.Before(next) {
+				next = jb.next
+			}
+		}
+		jobs.mu.Unlock()
+		if wait := next.Sub(now); wait > 0 {
+			if err := r.Env.Clock.Sleep(ctx, wait); err != nil {
+				if ctx.Err() != nil {
+					// The step's own time limit (wall clock): the hosts still followed are
+					// left unrecorded, for a resumed step to pick up.
+					jobs.mu.Lock()
+					total.Canceled += len(jobs.byHost)
+					jobs.mu.Unlock()
+					return total, nil
+				}
+				return total, err
+			}
+			if r.Env.AfterAction != nil {
+				if err := r.Env.AfterAction(ctx); err != nil {
+					return total, err
+				}
+			}
+		}
+		now = r.Env.Clock.Now()
+		final := !now.Before(limit)
+		var due []string
+		jobs.mu.Lock()
+		for h, jb := range jobs.byHost {
+			if final || !jb.next.After(now) {
+				due = append(due, h)
+			}
+		}
+		jobs.mu.Unlock()
+		sort.Strings(due)
+		sum := fanOut(due, func(ctx context.Context, host string) (string, error) {
+			t, attempt := lookup(host)
+			jobs.mu.Lock()
+			jb := jobs.byHost[host]
+			jobs.mu.Unlock()
+			line, keep, err := r.lookAtInstall(ctx, occ.Step, st, t, host, attempt, jb, final)
+			jobs.mu.Lock()
+			if keep {
+				jb.wait = installBackoff().Next(jb.wait)
+				jb.next = r.Env.Clock.Now().Add(jb.wait)
+				if jb.next.After(limit) {
+					jb.next = limit
+				}
+			} else {
+				delete(jobs.byHost, host)
+			}
+			jobs.mu.Unlock()
+			return line, err
+		})
+		total.Canceled += sum.Canceled
+		if ctx.Err() != nil {
+			return total, nil
+		}
+		if final {
+			return total, nil
+		}
+	}
+}
+
+// lookAtInstall reads one host's job and acts on it; keep says to look again later.
+func (r *Runner) lookAtInstall(ctx context.Context, s night.Step, st journal.Step, t target, host string, attempt int, jb *installJob, final bool) (string, bool, error) {
+	c, release, err := r.Env.Hosts.Client(host)
+	if err != nil {
+		return "", false, failed(actInstall, err)
+	}
+	defer release()
+	rec := r.recorder(ctx, st, t, attempt)
+	states, err := client.ReadUpdateStates(ctx, c, jb.batch)
+	if err != nil {
+		return "", false, failed(actInstall, err)
+	}
+	b := client.Summarize(jb.batch, states)
+	switch b.Phase() {
+	case client.PhaseRunning:
+		if !final {
+			return "install running", true, nil
+		}
+		reason := "install still running at the step's limit, not restarted: " + b.Describe()
+		return reason, false, rec(actInstall, journal.StillRunning, reason, 0)
+	case client.PhaseFailed:
+		reason := fmt.Sprintf("install failed %s: %s", fleet.HResult(b.ErrorCode), b.Describe())
+		return reason, false, rec(actInstall, journal.OutcomeFailed, reason, b.ErrorCode)
+	case client.PhaseInstalled:
+		return "installed", false, rec(actInstall, journal.OutcomeOK, "installed, no restart needed: "+b.Describe(), 0)
+	}
+	if err := rec(actInstall, journal.PendingRestart, "installed, pending restart: "+b.Describe(), b.ErrorCode); err != nil {
+		return "", false, err
+	}
+	line, err := r.restart(ctx, c, s, rec)
+	return line, false, err
 }

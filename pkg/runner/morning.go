@@ -81,7 +81,13 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 	}
 	// What the journal knows per host: the last outcome per action, and wakes that failed.
 	last := map[string]map[string]journal.HostOutcome{}
+	installs := map[string]int64{}
 	err = j.EachHostOutcome(ctx, journal.Filter{Run: run.ID}, func(o journal.HostOutcome) error {
+		if o.Action == actInstall {
+			if kind := installEnd(o); kind != "" {
+				installs[kind]++
+			}
+		}
 		k := strings.ToUpper(o.Host)
 		if last[k] == nil {
 			last[k] = map[string]journal.HostOutcome{}
@@ -139,8 +145,12 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 	for k, v := range stopped {
 		m.Stopped = append(m.Stopped, report.Count{Reason: k, Count: v})
 	}
+	for k, v := range installs {
+		m.Installs = append(m.Installs, report.Count{Reason: k, Count: v})
+	}
 	sortCounts(m.Excluded)
 	sortCounts(m.Stopped)
+	sortCounts(m.Installs)
 	for _, l := range locations {
 		l.PatchedPct = share(l.Patched, l.Eligible)
 		m.ByLocation = append(m.ByLocation, *l)
@@ -153,6 +163,22 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 	}
 	m.ByUpdate = comp.Updates
 	return m, nil
+}
+
+// installEnd names how a followed install job ended, from its journal row ("" for rows
+// that are not the end of a followed job: queued installs, unreachable hosts).
+func installEnd(o journal.HostOutcome) string {
+	switch {
+	case o.Outcome == journal.PendingRestart:
+		return "installed, pending restart"
+	case o.Outcome == journal.StillRunning:
+		return "install still running at the step's limit"
+	case o.Outcome == journal.OutcomeFailed && strings.HasPrefix(o.Reason, "install failed"):
+		return "install failed"
+	case o.Outcome == journal.OutcomeOK && strings.HasPrefix(o.Reason, "installed, no restart needed"):
+		return "installed, no restart needed"
+	}
+	return ""
 }
 
 // burnDownAction says whether a step belongs on the burn-down: the steps that act on the
@@ -194,6 +220,9 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, notice
 		person = true
 	case !h.Known:
 		reason = "scan not current"
+	case last[actInstall].Outcome == journal.StillRunning:
+		// Not restarted: a restart would have lost the updates not yet installed.
+		reason = "install still running at the step's limit"
 	case h.Failed > 0:
 		reason = "install failed " + fleet.HResult(h.ErrorCode)
 		person = true

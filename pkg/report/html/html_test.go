@@ -113,6 +113,8 @@ func rows(t *testing.T, root *xhtml.Node, id string) [][]string {
 func TestMorningDocument(t *testing.T) {
 	t.Parallel()
 	m := sampleMorning(t)
+	m.Installs = []report.Count{{Reason: "installed, pending restart", Count: 1756},
+		{Reason: "install still running at the step's limit", Count: 192}}
 	doc := render(t, m)
 	root := parse(t, doc)
 	checkSelfContained(t, doc, root)
@@ -128,6 +130,7 @@ func TestMorningDocument(t *testing.T) {
 		"Left out of the denominator: 88 machines (41 inactive client, 29 unhealthy client (client check failed), 18 no client).",
 		"1,786", "+13.4 pts", "Needs a person today: 42",
 		"20:00 install + restart (nobody logged on)", "2026-12-08 21:37",
+		"Install waves, one per machine and wave: 1,756 installed, pending restart; 192 install still running at the step's limit.",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("document lacks %q", want)

@@ -29,6 +29,7 @@ type morningPage struct {
 	Headline   string // report.Headline
 	Definition string
 	Excluded   string
+	Installs   string // how the install waves' jobs ended
 	KPIs       []kv
 
 	BurnLede  string
@@ -157,6 +158,14 @@ func buildMorning(m *report.Morning) *morningPage {
 		}
 		p.Excluded = "Left out of the denominator: " + report.Thousands(total) + " " + plural(total, "machine", "machines") +
 			" (" + strings.Join(parts, ", ") + ")."
+	}
+
+	if len(m.Installs) > 0 {
+		var parts []string
+		for _, c := range m.Installs {
+			parts = append(parts, report.Thousands(c.Count)+" "+c.Reason)
+		}
+		p.Installs = "Install waves, one per machine and wave: " + strings.Join(parts, "; ") + "."
 	}
 
 	p.buildBurn(m)
