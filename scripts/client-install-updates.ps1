@@ -5,20 +5,9 @@
 # installs). The SDK lists only deployed, applicable, not installed updates.
 # Parameters: {"ArticleIDs": ["5034441", ...]} optional: restrict to these KB numbers.
 # Result: {"started": 2, "articleIds": ["5034441", "890830"], "returnValue": 0}
-# patchnight-uses: common
+# patchnight-uses: common, cim
 param($p)
 $ErrorActionPreference = 'Stop'
-
-function Stop-Cim($err) {
-    $x = $err.Exception
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {
-        Stop-Op 'no-client' 'the ConfigMgr client is not installed (WMI namespace root\ccm\ClientSDK is missing)'
-    }
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'AccessDenied') {
-        Stop-Op 'access-denied' ('access denied: ' + $x.Message)
-    }
-    Stop-Op 'cim' ([string]$x.Message)
-}
 
 $only = @()
 if ($null -ne $p -and $null -ne $p.ArticleIDs) {

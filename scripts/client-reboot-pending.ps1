@@ -4,20 +4,9 @@
 # Parameters: none ({}).
 # Result: {"pending": true, "hard": false, "inGracePeriod": false,
 #          "deadline": "2026-01-14T03:00:00Z" or null}
-# patchnight-uses: common
+# patchnight-uses: common, cim
 param($p)
 $ErrorActionPreference = 'Stop'
-
-function Stop-Cim($err) {
-    $x = $err.Exception
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {
-        Stop-Op 'no-client' 'the ConfigMgr client is not installed (WMI namespace root\ccm\ClientSDK is missing)'
-    }
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'AccessDenied') {
-        Stop-Op 'access-denied' ('access denied: ' + $x.Message)
-    }
-    Stop-Op 'cim' ([string]$x.Message)
-}
 
 try {
     $r = Invoke-CimMethod -Namespace 'root\ccm\ClientSDK' -ClassName 'CCM_ClientUtilities' -MethodName 'DetermineIfRebootPending'

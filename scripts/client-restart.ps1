@@ -6,20 +6,9 @@
 # disconnected one, exists (sessions as in client-logged-on).
 # Result: {"restarted": true, "returnValue": 0}
 #      or {"restarted": false, "reason": "users-logged-on", "users": ["jdoe"]}
-# patchnight-uses: common, sessions
+# patchnight-uses: common, cim, sessions
 param($p)
 $ErrorActionPreference = 'Stop'
-
-function Stop-Cim($err) {
-    $x = $err.Exception
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {
-        Stop-Op 'no-client' 'the ConfigMgr client is not installed (WMI namespace root\ccm\ClientSDK is missing)'
-    }
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'AccessDenied') {
-        Stop-Op 'access-denied' ('access denied: ' + $x.Message)
-    }
-    Stop-Op 'cim' ([string]$x.Message)
-}
 
 $onlyIfNobody = $false
 if ($null -ne $p -and $null -ne $p.OnlyIfNobodyLoggedOn) {

@@ -10,20 +10,9 @@
 # Parameters: {"ArticleIDs": ["5034441", ...]} optional: only these KB numbers.
 # Result: {"updates": [{"articleId": "5034441", "evaluationState": 7, "errorCode": 0,
 #          "percentComplete": 40, "complianceState": 0}]}
-# patchnight-uses: common
+# patchnight-uses: common, cim
 param($p)
 $ErrorActionPreference = 'Stop'
-
-function Stop-Cim($err) {
-    $x = $err.Exception
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {
-        Stop-Op 'no-client' 'the ConfigMgr client is not installed (WMI namespace root\ccm\ClientSDK is missing)'
-    }
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'AccessDenied') {
-        Stop-Op 'access-denied' ('access denied: ' + $x.Message)
-    }
-    Stop-Op 'cim' ([string]$x.Message)
-}
 
 $only = @()
 if ($null -ne $p -and $null -ne $p.ArticleIDs) {
