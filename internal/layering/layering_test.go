@@ -26,10 +26,11 @@ import (
 //     lab) and test helpers (a package under internal/ whose name ends in "test"). Test
 //     files may import the lab anywhere: `go list` keeps their imports out of Deps.
 //  2. No product package holds a lab double: no non-test file of a package outside the
-//     lab, cmd/patchnight and the test helpers may be named, or declare a top-level name
-//     (function, method, type, variable, constant), with one of the words lab, fake,
-//     double, stub or mock in it (whole camel-case or snake-case words: "LabError",
-//     "labTime", "fake_runner.go"; not "Label").
+//     lab, the test helpers and the commands (package main: cmd/patchnight, whose lab and
+//     demo commands are named so, and pkg/wol/internal/wolbench) may be named, or declare
+//     a top-level name (function, method, type, variable, constant), with one of the
+//     words lab, fake, double, stub or mock in it (whole camel-case or snake-case words:
+//     "LabError", "labTime", "fake_runner.go"; not "Label").
 //
 // What it cannot catch: a double whose names say nothing (a type Provider that answers
 // from a map), lab-only code under an innocent name, or a function only tests call; those

@@ -726,7 +726,7 @@ func TestLabRefreshFollowsTheFleet(t *testing.T) {
 	}
 	ids, err := labprovider.Refresh(ctx, l.rw, labNow.Add(time.Hour))
 	if err != nil || !slices.Contains(ids, c.CollectionID) {
-		t.Fatalf("LabRefresh = %v, %v", ids, err)
+		t.Fatalf("labprovider.Refresh = %v, %v", ids, err)
 	}
 	after := labIDs(t, l, `SELECT ResourceID FROM lab_collection_member WHERE CollectionID = ?`, c.CollectionID)
 	if !slices.Equal(after, before[1:]) {
