@@ -3,10 +3,7 @@ package labsite_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -41,8 +38,7 @@ type testSite struct {
 
 func start(t *testing.T, opt labsite.Options) *testSite {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "lab.db")
-	copyFile(t, labPath, path)
+	path := labtest.Copy(t, labPath)
 	if opt.Clock == nil {
 		opt.Clock = labsite.NewClock(labNow)
 	}
@@ -89,25 +85,6 @@ const readyClient = `h.IsClient = 1 AND h.Power = 'on' AND h.ScanFault = 0 AND h
 	AND h.RebootPending = 0 AND h.CurrentUser IS NULL AND h.Subnet <> ''
 	AND EXISTS (SELECT 1 FROM lab_update_state s JOIN lab_update u ON u.CI_ID = s.CI_ID
 		WHERE s.ResourceID = h.ResourceID AND s.Status = 2 AND s.Truth = 0 AND u.IsDeployed = 1 AND u.CIType_ID = 1)`
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.Create(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // remoteReason is the summary bucket of a pkg/remote error ("" for nil or another error).
 func remoteReason(err error) string {
@@ -509,8 +486,7 @@ func TestSimulatorFollowsTheClock(t *testing.T) {
 // ended).
 func TestClose(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "lab.db")
-	copyFile(t, labPath, path)
+	path := labtest.Copy(t, labPath)
 	s, err := labsite.Start(context.Background(), path, labsite.Options{HTTP: true, Clock: labsite.NewClock(labNow), Tick: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

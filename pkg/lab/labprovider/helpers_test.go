@@ -2,9 +2,6 @@ package labprovider_test
 
 import (
 	"database/sql"
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -25,22 +22,7 @@ func TestMain(m *testing.M) { labtest.Main(m, &labPath, 40, 7) }
 // openLab opens a private, writable copy of the lab, as the lab's endpoint holds it.
 func openLab(t *testing.T) *sql.DB {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "lab.db")
-	src, err := os.Open(labPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path := labtest.Copy(t, labPath)
 	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_txlock=immediate")
 	if err != nil {
 		t.Fatal(err)
