@@ -3,7 +3,6 @@ package labsite_test
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -482,24 +481,41 @@ func TestSimulatorFollowsTheClock(t *testing.T) {
 	}
 }
 
-// Close stops the tick loop, the endpoint and the database (and returns: the tick loop has
-// ended).
+// Close stops the tick loop, the endpoint, the simulator and the database: a client that
+// reached the site before gets no answer after, and Close returns (the tick loop has ended).
 func TestClose(t *testing.T) {
 	t.Parallel()
-	path := labtest.Copy(t, labPath)
-	s, err := labsite.Start(context.Background(), path, labsite.Options{HTTP: true, Clock: labsite.NewClock(labNow), Tick: time.Millisecond})
+	s, err := labsite.Start(context.Background(), labtest.Copy(t, labPath),
+		labsite.Options{HTTP: true, Clock: labsite.NewClock(labNow), Tick: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := s.Addr()
+	k, err := remote.NewConnector(s.RemoteConfig(), s.Credentials())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	rc, err := k.Client(labsite.ProviderHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	ctx := context.Background()
+	params := map[string]any{"SiteCode": "LAB", "CollectionIDs": []string{"SMS00001"}}
+	var out map[string]any
+	if err := rc.Run(ctx, provider.ScriptCollectionStatus, params, &out); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := net.Dial("tcp", addr); err == nil {
-		c.Close()
-		t.Fatal("the endpoint still accepts connections")
+	if err := rc.Run(ctx, provider.ScriptCollectionStatus, params, &out); err == nil {
+		t.Fatal("the provider still answers after Close")
 	}
 	if err := s.DB.Ping(); err == nil {
 		t.Fatal("the database still answers after Close")
+	}
+	if err := s.Sim.Tick(ctx); err == nil {
+		t.Fatal("the simulator still ticks after Close")
 	}
 }
