@@ -11,10 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/patchnight/patchnight/pkg/collection"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/lab"
+	"github.com/patchnight/patchnight/pkg/lab/labprovider"
 	"github.com/patchnight/patchnight/pkg/labsite"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/notify"
@@ -61,7 +61,7 @@ func (l *labClock) settle(ctx context.Context) error {
 		return nil
 	}
 	l.lastRefresh = now
-	_, err := collection.LabRefresh(ctx, l.site.DB, now)
+	_, err := labprovider.Refresh(ctx, l.site.DB, now)
 	return err
 }
 

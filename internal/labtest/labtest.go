@@ -35,3 +35,18 @@ func Main(m *testing.M, path *string, hosts int, seed int64) {
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// Copy copies the lab at path to a new file in the test's temporary directory and returns
+// the copy's path: a private lab for a test that writes.
+func Copy(t testing.TB, path string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "lab.db")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}

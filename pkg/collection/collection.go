@@ -11,7 +11,7 @@
 // could make a write fail or hit the wrong object is checked while planning, before
 // anything is written.
 //
-// lab.go holds the lab double of the provider operations (ApplyToLab, LabStatus).
+// The lab double of the provider operations is package lab/labprovider.
 package collection
 
 import (

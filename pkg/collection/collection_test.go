@@ -15,6 +15,7 @@ import (
 	"github.com/patchnight/patchnight/collections"
 	"github.com/patchnight/patchnight/pkg/collection"
 	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/lab/labprovider"
 	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/provider"
 )
@@ -376,7 +377,7 @@ func TestForeignCollectionsAreNeverTouched(t *testing.T) {
 	_, err = prov.ApplyCollections(ctx, provider.CollectionsRequest{
 		Collections: []provider.CollectionChange{{Key: "x", CollectionID: id, OwnerTag: "[patchnight:pending-restart]", RemoveQueryIDs: []uint32{1}}},
 	})
-	var le *collection.LabError
+	var le *labprovider.Error
 	if !errors.As(err, &le) || le.Code != "not-owned" {
 		t.Fatalf("provider change of a foreign collection: %v", err)
 	}
@@ -723,9 +724,9 @@ func TestLabRefreshFollowsTheFleet(t *testing.T) {
 		(SELECT CI_ID FROM lab_update WHERE ArticleID = ?)`, before[0], art); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := collection.LabRefresh(ctx, l.rw, labNow.Add(time.Hour))
+	ids, err := labprovider.Refresh(ctx, l.rw, labNow.Add(time.Hour))
 	if err != nil || !slices.Contains(ids, c.CollectionID) {
-		t.Fatalf("LabRefresh = %v, %v", ids, err)
+		t.Fatalf("labprovider.Refresh = %v, %v", ids, err)
 	}
 	after := labIDs(t, l, `SELECT ResourceID FROM lab_collection_member WHERE CollectionID = ?`, c.CollectionID)
 	if !slices.Equal(after, before[1:]) {

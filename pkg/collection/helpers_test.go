@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/patchnight/patchnight/collections"
-	"github.com/patchnight/patchnight/pkg/collection"
+	"github.com/patchnight/patchnight/pkg/lab/labprovider"
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/site"
 	"github.com/patchnight/patchnight/scripts"
@@ -107,7 +107,7 @@ func (r *labRunner) Run(ctx context.Context, script string, params any, out any)
 	now := r.now
 	r.calls = append(r.calls, script)
 	r.mu.Unlock()
-	res, err := collection.HandleLabOp(ctx, r.db, script, b, now)
+	res, err := labprovider.HandleOp(ctx, r.db, script, b, now)
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/patchnight/patchnight/pkg/client"
-	"github.com/patchnight/patchnight/pkg/collection"
 	"github.com/patchnight/patchnight/pkg/lab"
+	"github.com/patchnight/patchnight/pkg/lab/labprovider"
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/wol"
 )
@@ -290,9 +290,9 @@ func (s *Site) handleProvider(ctx context.Context, op string, params json.RawMes
 		}
 		return result(v)
 	}
-	v, err := collection.HandleLabOp(ctx, s.DB, op, params, s.Sim.Now())
+	v, err := labprovider.HandleOp(ctx, s.DB, op, params, s.Sim.Now())
 	if err != nil {
-		var le *collection.LabError
+		var le *labprovider.Error
 		if errors.As(err, &le) {
 			return nil, fail(le.Code, "%s", le.Message)
 		}

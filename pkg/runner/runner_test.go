@@ -15,9 +15,9 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/patchnight/patchnight/pkg/client"
-	"github.com/patchnight/patchnight/pkg/collection"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/lab"
+	"github.com/patchnight/patchnight/pkg/lab/labprovider"
 	"github.com/patchnight/patchnight/pkg/labsite"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/provider"
@@ -173,7 +173,7 @@ func newEnvPlan(t testing.TB, path, state, plan string, onRestart func(string)) 
 			if err := ls.Sim.Tick(ctx); err != nil {
 				return err
 			}
-			_, err := collection.LabRefresh(ctx, ls.DB, clock.Now())
+			_, err := labprovider.Refresh(ctx, ls.DB, clock.Now())
 			return err
 		}}
 	r, err := runner.New(ctx, p, time.UTC, month, e)

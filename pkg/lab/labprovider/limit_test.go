@@ -1,4 +1,4 @@
-package collection_test
+package labprovider_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/patchnight/patchnight/pkg/collection"
+	"github.com/patchnight/patchnight/pkg/lab/labprovider"
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/scripts"
 )
@@ -16,7 +16,7 @@ import (
 // and changes nothing; one at the limit is parsed (and then judged on its content).
 func TestLabProviderRefusesJSONOverMaxJSONLength(t *testing.T) {
 	t.Parallel()
-	l := newLab(t)
+	db := openLab(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name  string
@@ -32,8 +32,8 @@ func TestLabProviderRefusesJSONOverMaxJSONLength(t *testing.T) {
 		if len(params) != tc.chars {
 			t.Fatalf("built %d characters", len(params))
 		}
-		_, err := collection.HandleLabOp(ctx, l.rw, provider.ScriptCollections, params, labNow)
-		var le *collection.LabError
+		_, err := labprovider.HandleOp(ctx, db, provider.ScriptCollections, params, labNow)
+		var le *labprovider.Error
 		if !errors.As(err, &le) || le.Code != tc.code {
 			t.Fatalf("%s: want %s, got %v", tc.name, tc.code, err)
 		}

@@ -1,9 +1,8 @@
-package collection
-
-// The lab double of the SMS Provider's collection operations.
+// Package labprovider is the lab double of the SMS Provider's collection operations.
 //
-// The lab's WS-Man endpoint answers the provider-collections and provider-collection-status
-// scripts by calling HandleLabOp (or ApplyToLab and LabStatus directly) on the lab database.
+// The lab's WS-Man endpoint (package labsite) answers the provider-collections and
+// provider-collection-status scripts by calling HandleOp (or Apply and Status directly) on
+// the lab database.
 // They do what scripts/provider-collections.ps1 does on a real provider, against the lab_*
 // collection tables: the same checks (owner tag at the end of the comment, every existing
 // collection checked before anything is written, query rules validated), the same writes,
@@ -11,7 +10,8 @@ package collection
 // shape with wql.Parse and evaluated by the family's SQL twin (queries/) against the lab's
 // views, direct rules are limited by the limiting collection, and the result replaces
 // lab_collection_member. So `collections members` after `apply` shows the machines the
-// rules select. Nothing in the product path calls this file.
+// rules select. It is a lab package: tests and the demo use it, product code never does.
+package labprovider
 
 import (
 	"context"
@@ -32,20 +32,20 @@ import (
 	"github.com/patchnight/patchnight/scripts"
 )
 
-// LabError is a refusal of the lab double; the lab's endpoint reports it as the script
+// Error is a refusal of the lab double; the lab's endpoint reports it as the script
 // would: {"error": {"code": Code, "message": Message}} and exit code 1.
-type LabError struct {
+type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
 
-func (e *LabError) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // Reason is "script:<code>", as remote.Error reports a script's refusal.
-func (e *LabError) Reason() string { return "script:" + e.Code }
+func (e *Error) Reason() string { return "script:" + e.Code }
 
 func labErr(code, format string, args ...any) error {
-	return &LabError{Code: code, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // labTwin maps a rule shape to the SQL twin that evaluates it (the same queries the
@@ -55,10 +55,10 @@ var labTwin = map[wql.Kind]string{
 	wql.Enforcement:   "night_enforcement_state",
 }
 
-// HandleLabOp answers one provider operation for the lab: op is the script name
+// HandleOp answers one provider operation for the lab: op is the script name
 // (provider-collections or provider-collection-status), params its JSON parameter object.
-// It returns the result object to print as JSON. Refusals are *LabError.
-func HandleLabOp(ctx context.Context, db *sql.DB, op string, params []byte, now time.Time) (any, error) {
+// It returns the result object to print as JSON. Refusals are *Error.
+func HandleOp(ctx context.Context, db *sql.DB, op string, params []byte, now time.Time) (any, error) {
 	// The scripts get their parameters from the bootstrap's ConvertFrom-Json, which on
 	// Windows PowerShell 5.1 refuses JSON over 2,097,152 characters (configmgr.md
 	// section 12); the bootstrap reports the exception as code "exception".
@@ -71,20 +71,20 @@ func HandleLabOp(ctx context.Context, db *sql.DB, op string, params []byte, now 
 		if err := json.Unmarshal(params, &req); err != nil {
 			return nil, labErr("bad-parameter", "parameters: %v", err)
 		}
-		return ApplyToLab(ctx, db, req, now)
+		return Apply(ctx, db, req, now)
 	case provider.ScriptCollectionStatus:
 		var req provider.CollectionStatusRequest
 		if err := json.Unmarshal(params, &req); err != nil {
 			return nil, labErr("bad-parameter", "parameters: %v", err)
 		}
-		return LabStatus(ctx, db, req)
+		return Status(ctx, db, req)
 	}
 	return nil, labErr("unknown-op", "the lab does not answer %q here", op)
 }
 
-// ApplyToLab applies a provider-collections request to the lab database at time now (UTC)
+// Apply applies a provider-collections request to the lab database at time now (UTC)
 // in one transaction: nothing is written when any check fails.
-func ApplyToLab(ctx context.Context, db *sql.DB, req provider.CollectionsRequest, now time.Time) (*provider.CollectionsResponse, error) {
+func Apply(ctx context.Context, db *sql.DB, req provider.CollectionsRequest, now time.Time) (*provider.CollectionsResponse, error) {
 	if err := req.Validate(); err != nil {
 		return nil, labErr("bad-parameter", "%v", err)
 	}
@@ -486,11 +486,11 @@ func labRunTwin(ctx context.Context, tx *sql.Tx, name string, params map[string]
 	return out, rows.Err()
 }
 
-// LabRefresh re-evaluates the members of every collection patchnight owns in the lab (its
+// Refresh re-evaluates the members of every collection patchnight owns in the lab (its
 // comment ends with an owner tag), as a site's scheduled evaluation would after the fleet
 // changed (installs, restarts, scans). The lab calls it when its clock moves; it returns the
 // collections it evaluated.
-func LabRefresh(ctx context.Context, db *sql.DB, now time.Time) ([]string, error) {
+func Refresh(ctx context.Context, db *sql.DB, now time.Time) ([]string, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("lab: begin: %w", err)
@@ -527,8 +527,8 @@ func LabRefresh(ctx context.Context, db *sql.DB, now time.Time) ([]string, error
 	return ids, nil
 }
 
-// LabStatus answers provider-collection-status from the lab database.
-func LabStatus(ctx context.Context, db *sql.DB, req provider.CollectionStatusRequest) (*provider.CollectionStatusResponse, error) {
+// Status answers provider-collection-status from the lab database.
+func Status(ctx context.Context, db *sql.DB, req provider.CollectionStatusRequest) (*provider.CollectionStatusResponse, error) {
 	if _, err := wql.SiteCode(req.SiteCode); err != nil {
 		return nil, labErr("bad-parameter", "SiteCode must be three letters or digits")
 	}
