@@ -27,8 +27,6 @@ func TestMain(m *testing.M) {
 	switch os.Getenv(helperEnv) {
 	case "crash":
 		crashChild(os.Getenv(dirEnv)) // exits 1 mid-step
-	case "lock":
-		lockChild(os.Getenv(dirEnv)) // holds the lock until stdin closes
 	}
 	os.Exit(m.Run())
 }
