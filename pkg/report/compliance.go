@@ -1,7 +1,8 @@
 // Package report builds patchnight's reports from the site database (and, for the morning
 // report, the journal): compliance per update, machines missing an update, one machine's
 // updates, and scan state against the current catalog. Each report is one set-based query;
-// rows stream and only the result rows are kept.
+// rows stream and only the result rows are kept. It also renders the journal's run history
+// (History, RunHistory). Site lookups (collections, update groups) are pkg/site's.
 package report
 
 import (
