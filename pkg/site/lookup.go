@@ -33,13 +33,18 @@ func scanCollectionRef(r *sql.Rows) (CollectionRef, error) {
 // LookupCollection lists the collections whose CollectionID or name is key. The site
 // compares case-insensitively (its collation), so the query does not fold case.
 func (d *DB) LookupCollection(ctx context.Context, key string) ([]CollectionRef, error) {
-	var out []CollectionRef
-	err := d.Each(ctx, "collection_lookup", Params{"key": key}, func(r *sql.Rows) error {
-		c, err := scanCollectionRef(r)
+	return collect(ctx, d, "collection_lookup", Params{"key": key}, scanCollectionRef)
+}
+
+// collect runs the named query and returns its rows as scan reads them.
+func collect[T any](ctx context.Context, d *DB, name string, p Params, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	var out []T
+	err := d.Each(ctx, name, p, func(r *sql.Rows) error {
+		v, err := scan(r)
 		if err != nil {
 			return err
 		}
-		out = append(out, c)
+		out = append(out, v)
 		return nil
 	})
 	return out, err
@@ -87,16 +92,13 @@ func (d *DB) LookupGroup(ctx context.Context, key string) ([]UpdateGroup, error)
 	if n, err := strconv.ParseInt(key, 10, 64); err == nil {
 		id = n
 	}
-	var out []UpdateGroup
-	err := d.Each(ctx, "sug_lookup", Params{"id": id, "title": key}, func(r *sql.Rows) error {
+	return collect(ctx, d, "sug_lookup", Params{"id": id, "title": key}, func(r *sql.Rows) (UpdateGroup, error) {
 		var g UpdateGroup
 		if err := r.Scan(&g.CIID, &g.Title, &g.Updates); err != nil {
-			return fmt.Errorf("read software update group (v_AuthListInfo): %w", err)
+			return g, fmt.Errorf("read software update group (v_AuthListInfo): %w", err)
 		}
-		out = append(out, g)
-		return nil
+		return g, nil
 	})
-	return out, err
 }
 
 // ResolveGroup finds the one software update group key names, by CI_ID or title. A
