@@ -5,19 +5,26 @@ import (
 	"testing"
 )
 
+// tokenizerQuotes are the characters PowerShell's tokenizer takes for a single quote
+// (CharExtensions.IsSingleQuote in System.Management.Automation, the same in Windows
+// PowerShell 5.1 and PowerShell 7): written out here rather than taken from isQuote, so
+// that the tests check Quote against the tokenizer, not against itself.
+const tokenizerQuotes = "'\u2018\u2019\u201A\u201B"
+
 // readLiteral reads a single-quoted literal at the start of s the way PowerShell's tokenizer
 // does: any of the five single-quote characters opens it; inside, a quote character followed
 // by another stands for the second one, and a lone one closes the literal. It returns the
 // value and the text after the closing quote.
 func readLiteral(s string) (value, rest string, ok bool) {
+	q := func(r rune) bool { return strings.ContainsRune(tokenizerQuotes, r) }
 	r := []rune(s)
-	if len(r) == 0 || !isQuote(r[0]) {
+	if len(r) == 0 || !q(r[0]) {
 		return "", "", false
 	}
 	var b strings.Builder
 	for i := 1; i < len(r); i++ {
-		if isQuote(r[i]) {
-			if i+1 < len(r) && isQuote(r[i+1]) {
+		if q(r[i]) {
+			if i+1 < len(r) && q(r[i+1]) {
 				i++
 				b.WriteRune(r[i])
 				continue
