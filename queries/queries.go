@@ -61,7 +61,7 @@ func ReadBy() map[string]string {
 		"host_updates":              report,
 		"hosts_missing":             report,
 		"scan_status":               report,
-		"sug_lookup":                report,
+		"sug_lookup":                site,
 		"collection_members":        collection,
 		"collection_missing_update": collection,
 		"collection_rules_direct":   collection,

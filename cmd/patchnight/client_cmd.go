@@ -19,7 +19,6 @@ import (
 	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/remote"
-	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/site"
 )
 
@@ -84,7 +83,7 @@ func hostsFromFile(path string) ([]string, error) {
 
 // resolveTargets returns a stream of host names and their count (when known up front).
 // A collection's members stream from the site database as the workers need them.
-func (a *App) resolveTargets(ctx context.Context, t *targetFlags) (iter.Seq[string], int, *report.Collection, func(), error) {
+func (a *App) resolveTargets(ctx context.Context, t *targetFlags) (iter.Seq[string], int, *site.CollectionRef, func(), error) {
 	suffix := ""
 	if cfg, err := a.Config(); err == nil {
 		suffix = cfg.Profile.WinRM.DNSSuffix
@@ -118,7 +117,7 @@ func (a *App) resolveTargets(ctx context.Context, t *targetFlags) (iter.Seq[stri
 	if err != nil {
 		return nil, 0, nil, nil, err
 	}
-	coll, err := report.ResolveCollection(ctx, db, t.collection)
+	coll, err := db.ResolveCollection(ctx, t.collection)
 	if err != nil {
 		db.Close()
 		return nil, 0, nil, nil, err
@@ -394,7 +393,7 @@ func (a *App) clientViaSite(ctx context.Context, name string, typ provider.Clien
 	if err != nil {
 		return err
 	}
-	coll, err := report.ResolveCollection(ctx, db, collection)
+	coll, err := db.ResolveCollection(ctx, collection)
 	db.Close()
 	if err != nil {
 		return err

@@ -246,7 +246,7 @@ func (a *App) demo(ctx context.Context, dir string, opt lab.Options, concurrency
 	return nil
 }
 
-func scopeName(c *report.Collection) string {
+func scopeName(c *site.CollectionRef) string {
 	if c == nil {
 		return "every client"
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/night"
+	"github.com/patchnight/patchnight/pkg/report"
 )
 
 func newPlanCmd(app *App) *cobra.Command {
@@ -183,7 +184,7 @@ func newHistoryCmd(app *App) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return app.Print(list)
+				return app.Print(report.History(list))
 			}
 			id, err := strconv.ParseInt(args[0], 10, 64)
 			if err != nil || id < 1 {
@@ -193,7 +194,7 @@ func newHistoryCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return app.Print(d)
+			return app.Print(report.RunHistory(d))
 		},
 	}
 }

@@ -37,14 +37,14 @@ func (f *scopeFlags) resolve(cmd *cobra.Command, db *site.DB) (report.Scope, err
 		s.Update = &u
 	}
 	if f.collection != "" {
-		c, err := report.ResolveCollection(ctx, db, f.collection)
+		c, err := db.ResolveCollection(ctx, f.collection)
 		if err != nil {
 			return s, err
 		}
 		s.Collection = c
 	}
 	if f.group != "" {
-		g, err := report.ResolveGroup(ctx, db, f.group)
+		g, err := db.ResolveGroup(ctx, f.group)
 		if err != nil {
 			return s, err
 		}
@@ -128,9 +128,9 @@ func newReportHostsCmd(app *App) *cobra.Command {
 				}
 				return app.Print(rep)
 			}
-			var coll *report.Collection
+			var coll *site.CollectionRef
 			if collection != "" {
-				if coll, err = report.ResolveCollection(cmd.Context(), db, collection); err != nil {
+				if coll, err = db.ResolveCollection(cmd.Context(), collection); err != nil {
 					return err
 				}
 			}
@@ -166,9 +166,9 @@ scanned, and scan failed with its error codes; scans older than --late-days are 
 				return err
 			}
 			defer db.Close()
-			var coll *report.Collection
+			var coll *site.CollectionRef
 			if collection != "" {
-				if coll, err = report.ResolveCollection(cmd.Context(), db, collection); err != nil {
+				if coll, err = db.ResolveCollection(cmd.Context(), collection); err != nil {
 					return err
 				}
 			}

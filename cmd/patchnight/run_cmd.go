@@ -13,6 +13,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/client"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/lock"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/notify"
 	"github.com/patchnight/patchnight/pkg/output"
@@ -123,7 +124,7 @@ skips the machines already done and never restarts a machine twice.`,
 				return err
 			}
 			ctx := cmd.Context()
-			unlock, err := journal.LockContext(ctx, cfg.Profile.StateDir, 5*time.Second)
+			unlock, err := lock.Wait(ctx, cfg.Profile.StateDir, 5*time.Second)
 			if err != nil {
 				return err
 			}
@@ -160,7 +161,7 @@ func newNightCmd(app *App) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			unlock, err := journal.Lock(cfg.Profile.StateDir)
+			unlock, err := lock.Try(cfg.Profile.StateDir)
 			if err != nil {
 				return err
 			}

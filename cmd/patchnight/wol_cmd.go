@@ -13,7 +13,6 @@ import (
 	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/remote"
-	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/wol"
 )
 
@@ -85,7 +84,7 @@ batches of machines per subnet with a pause between them (power-on inrush).
 			if opt.Collection != "" {
 				// The plan carries the collection to the site channel (--mode site), which
 				// takes a CollectionID only: resolve a name here, once.
-				coll, err := report.ResolveCollection(ctx, db, opt.Collection)
+				coll, err := db.ResolveCollection(ctx, opt.Collection)
 				if err != nil {
 					return err
 				}

@@ -27,7 +27,6 @@ import (
 	"github.com/patchnight/patchnight/collections"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/fleet"
-	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/site"
 	"github.com/patchnight/patchnight/pkg/wql"
 )
@@ -156,13 +155,13 @@ func (c *Change) Writes() bool {
 
 // Plan is the desired state against the site, as changes.
 type Plan struct {
-	Month   string              `json:"month"`
-	Now     time.Time           `json:"now"`
-	Group   *report.UpdateGroup `json:"update_group,omitempty"`
-	Updates []UpdateInfo        `json:"updates,omitempty"`
-	Changes []Change            `json:"changes"`
-	Notes   []string            `json:"notes,omitempty"` // families left out, and why
-	Desired []*Desired          `json:"-"`
+	Month   string            `json:"month"`
+	Now     time.Time         `json:"now"`
+	Group   *site.UpdateGroup `json:"update_group,omitempty"`
+	Updates []UpdateInfo      `json:"updates,omitempty"`
+	Changes []Change          `json:"changes"`
+	Notes   []string          `json:"notes,omitempty"` // families left out, and why
+	Desired []*Desired        `json:"-"`
 }
 
 // Pending is the number of changes that write.
@@ -335,7 +334,7 @@ func selectFamilies(defs *collections.Set, names []string) ([]*collections.Famil
 
 // resolveUpdates turns a software update group and/or a list of update ids into updates,
 // keyed by ArticleID (or BulletinID when that is all an update has).
-func resolveUpdates(ctx context.Context, db *site.DB, group string, ids []string) (*report.UpdateGroup, []UpdateInfo, error) {
+func resolveUpdates(ctx context.Context, db *site.DB, group string, ids []string) (*site.UpdateGroup, []UpdateInfo, error) {
 	var out []UpdateInfo
 	index := map[string]int{}
 	add := func(ref, article, bulletin, title string, ci int64) {
@@ -348,10 +347,10 @@ func resolveUpdates(ctx context.Context, db *site.DB, group string, ids []string
 		index[ref] = len(out)
 		out = append(out, UpdateInfo{Ref: ref, ArticleID: article, BulletinID: bulletin, Title: title, CIs: []int64{ci}})
 	}
-	var g *report.UpdateGroup
+	var g *site.UpdateGroup
 	if group != "" {
 		var err error
-		if g, err = report.ResolveGroup(ctx, db, group); err != nil {
+		if g, err = db.ResolveGroup(ctx, group); err != nil {
 			return nil, nil, err
 		}
 		n := 0

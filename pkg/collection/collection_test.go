@@ -18,6 +18,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/lab/labprovider"
 	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/provider"
+	"github.com/patchnight/patchnight/pkg/pwsh"
 )
 
 // independentMissing counts, straight from v_UpdateComplianceStatus, the machines missing
@@ -587,13 +588,13 @@ func TestExport(t *testing.T) {
 	script := ps.String()
 	for _, want := range []string{"New-CMDeviceCollection", "Add-CMDeviceCollectionQueryMembershipRule",
 		"Add-CMDeviceCollectionDirectMembershipRule", "New-CMFolder", "Move-CMObject", "Invoke-CMCollectionUpdate",
-		"New-CMSchedule", PSQuoteOf("patchnight - Night - Logged on"), "[patchnight:scan-behind:one-behind]"} {
+		"New-CMSchedule", pwsh.Quote("patchnight - Night - Logged on"), "[patchnight:scan-behind:one-behind]"} {
 		if !strings.Contains(script, want) {
 			t.Errorf("ps1 export lacks %q", want)
 		}
 	}
 	for _, d := range p.Desired {
-		if d.Query != "" && !strings.Contains(script, collection.PSQuote(d.Query)) {
+		if d.Query != "" && !strings.Contains(script, pwsh.Quote(d.Query)) {
 			t.Errorf("ps1 export lacks the quoted query of %s", d.Name)
 		}
 	}
@@ -636,8 +637,6 @@ func TestExport(t *testing.T) {
 		}
 	}
 }
-
-func PSQuoteOf(s string) string { return collection.PSQuote(s) }
 
 func TestListMembersPreview(t *testing.T) {
 	t.Parallel()

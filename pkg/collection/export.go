@@ -10,6 +10,7 @@ import (
 
 	"github.com/patchnight/patchnight/collections"
 	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/pwsh"
 	"github.com/patchnight/patchnight/pkg/wql"
 )
 
@@ -21,7 +22,7 @@ const (
 
 // Export writes the plan's desired collections for review: as a PowerShell script that
 // creates them with the ConfigurationManager cmdlets (reference section 5), or as JSON.
-// Every value in the script is a PowerShell single-quoted literal (PSQuote).
+// Every value in the script is a PowerShell single-quoted literal (pwsh.Quote).
 func (p *Plan) Export(w io.Writer, format string) error {
 	switch strings.ToLower(format) {
 	case FormatPS1:
@@ -108,32 +109,6 @@ func (p *Plan) exportJSON(w io.Writer) error {
 		return fmt.Errorf("write export: %w", err)
 	}
 	return nil
-}
-
-// PSQuote returns s as a PowerShell single-quoted string literal. PowerShell ends such a
-// literal at any of the single-quote characters ' ‘ ’ ‚ ‛ and reads two of them in a row
-// as one, so each is doubled. Nothing else is special inside single quotes: no $, no
-// backtick, no escapes.
-func PSQuote(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('\'')
-	for _, r := range s {
-		if isPSQuote(r) {
-			b.WriteRune(r)
-		}
-		b.WriteRune(r)
-	}
-	b.WriteByte('\'')
-	return b.String()
-}
-
-func isPSQuote(r rune) bool {
-	switch r {
-	case '\'', '\u2018', '\u2019', '\u201A', '\u201B':
-		return true
-	}
-	return false
 }
 
 // psHeader is the fixed part of the exported script: parameters, the ConfigurationManager
@@ -265,10 +240,10 @@ func writePSCollection(w *bufio.Writer, n int, d *Desired) error {
 	}
 	fmt.Fprintf(w, "\n    # %d. %s: %d members when exported (SQL twin %s)\n", n, d.OwnerTag, len(d.Members), d.SQL)
 	fmt.Fprintf(w, "    $c = Get-PnCollection -Name %s -Comment %s -OwnerTag %s -LimitingCollectionId %s -RefreshType %s -RecurInterval %s -RecurCount %d\n",
-		PSQuote(d.Name), PSQuote(d.Comment), PSQuote(d.OwnerTag), PSQuote(d.Limit), PSQuote(d.Refresh.TypeName()), PSQuote(interval), recur)
+		pwsh.Quote(d.Name), pwsh.Quote(d.Comment), pwsh.Quote(d.OwnerTag), pwsh.Quote(d.Limit), pwsh.Quote(d.Refresh.TypeName()), pwsh.Quote(interval), recur)
 	switch d.Membership {
 	case collections.Query:
-		fmt.Fprintf(w, "    Add-PnQueryRule -Collection $c -RuleName %s -QueryExpression %s\n", PSQuote(d.RuleName), PSQuote(d.Query))
+		fmt.Fprintf(w, "    Add-PnQueryRule -Collection $c -RuleName %s -QueryExpression %s\n", pwsh.Quote(d.RuleName), pwsh.Quote(d.Query))
 	case collections.Direct:
 		if len(d.Members) > 0 {
 			w.WriteString("    Add-PnDirectRules -Collection $c -ResourceId @(\n")
@@ -289,7 +264,7 @@ func writePSCollection(w *bufio.Writer, n int, d *Desired) error {
 			w.WriteString("    )\n")
 		}
 	}
-	fmt.Fprintf(w, "    Move-PnCollection -Collection $c -Path %s\n", PSQuote(d.Folder))
+	fmt.Fprintf(w, "    Move-PnCollection -Collection $c -Path %s\n", pwsh.Quote(d.Folder))
 	w.WriteString("    Invoke-CMCollectionUpdate -CollectionId $c.CollectionID\n")
 	return nil
 }

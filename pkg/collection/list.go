@@ -9,7 +9,6 @@ import (
 
 	"github.com/patchnight/patchnight/collections"
 	"github.com/patchnight/patchnight/pkg/output"
-	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/site"
 )
 
@@ -78,8 +77,8 @@ func (l *Listing) Grids() []output.Grid {
 
 // MemberList is the result of Members.
 type MemberList struct {
-	Collection *report.Collection `json:"collection"`
-	Members    []ListedMember     `json:"members"`
+	Collection *site.CollectionRef `json:"collection"`
+	Members    []ListedMember      `json:"members"`
 }
 
 // ListedMember is one member of a collection as the site evaluated it.
@@ -93,7 +92,7 @@ type ListedMember struct {
 
 // Members lists the members of a collection given by CollectionID or name, from SQL.
 func Members(ctx context.Context, db *site.DB, key string) (*MemberList, error) {
-	c, err := report.ResolveCollection(ctx, db, key)
+	c, err := db.ResolveCollection(ctx, key)
 	if err != nil {
 		return nil, err
 	}

@@ -238,24 +238,7 @@ func checkUpdateGroup(ctx context.Context, o Options) []Result {
 			Message: "no software update group configured: the night takes the most recently deployed group",
 			Fix:     "set group: in the plan (--plan FILE) to the group the night installs"}}
 	}
-	var id int64
-	if n, err := strconv.ParseInt(o.Group, 10, 64); err == nil {
-		id = n
-	}
-	type group struct {
-		id      int64
-		title   string
-		updates int64
-	}
-	var found []group
-	err := o.Site.Each(ctx, "sug_lookup", site.Params{"id": id, "title": o.Group}, func(r *sql.Rows) error {
-		var g group
-		if err := r.Scan(&g.id, &g.title, &g.updates); err != nil {
-			return fmt.Errorf("read v_AuthListInfo: %w", err)
-		}
-		found = append(found, g)
-		return nil
-	})
+	found, err := o.Site.LookupGroup(ctx, o.Group)
 	if err != nil {
 		return []Result{schemaResult("update-group", o.Group, "sug_lookup", err)}
 	}
@@ -270,9 +253,9 @@ func checkUpdateGroup(ctx context.Context, o Options) []Result {
 			Fix:     "set group to the CI_ID of the one the night installs"}}
 	}
 	g := found[0]
-	subject := fmt.Sprintf("%s (CI_ID %d)", g.title, g.id)
+	subject := fmt.Sprintf("%s (CI_ID %d)", g.Title, g.CIID)
 	var deps []string
-	err = o.Site.Each(ctx, "doctor_group_deployments", site.Params{"group": g.id}, func(r *sql.Rows) error {
+	err = o.Site.Each(ctx, "doctor_group_deployments", site.Params{"group": g.CIID}, func(r *sql.Rows) error {
 		var aid int64
 		var name, coll string
 		if err := r.Scan(&aid, &name, &coll); err != nil {
@@ -286,12 +269,12 @@ func checkUpdateGroup(ctx context.Context, o Options) []Result {
 	}
 	if len(deps) == 0 {
 		return []Result{{Check: "update-group", Subject: subject, Status: Fail,
-			Message: fmt.Sprintf("the group (%d updates) is not deployed: no deployment links to it (v_CIAssignmentToGroup)", g.updates),
+			Message: fmt.Sprintf("the group (%d updates) is not deployed: no deployment links to it (v_CIAssignmentToGroup)", g.Updates),
 			Fix:     "deploy the group to the night's collection (Available is enough: installs go through the client SDK, which sees deployed updates only)"}}
 	}
 	slices.Sort(deps)
 	return []Result{{Check: "update-group", Subject: subject, Status: OK,
-		Message: fmt.Sprintf("%d updates, deployed to %s", g.updates, strings.Join(deps, ", "))}}
+		Message: fmt.Sprintf("%d updates, deployed to %s", g.Updates, strings.Join(deps, ", "))}}
 }
 
 // schemaResult is a failed result for a query error, with the schema fix when it is one.

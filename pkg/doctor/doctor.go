@@ -88,6 +88,7 @@ type Site interface {
 	Info(ctx context.Context) (site.Info, error)
 	Describe(ctx context.Context, c queries.Contract) ([]site.DescribedColumn, error)
 	Each(ctx context.Context, name string, p site.Params, fn func(*sql.Rows) error) error
+	LookupGroup(ctx context.Context, key string) ([]site.UpdateGroup, error)
 }
 
 // Remote runs one of patchnight's scripts on a host over WinRM and decodes its one JSON

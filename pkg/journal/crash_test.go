@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -151,14 +150,3 @@ func TestCrashAndResume(t *testing.T) {
 }
 
 // lockChild takes the lock, says so, and holds it until its stdin closes.
-func lockChild(dir string) {
-	unlock, err := Lock(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "lock child:", err)
-		os.Exit(3)
-	}
-	fmt.Println("locked")
-	bufio.NewReader(os.Stdin).ReadString('\n') // returns at EOF
-	unlock()
-	os.Exit(0)
-}

@@ -1,7 +1,8 @@
 // Package journal is patchnight's state: an embedded SQLite database in the state directory
 // that records each month's run of a plan, its steps, one row per host per action attempt
-// (outcome, reason, error code, time), wake results and user notices, plus the
-// single-instance lock of the runner.
+// (outcome, reason, error code, time), wake results and user notices. It stores and reads
+// state only: the runner's single-instance lock is pkg/lock, and the history tables are
+// rendered by pkg/report.
 //
 // It is built for a step that can be killed and run again: BeginStep returns the existing
 // step when resuming, Done and DoneHosts say which hosts already completed an action in the
@@ -31,6 +32,7 @@ import (
 	_ "modernc.org/sqlite" // driver "sqlite"
 
 	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/lock"
 )
 
 // FileName is the database file in the state directory.
@@ -91,7 +93,7 @@ func OpenWith(ctx context.Context, dir string, opt Options) (*DB, error) {
 	if strings.ContainsAny(dir, "?#") {
 		return nil, exit.Usagef("choose a state directory without '?' or '#'", "state directory %q cannot hold the journal", dir)
 	}
-	if err := ensureDir(dir); err != nil {
+	if err := lock.EnsureDir(dir); err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, FileName)
@@ -123,29 +125,6 @@ func OpenWith(ctx context.Context, dir string, opt Options) (*DB, error) {
 
 // Path is the database file.
 func (j *DB) Path() string { return j.path }
-
-// ensureDir creates the state directory owner-only, or narrows an existing one (Unix).
-func ensureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return exit.Wrap(exit.NoPerm, err, "create it or choose another state_dir", "state directory %s", dir)
-	}
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	st, err := os.Stat(dir)
-	if err != nil {
-		return exit.Wrap(exit.NoPerm, err, "", "state directory %s", dir)
-	}
-	if !st.IsDir() {
-		return exit.Usagef("choose a directory for state_dir", "state directory %s is not a directory", dir)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return exit.Wrap(exit.NoPerm, err, "make it readable by its owner only (chmod 700)", "state directory %s is readable by others", dir)
-		}
-	}
-	return nil
-}
 
 // fixFileModes narrows the database, WAL and shared-memory files to 0600 (Unix).
 func fixFileModes(path string) error {

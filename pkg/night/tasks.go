@@ -15,6 +15,7 @@ import (
 
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/output"
+	"github.com/patchnight/patchnight/pkg/pwsh"
 )
 
 // TaskNamespace is the Task Scheduler task schema namespace.
@@ -639,23 +640,6 @@ func DecodeTaskXML(b []byte) (string, error) {
 	return string(out), nil
 }
 
-// psQuote writes s as a PowerShell single-quoted literal. PowerShell also ends such a string
-// at the typographic single quotes U+2018, U+2019, U+201A and U+201B, so every one of them
-// is doubled too.
-func psQuote(s string) string {
-	var b strings.Builder
-	b.WriteByte('\'')
-	for _, r := range s {
-		switch r {
-		case '\'', '\u2018', '\u2019', '\u201a', '\u201b':
-			b.WriteRune(r)
-		}
-		b.WriteRune(r)
-	}
-	b.WriteByte('\'')
-	return b.String()
-}
-
 func registrationScript(ts *TaskSet) []byte {
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
@@ -676,12 +660,12 @@ func registrationScript(ts *TaskSet) []byte {
 	line("Set-StrictMode -Version 2.0")
 	line("$ErrorActionPreference = 'Stop'")
 	line("")
-	line("$Plan = %s", psQuote(ts.Plan))
-	line("$TaskPath = %s", psQuote(ts.Folder))
-	line("$RunAs = %s", psQuote(ts.Principal.UserID))
+	line("$Plan = %s", pwsh.Quote(ts.Plan))
+	line("$TaskPath = %s", pwsh.Quote(ts.Folder))
+	line("$RunAs = %s", pwsh.Quote(ts.Principal.UserID))
 	line("$Tasks = @(")
 	for _, t := range ts.Tasks {
-		line("    @{ Name = %s; File = %s }", psQuote(t.Name), psQuote(t.File))
+		line("    @{ Name = %s; File = %s }", pwsh.Quote(t.Name), pwsh.Quote(t.File))
 	}
 	line(")")
 	line("")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/output"
+	"github.com/patchnight/patchnight/pkg/pwsh"
 )
 
 const testBinary = `C:\Program Files\patchnight\patchnight.exe`
@@ -191,11 +192,11 @@ func checkScript(t *testing.T, script []byte, ts *TaskSet) {
 		t.Error("script has bare LF line ends")
 	}
 	for _, task := range ts.Tasks {
-		if !strings.Contains(text, "@{ Name = "+psQuote(task.Name)+"; File = "+psQuote(task.File)+" }") {
+		if !strings.Contains(text, "@{ Name = "+pwsh.Quote(task.Name)+"; File = "+pwsh.Quote(task.File)+" }") {
 			t.Errorf("script does not register %s", task.Name)
 		}
 	}
-	for _, want := range []string{"Register-ScheduledTask", "-Xml $xml", "-Encoding Unicode", "$TaskPath = " + psQuote(ts.Folder)} {
+	for _, want := range []string{"Register-ScheduledTask", "-Xml $xml", "-Encoding Unicode", "$TaskPath = " + pwsh.Quote(ts.Folder)} {
 		if !strings.Contains(text, want) {
 			t.Errorf("script lacks %q", want)
 		}
@@ -390,46 +391,4 @@ func TestISODuration(t *testing.T) {
 			t.Errorf("isoDuration(%s) = %s, want %s", d, got, want)
 		}
 	}
-}
-
-// unquotePS reads a PowerShell single-quoted literal the way the tokenizer does: a quote
-// character (any of the five PowerShell treats as a single quote) followed by another ends
-// nothing and stands for the first; a lone one ends the literal. It returns the value and
-// the rest of the text after the closing quote.
-func unquotePS(s string) (string, string, bool) {
-	isQ := func(r rune) bool {
-		return r == '\'' || r == '\u2018' || r == '\u2019' || r == '\u201a' || r == '\u201b'
-	}
-	rs := []rune(s)
-	if len(rs) == 0 || !isQ(rs[0]) {
-		return "", "", false
-	}
-	var b strings.Builder
-	for i := 1; i < len(rs); i++ {
-		if isQ(rs[i]) {
-			if i+1 < len(rs) && isQ(rs[i+1]) {
-				b.WriteRune(rs[i])
-				i++
-				continue
-			}
-			return b.String(), string(rs[i+1:]), true
-		}
-		b.WriteRune(rs[i])
-	}
-	return "", "", false
-}
-
-func FuzzPSQuote(f *testing.F) {
-	f.Add("it's")
-	f.Fuzz(func(t *testing.T, s string) {
-		q := psQuote(s)
-		got, rest, ok := unquotePS(q)
-		var want strings.Builder // invalid UTF-8 bytes become U+FFFD, one each
-		for _, r := range s {
-			want.WriteRune(r)
-		}
-		if !ok || rest != "" || got != want.String() {
-			t.Fatalf("psQuote(%q) = %q reads back as %q + %q (ok %v)", s, q, got, rest, ok)
-		}
-	})
 }

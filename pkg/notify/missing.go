@@ -13,7 +13,6 @@ import (
 	"github.com/patchnight/patchnight/pkg/fleet"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/remote"
-	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/site"
 )
 
@@ -124,7 +123,7 @@ func updateRef(article, bulletin string) string {
 func loadMissing(ctx context.Context, db *site.DB, opt MissingOptions) (hosts [][]missingRow, scope []string, err error) {
 	collection := ""
 	if opt.Collection != "" {
-		c, err := report.ResolveCollection(ctx, db, opt.Collection)
+		c, err := db.ResolveCollection(ctx, opt.Collection)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -144,7 +143,7 @@ func loadMissing(ctx context.Context, db *site.DB, opt MissingOptions) (hosts []
 			scope = append(scope, ref.String())
 		}
 	case opt.Group != "":
-		g, err := report.ResolveGroup(ctx, db, opt.Group)
+		g, err := db.ResolveGroup(ctx, opt.Group)
 		if err != nil {
 			return nil, nil, err
 		}

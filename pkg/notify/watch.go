@@ -12,7 +12,6 @@ import (
 	"github.com/patchnight/patchnight/pkg/client"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/remote"
-	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/site"
 )
 
@@ -86,7 +85,7 @@ func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, erro
 	now := env.now()
 	scope := ""
 	if opt.Collection != "" {
-		c, err := report.ResolveCollection(ctx, env.Site, opt.Collection)
+		c, err := env.Site.ResolveCollection(ctx, opt.Collection)
 		if err != nil {
 			return PassResult{}, err
 		}

@@ -1,7 +1,8 @@
 // Package report builds patchnight's reports from the site database (and, for the morning
 // report, the journal): compliance per update, machines missing an update, one machine's
 // updates, and scan state against the current catalog. Each report is one set-based query;
-// rows stream and only the result rows are kept.
+// rows stream and only the result rows are kept. It also renders the journal's run history
+// (History, RunHistory). Site lookups (collections, update groups) are pkg/site's.
 package report
 
 import (
@@ -18,33 +19,10 @@ import (
 
 // Scope narrows a report to a collection and/or a set of updates.
 type Scope struct {
-	Collection *Collection      `json:"collection,omitempty"` // nil = every client machine
-	Group      *UpdateGroup     `json:"update_group,omitempty"`
-	Update     *fleet.UpdateRef `json:"update,omitempty"`
-	All        bool             `json:"all_updates,omitempty"` // every update CI, not only those some client requires or has
-}
-
-// Collection is a resolved collection.
-type Collection struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Members int64  `json:"members"`
-}
-
-// UpdateGroup is a resolved software update group.
-type UpdateGroup struct {
-	CIID    int64  `json:"ci_id"`
-	Title   string `json:"title"`
-	Updates int64  `json:"updates"`
-}
-
-// ResolveCollection finds a collection by ID or name; a missing one is a usage error.
-func ResolveCollection(ctx context.Context, db *site.DB, key string) (*Collection, error) {
-	c, err := db.ResolveCollection(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	return &Collection{ID: c.ID, Name: c.Name, Members: c.Members}, nil
+	Collection *site.CollectionRef `json:"collection,omitempty"` // nil = every client machine
+	Group      *site.UpdateGroup   `json:"update_group,omitempty"`
+	Update     *fleet.UpdateRef    `json:"update,omitempty"`
+	All        bool                `json:"all_updates,omitempty"` // every update CI, not only those some client requires or has
 }
 
 // scanCompliance reads one row of queries/compliance.sql. IsSuperseded is bit on SQL
@@ -58,33 +36,6 @@ func scanCompliance(r *sql.Rows) (UpdateCompliance, error) {
 	}
 	u.Superseded = sup.Bool()
 	return u, nil
-}
-
-// ResolveGroup finds a software update group by CI_ID or title.
-func ResolveGroup(ctx context.Context, db *site.DB, key string) (*UpdateGroup, error) {
-	if key == "" {
-		return nil, exit.Usagef("give a software update group's title or CI_ID", "empty software update group")
-	}
-	id, _ := strconv.ParseInt(key, 10, 64)
-	var found []UpdateGroup
-	err := db.Each(ctx, "sug_lookup", site.Params{"id": id, "title": key}, func(r *sql.Rows) error {
-		var g UpdateGroup
-		if err := r.Scan(&g.CIID, &g.Title, &g.Updates); err != nil {
-			return fmt.Errorf("read software update group: %w", err)
-		}
-		found = append(found, g)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(found) == 0 {
-		return nil, exit.Usagef("check the title in the console under Software Update Groups", "software update group %q does not exist", key)
-	}
-	if len(found) > 1 {
-		return nil, exit.Usagef("use the group's CI_ID instead", "%q names %d software update groups", key, len(found))
-	}
-	return &found[0], nil
 }
 
 // UpdateCompliance is one update's line of the compliance report.

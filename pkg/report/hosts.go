@@ -30,13 +30,13 @@ type MissingHost struct {
 
 // Missing is the report of machines that miss one update.
 type Missing struct {
-	Update fleet.UpdateRef `json:"update"`
-	Scope  *Collection     `json:"collection,omitempty"`
-	Hosts  []MissingHost   `json:"hosts"`
+	Update fleet.UpdateRef     `json:"update"`
+	Scope  *site.CollectionRef `json:"collection,omitempty"`
+	Hosts  []MissingHost       `json:"hosts"`
 }
 
 // MissingReport lists the machines that still miss update (in coll, if not nil).
-func MissingReport(ctx context.Context, db *site.DB, update fleet.UpdateRef, coll *Collection) (*Missing, error) {
+func MissingReport(ctx context.Context, db *site.DB, update fleet.UpdateRef, coll *site.CollectionRef) (*Missing, error) {
 	p := site.Params{"article": update.ArticleID, "bulletin": update.BulletinID, "collection": ""}
 	if coll != nil {
 		p["collection"] = coll.ID

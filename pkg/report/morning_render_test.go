@@ -13,6 +13,7 @@ import (
 
 	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/report"
+	"github.com/patchnight/patchnight/pkg/site"
 )
 
 func loadSampleMorning(t *testing.T) *report.Morning {
@@ -227,7 +228,7 @@ func TestMorningOutputForms(t *testing.T) {
 
 func TestScopeDescribe(t *testing.T) {
 	t.Parallel()
-	s := report.Scope{Group: &report.UpdateGroup{Title: "2026-12"}, Collection: &report.Collection{ID: "LAB00012", Name: "All Workstations"}}
+	s := report.Scope{Group: &site.UpdateGroup{Title: "2026-12"}, Collection: &site.CollectionRef{ID: "LAB00012", Name: "All Workstations"}}
 	if got := s.Describe(); got != "update group 2026-12 in All Workstations (LAB00012)" {
 		t.Errorf("Describe() = %q", got)
 	}

@@ -59,18 +59,18 @@ type ScanError struct {
 
 // Scan is the scan report.
 type Scan struct {
-	Collection     *Collection  `json:"collection,omitempty"`
-	CatalogVersion int64        `json:"catalog_version"`
-	LateAfterDays  int          `json:"late_after_days"`
-	Clients        int64        `json:"clients_in_scope"`
-	Late           int64        `json:"late"`
-	Buckets        []ScanBucket `json:"buckets"`
-	Errors         []ScanError  `json:"errors"`
+	Collection     *site.CollectionRef `json:"collection,omitempty"`
+	CatalogVersion int64               `json:"catalog_version"`
+	LateAfterDays  int                 `json:"late_after_days"`
+	Clients        int64               `json:"clients_in_scope"`
+	Late           int64               `json:"late"`
+	Buckets        []ScanBucket        `json:"buckets"`
+	Errors         []ScanError         `json:"errors"`
 }
 
 // ScanReport counts client machines by scan bucket; a scan older than lateDays before now
 // is also counted as late.
-func ScanReport(ctx context.Context, db *site.DB, coll *Collection, now time.Time, lateDays int) (*Scan, error) {
+func ScanReport(ctx context.Context, db *site.DB, coll *site.CollectionRef, now time.Time, lateDays int) (*Scan, error) {
 	p := site.Params{"collection": "", "late_before": now.AddDate(0, 0, -lateDays)}
 	if coll != nil {
 		p["collection"] = coll.ID

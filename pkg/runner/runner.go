@@ -19,7 +19,6 @@ import (
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/provider"
-	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/site"
 	"github.com/patchnight/patchnight/pkg/wol"
 )
@@ -104,9 +103,9 @@ type Runner struct {
 	Env   Env
 
 	run      journal.Run
-	group    *report.UpdateGroup
+	group    *site.UpdateGroup
 	scopeID  string
-	scope    *report.Collection
+	scope    *site.CollectionRef
 	timeline []night.Occurrence
 }
 
@@ -145,10 +144,10 @@ func New(ctx context.Context, p *night.Plan, loc *time.Location, m night.Month, 
 func (r *Runner) Run() journal.Run { return r.run }
 
 // Group is the night's software update group.
-func (r *Runner) Group() *report.UpdateGroup { return r.group }
+func (r *Runner) Group() *site.UpdateGroup { return r.group }
 
 // Scope is the night's collection, nil for every client.
-func (r *Runner) Scope() *report.Collection { return r.scope }
+func (r *Runner) Scope() *site.CollectionRef { return r.scope }
 
 // Timeline is the month's occurrences in time order.
 func (r *Runner) Timeline() []night.Occurrence { return r.timeline }
@@ -177,7 +176,7 @@ func (r *Runner) resolve(ctx context.Context) error {
 		}
 		key = fmt.Sprint(latest.GroupID)
 	}
-	g, err := report.ResolveGroup(ctx, r.Env.Site, key)
+	g, err := r.Env.Site.ResolveGroup(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -200,7 +199,7 @@ func (r *Runner) resolve(ctx context.Context) error {
 		}
 	}
 	if scope != "" {
-		c, err := report.ResolveCollection(ctx, r.Env.Site, scope)
+		c, err := r.Env.Site.ResolveCollection(ctx, scope)
 		if err != nil {
 			return err
 		}

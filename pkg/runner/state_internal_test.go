@@ -12,7 +12,6 @@ import (
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/lab"
 	"github.com/patchnight/patchnight/pkg/night"
-	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/site"
 	"github.com/patchnight/patchnight/queries"
 )
@@ -46,7 +45,7 @@ func siteLab(t *testing.T, strict bool, change func(*sql.DB)) (*Runner, int64, *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return &Runner{Env: Env{Site: db}, group: &report.UpdateGroup{CIID: sug}}, sug, raw
+	return &Runner{Env: Env{Site: db}, group: &site.UpdateGroup{CIID: sug}}, sug, raw
 }
 
 func ids(t *testing.T, raw *sql.DB, q string, args ...any) []int64 {
@@ -161,7 +160,7 @@ func TestTargetSelectors(t *testing.T) {
 		}
 	}
 	// Without a group, the group selectors refuse instead of meaning "every update".
-	r.group = &report.UpdateGroup{}
+	r.group = &site.UpdateGroup{}
 	for _, s := range []night.Selector{night.MissingUpdates, night.PendingRestart, night.FailedInstalls} {
 		if _, err := r.targets(ctx, string(s), ""); exit.Code(err) != exit.Usage {
 			t.Errorf("%s without a group: %v, want a usage error", s, err)

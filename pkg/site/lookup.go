@@ -4,17 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/patchnight/patchnight/pkg/exit"
 )
 
-// CollectionRef is a collection as queries/collection_lookup.sql finds it.
+// CollectionRef is a collection as queries/collection_lookup.sql finds it. Reports and
+// listings show it as {"id", "name", "members"}.
 type CollectionRef struct {
-	ID      string // CollectionID, as the site spells it
-	Name    string
-	Members int64 // MemberCount at the last evaluation
-	Type    int64 // CollectionType: 1 user, 2 device
+	ID      string `json:"id"` // CollectionID, as the site spells it
+	Name    string `json:"name"`
+	Members int64  `json:"members"` // MemberCount at the last evaluation
+	Type    int64  `json:"-"`       // CollectionType: 1 user, 2 device
 }
 
 // scanCollectionRef reads one row of collection_lookup.
@@ -31,13 +33,18 @@ func scanCollectionRef(r *sql.Rows) (CollectionRef, error) {
 // LookupCollection lists the collections whose CollectionID or name is key. The site
 // compares case-insensitively (its collation), so the query does not fold case.
 func (d *DB) LookupCollection(ctx context.Context, key string) ([]CollectionRef, error) {
-	var out []CollectionRef
-	err := d.Each(ctx, "collection_lookup", Params{"key": key}, func(r *sql.Rows) error {
-		c, err := scanCollectionRef(r)
+	return collect(ctx, d, "collection_lookup", Params{"key": key}, scanCollectionRef)
+}
+
+// collect runs the named query and returns its rows as scan reads them.
+func collect[T any](ctx context.Context, d *DB, name string, p Params, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	var out []T
+	err := d.Each(ctx, name, p, func(r *sql.Rows) error {
+		v, err := scan(r)
 		if err != nil {
 			return err
 		}
-		out = append(out, c)
+		out = append(out, v)
 		return nil
 	})
 	return out, err
@@ -47,24 +54,69 @@ func (d *DB) LookupCollection(ctx context.Context, key string) ([]CollectionRef,
 // name. A missing or ambiguous key is a usage error. Resolve a collection once, before a
 // set-based query, and pass the ID: `CollectionID = @id OR CollectionID IN (... Name =
 // @name)` defeats index seeks on SQL Server (reference 12).
-func (d *DB) ResolveCollection(ctx context.Context, key string) (CollectionRef, error) {
+func (d *DB) ResolveCollection(ctx context.Context, key string) (*CollectionRef, error) {
 	if key == "" {
-		return CollectionRef{}, exit.Usagef("give a CollectionID like ABC00012 or a collection name", "empty collection")
+		return nil, exit.Usagef("give a CollectionID like ABC00012 or a collection name", "empty collection")
 	}
 	found, err := d.LookupCollection(ctx, key)
 	if err != nil {
-		return CollectionRef{}, err
+		return nil, err
 	}
-	for _, c := range found {
-		if strings.EqualFold(c.ID, key) {
-			return c, nil
+	for i := range found {
+		if strings.EqualFold(found[i].ID, key) {
+			return &found[i], nil
 		}
 	}
 	switch len(found) {
 	case 0:
-		return CollectionRef{}, exit.Usagef("list them with: patchnight collections list", "collection %q does not exist", key)
+		return nil, exit.Usagef("list them with: patchnight collections list", "collection %q does not exist", key)
 	case 1:
-		return found[0], nil
+		return &found[0], nil
 	}
-	return CollectionRef{}, exit.Usagef("use the CollectionID instead", "%q names %d collections", key, len(found))
+	return nil, exit.Usagef("use the CollectionID instead", "%q names %d collections", key, len(found))
+}
+
+// UpdateGroup is a software update group (an authorization list) as
+// queries/sug_lookup.sql finds it.
+type UpdateGroup struct {
+	CIID    int64  `json:"ci_id"` // CI_ID of the authorization list
+	Title   string `json:"title"`
+	Updates int64  `json:"updates"` // update CIs in the group (v_CIRelation, RelationType 1)
+}
+
+// LookupGroup lists the software update groups whose CI_ID or title is key. A key that is
+// not a whole number in int64's range matches by title only. The site compares titles
+// case-insensitively (its collation), so the query does not fold case.
+func (d *DB) LookupGroup(ctx context.Context, key string) ([]UpdateGroup, error) {
+	var id int64
+	if n, err := strconv.ParseInt(key, 10, 64); err == nil {
+		id = n
+	}
+	return collect(ctx, d, "sug_lookup", Params{"id": id, "title": key}, func(r *sql.Rows) (UpdateGroup, error) {
+		var g UpdateGroup
+		if err := r.Scan(&g.CIID, &g.Title, &g.Updates); err != nil {
+			return g, fmt.Errorf("read software update group (v_AuthListInfo): %w", err)
+		}
+		return g, nil
+	})
+}
+
+// ResolveGroup finds the one software update group key names, by CI_ID or title. A
+// missing, empty or ambiguous key (a number that is one group's CI_ID and another's title
+// included) is a usage error.
+func (d *DB) ResolveGroup(ctx context.Context, key string) (*UpdateGroup, error) {
+	if key == "" {
+		return nil, exit.Usagef("give a software update group's title or CI_ID", "empty software update group")
+	}
+	found, err := d.LookupGroup(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	switch len(found) {
+	case 0:
+		return nil, exit.Usagef("check the title in the console under Software Update Groups", "software update group %q does not exist", key)
+	case 1:
+		return &found[0], nil
+	}
+	return nil, exit.Usagef("use the group's CI_ID instead", "%q names %d software update groups", key, len(found))
 }

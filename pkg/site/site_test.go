@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -247,8 +248,72 @@ func TestResolveCollection(t *testing.T) {
 	}
 }
 
-// pkg/site reads check_site and collection_lookup itself; its tests run both, with
-// flags read back as bool too.
+// A software update group resolves by CI_ID or by title in any spelling; an unknown, empty
+// or ambiguous key is a usage error. (These cases were report.ResolveGroup's, and the
+// doctor's own copy of the lookup; both now call site.DB.LookupGroup.)
+func TestResolveGroup(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "lab.db")
+	b, err := os.ReadFile(labPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var id int64
+	var title string
+	if err := raw.QueryRow(`SELECT CI_ID, Title FROM lab_update WHERE CIType_ID = 9 ORDER BY CI_ID`).Scan(&id, &title); err != nil {
+		t.Fatal(err)
+	}
+	// A second group whose title is the first one's CI_ID: that number names two groups.
+	if _, err := raw.Exec(`INSERT INTO lab_update (CI_ID, CI_UniqueID, CIType_ID, Title, DatePosted)
+		VALUES (@id, 'lab-ambiguous-group', 9, @title, '2026-12-01T00:00:00Z')`,
+		sql.Named("id", id+1000000), sql.Named("title", strconv.FormatInt(id, 10))); err != nil {
+		t.Fatal(err)
+	}
+	db, err := site.Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, tc := range []struct {
+		key   string
+		want  int64 // CI_ID; 0 = a usage error
+		found int   // groups LookupGroup lists
+	}{
+		{title, id, 1},
+		{strings.ToUpper(title), id, 1},
+		{strconv.FormatInt(id+1000000, 10), id + 1000000, 1},
+		{strconv.FormatInt(id, 10), 0, 2},
+		{"no such group", 0, 0},
+		{"99999999999999999999", 0, 0}, // out of int64's range: a title, not CI_ID 0 or MaxInt64
+		{"", 0, 0},
+	} {
+		g, err := db.ResolveGroup(ctx, tc.key)
+		switch {
+		case tc.want == 0 && exit.Code(err) != exit.Usage:
+			t.Errorf("ResolveGroup(%q) = %+v, %v, want a usage error", tc.key, g, err)
+		case tc.want != 0 && (err != nil || g.CIID != tc.want || g.Title == "" || g.Updates == 0 && tc.want == id):
+			t.Errorf("ResolveGroup(%q) = %+v, %v, want CI_ID %d", tc.key, g, err, tc.want)
+		}
+		if tc.key == "" {
+			continue
+		}
+		if found, err := db.LookupGroup(ctx, tc.key); err != nil || len(found) != tc.found {
+			t.Errorf("LookupGroup(%q) = %+v, %v, want %d groups", tc.key, found, err, tc.found)
+		}
+	}
+}
+
+// pkg/site reads check_site, collection_lookup and sug_lookup itself; its tests run them,
+// with flags read back as bool too.
 func TestSiteQueriesReadBools(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -262,6 +327,9 @@ func TestSiteQueriesReadBools(t *testing.T) {
 		}
 		if _, err := db.ResolveCollection(ctx, "All Systems"); err != nil {
 			t.Error(err)
+		}
+		if _, err := db.ResolveGroup(ctx, "patch tuesday 2026-12"); err != nil {
+			t.Errorf("%+v: group by title in another case: %v", o, err)
 		}
 		for _, q := range queries.ReadByPackage("pkg/site") {
 			if !slices.Contains(db.Ran(), q) {

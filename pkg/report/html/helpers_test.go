@@ -15,6 +15,7 @@ import (
 
 	"github.com/patchnight/patchnight/pkg/report"
 	phtml "github.com/patchnight/patchnight/pkg/report/html"
+	"github.com/patchnight/patchnight/pkg/site"
 )
 
 // sampleMorning is the realistic demo-sized night kept in the report package's testdata
@@ -188,8 +189,8 @@ func elements(root *xhtml.Node, tag string) []*xhtml.Node {
 // sampleCompliance is a compliance report of the sample night's update group.
 func sampleCompliance() *report.Compliance {
 	c := &report.Compliance{
-		Scope: report.Scope{Collection: &report.Collection{ID: "LAB00012", Name: "All Workstations", Members: 1912},
-			Group: &report.UpdateGroup{CIID: 16819400, Title: "2026-12 Patch Tuesday", Updates: 3}},
+		Scope: report.Scope{Collection: &site.CollectionRef{ID: "LAB00012", Name: "All Workstations", Members: 1912},
+			Group: &site.UpdateGroup{CIID: 16819400, Title: "2026-12 Patch Tuesday", Updates: 3}},
 		Clients: 1912,
 	}
 	for i, u := range []struct {

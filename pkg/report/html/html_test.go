@@ -16,6 +16,7 @@ import (
 
 	"github.com/patchnight/patchnight/pkg/report"
 	phtml "github.com/patchnight/patchnight/pkg/report/html"
+	"github.com/patchnight/patchnight/pkg/site"
 )
 
 // checkSelfContained asserts what makes the document safe to mail and open offline: no
@@ -381,7 +382,7 @@ func TestComplianceDocument(t *testing.T) {
 		}
 	}
 
-	empty := &report.Compliance{Scope: report.Scope{Collection: &report.Collection{ID: "LAB00099", Name: `<i>"Empty"</i> & co`}}}
+	empty := &report.Compliance{Scope: report.Scope{Collection: &site.CollectionRef{ID: "LAB00099", Name: `<i>"Empty"</i> & co`}}}
 	buf.Reset()
 	if err := phtml.Compliance(&buf, empty); err != nil {
 		t.Fatal(err)
