@@ -3,11 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"iter"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,7 +20,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/remote"
 	"github.com/patchnight/patchnight/pkg/report"
-	"github.com/patchnight/patchnight/pkg/site"
+	"github.com/patchnight/patchnight/pkg/session"
 )
 
 // targetFlags choose the machines a client action goes to.
@@ -82,71 +82,34 @@ func hostsFromFile(path string) ([]string, error) {
 	return hosts, nil
 }
 
-// resolveTargets returns a stream of host names and their count (when known up front).
-// A collection's members stream from the site database as the workers need them.
-func (a *App) resolveTargets(ctx context.Context, t *targetFlags) (iter.Seq[string], int, *report.Collection, func(), error) {
-	suffix := ""
-	if cfg, err := a.Config(); err == nil {
-		suffix = cfg.Profile.WinRM.DNSSuffix
-	}
-	qualify := func(h string) string {
-		if suffix != "" && !strings.Contains(h, ".") {
-			return h + "." + strings.TrimPrefix(suffix, ".")
-		}
-		return h
-	}
-	list := func(hosts []string) iter.Seq[string] {
-		return func(yield func(string) bool) {
-			for _, h := range hosts {
-				if !yield(qualify(h)) {
-					return
-				}
-			}
-		}
-	}
+// resolveTargets returns a stream of machine names and their count. A collection's
+// members stream from the site database as the workers need them.
+func (a *App) resolveTargets(ctx context.Context, s *session.Session, t *targetFlags) (iter.Seq[string], int, error) {
 	switch {
 	case len(t.hosts) > 0:
-		return list(t.hosts), len(t.hosts), nil, func() {}, nil
+		return slices.Values(t.hosts), len(t.hosts), nil
 	case t.hostsFile != "":
-		hosts, err := hostsFromFile(t.hostsFile)
+		names, err := hostsFromFile(t.hostsFile)
 		if err != nil {
-			return nil, 0, nil, nil, err
+			return nil, 0, err
 		}
-		return list(hosts), len(hosts), nil, func() {}, nil
+		return slices.Values(names), len(names), nil
 	}
-	db, err := a.Site(ctx)
+	db, err := s.Site(ctx)
 	if err != nil {
-		return nil, 0, nil, nil, err
+		return nil, 0, err
 	}
 	coll, err := report.ResolveCollection(ctx, db, t.collection)
 	if err != nil {
-		db.Close()
-		return nil, 0, nil, nil, err
+		return nil, 0, err
 	}
 	if coll.Members == 0 {
-		db.Close()
-		return nil, 0, nil, nil, exit.Usagef("check the collection in the console, or refresh it", "collection %s (%s) has no members", coll.Name, coll.ID)
+		return nil, 0, exit.Usagef("check the collection in the console, or refresh it", "collection %s (%s) has no members", coll.Name, coll.ID)
 	}
-	seq := func(yield func(string) bool) {
-		stop := fmt.Errorf("stopped")
-		err := db.Each(ctx, "collection_members", site.Params{"collection": coll.ID}, func(r *sql.Rows) error {
-			m, err := collection.ScanMember(r)
-			if err != nil {
-				return err
-			}
-			if m.Name == "" || !m.Client {
-				return nil
-			}
-			if !yield(qualify(m.Name)) {
-				return stop
-			}
-			return nil
-		})
-		if err != nil && err != stop {
-			a.Logger().Error("reading collection members failed", "collection", coll.ID, "error", err)
-		}
-	}
-	return seq, int(coll.Members), coll, func() { db.Close() }, nil
+	members := collection.ClientNames(ctx, db, coll.ID, func(err error) {
+		a.Logger().Error("reading collection members failed", "collection", coll.ID, "error", err)
+	})
+	return members, int(coll.Members), nil
 }
 
 // hostRow is one line of a client action's result.
@@ -336,19 +299,30 @@ func (a *App) runClientAction(ctx context.Context, name string, t *targetFlags, 
 	if concurrency < 1 || concurrency > 4096 {
 		return exit.Usagef("use 1 to 4096", "--concurrency %d is out of range", concurrency)
 	}
-	hosts, total, _, done, err := a.resolveTargets(ctx, t)
+	s, err := a.Session()
 	if err != nil {
 		return err
 	}
-	defer done()
-	k, err := a.Connector()
+	defer s.Close()
+	names, total, err := a.resolveTargets(ctx, s, t)
 	if err != nil {
 		return err
 	}
-	defer k.Close()
+	hc, err := s.Hosts(ctx)
+	if err != nil {
+		return err
+	}
+	// The rows name each machine as it is reached (with the DNS suffix).
+	hosts := func(yield func(string) bool) {
+		for n := range names {
+			if !yield(hc.Name(n)) {
+				return
+			}
+		}
+	}
 	res := &actionResult{Action: name, Hosts: []hostRow{}}
 	opts := remote.FanOutOptions{
-		Concurrency: concurrency, Retries: cfg.Profile.WinRM.Retries, Progress: a.IO.Err,
+		Concurrency: concurrency, Retries: hc.Retries(name == "restart"), Progress: a.IO.Err,
 		IsTerminal: a.IO.StderrTerminal, Total: total, Label: name,
 		PerHostTimeout: cfg.Profile.WinRM.OperationTimeout.Std(),
 	}
@@ -356,15 +330,12 @@ func (a *App) runClientAction(ctx context.Context, name string, t *targetFlags, 
 		opts.PerHostTimeout += wait
 		opts.Retries = 0 // the job is queued once; a retry would only wait again
 	}
-	if name == "restart" {
-		opts.Retries = 0 // a restart request that may have reached the host is never sent again
-	}
 	res.Summary = remote.FanOut(ctx, hosts, opts, func(ctx context.Context, host string) (any, error) {
-		c, err := k.Client(host)
+		c, release, err := hc.Client(host)
 		if err != nil {
 			return nil, err
 		}
-		defer c.Close()
+		defer release()
 		return act(ctx, c)
 	}, func(r remote.HostResult[any]) {
 		row := hostRow{Host: r.Host, Outcome: string(r.Outcome), Reason: r.Reason, Attempts: r.Attempts}
@@ -390,20 +361,23 @@ func (a *App) runClientAction(ctx context.Context, name string, t *targetFlags, 
 
 // clientViaSite sends one client notification to a collection through the SMS Provider.
 func (a *App) clientViaSite(ctx context.Context, name string, typ provider.ClientOperationType, collection string) error {
-	db, err := a.Site(ctx)
+	s, err := a.Session()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	db, err := s.Site(ctx)
 	if err != nil {
 		return err
 	}
 	coll, err := report.ResolveCollection(ctx, db, collection)
-	db.Close()
 	if err != nil {
 		return err
 	}
-	p, done, err := a.Provider(ctx)
+	p, err := s.Provider(ctx)
 	if err != nil {
 		return err
 	}
-	defer done()
 	id, err := p.InitiateClientOperation(ctx, coll.ID, typ, nil)
 	if err != nil {
 		return err
@@ -423,11 +397,15 @@ func newClientOperationsCmd(app *App) *cobra.Command {
 			if _, err := fmt.Sscan(args[0], &id); err != nil || id == 0 {
 				return exit.Usagef("give the operation ID that --via site printed", "%q is not an operation ID", args[0])
 			}
-			p, done, err := app.Provider(cmd.Context())
+			s, err := app.Session()
 			if err != nil {
 				return err
 			}
-			defer done()
+			defer s.Close()
+			p, err := s.Provider(cmd.Context())
+			if err != nil {
+				return err
+			}
 			st, err := p.ClientOperationStatus(cmd.Context(), id)
 			if err != nil {
 				return err

@@ -55,24 +55,22 @@ func (a *App) notifyEnv(ctx context.Context, remoteToo bool, threshold int) (not
 			return env, nil, err
 		}
 	}
-	se, err := a.openSiteEnv(ctx, remoteToo)
+	s, err := a.Session()
 	if err != nil {
 		return env, nil, err
 	}
-	env = notify.Env{Site: se.db, Journal: se.j, Settings: settings, Now: a.Now, Log: a.Logger(),
-		Concurrency: cfg.Profile.WinRM.Concurrency, DNSSuffix: cfg.Profile.WinRM.DNSSuffix,
-		Connect: func(string) (client.Runner, func(), error) {
-			return nil, nil, errors.New("dry run: no connection")
-		}}
-	if remoteToo {
-		env.Connect = notify.ConnectorRunners(se.k)
-		env.Provider = se.prov
-		if se.prov == nil {
-			a.Logger().Warn("no SMS Provider configured: escalated machines are recorded but not added to the needs-attention collection")
-		}
+	if env, err = s.NotifyEnv(ctx, settings, remoteToo); err != nil {
+		s.Close()
+		return env, nil, err
 	}
-	done := se.Close
-	return env, done, nil
+	if !remoteToo {
+		env.Connect = func(string) (client.Runner, func(), error) {
+			return nil, nil, errors.New("dry run: no connection")
+		}
+	} else if env.Provider == nil {
+		a.Logger().Warn("no SMS Provider configured: escalated machines are recorded but not added to the needs-attention collection")
+	}
+	return env, s.Close, nil
 }
 
 func newNotifyWatchCmd(app *App) *cobra.Command {

@@ -10,48 +10,19 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/patchnight/patchnight/pkg/client"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/notify"
 	"github.com/patchnight/patchnight/pkg/output"
-	"github.com/patchnight/patchnight/pkg/remote"
 	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/report/html"
 	"github.com/patchnight/patchnight/pkg/runner"
-	"github.com/patchnight/patchnight/pkg/wol"
 )
 
-// connectorHosts gives the runner a WinRM client per host.
-type connectorHosts struct {
-	k      *remote.Connector
-	suffix string
-}
-
-func (c connectorHosts) Client(host string) (client.Runner, func(), error) {
-	if c.suffix != "" && !containsDot(host) {
-		host += "." + c.suffix
-	}
-	cl, err := c.k.Client(host)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cl, func() { cl.Close() }, nil
-}
-
-func containsDot(s string) bool {
-	for i := range len(s) {
-		if s[i] == '.' {
-			return true
-		}
-	}
-	return false
-}
-
-// nightEnv opens what a night needs for the effective profile: the site database, the
-// journal in the state folder, the WinRM connector, the SMS Provider (when configured)
-// and the Wake-on-LAN socket. done closes them all.
+// nightEnv opens, through the session, what a night needs for the effective profile: the
+// site database, the journal in the state folder, the hosts, the SMS Provider (when
+// configured) and the Wake-on-LAN transports. done closes them all.
 func (a *App) nightEnv(ctx context.Context, planPath, month string) (*runner.Runner, func(), error) {
 	cfg, err := a.Config()
 	if err != nil {
@@ -65,46 +36,34 @@ func (a *App) nightEnv(ctx context.Context, planPath, month string) (*runner.Run
 	if err != nil {
 		return nil, nil, err
 	}
-	se, err := a.openSiteEnv(ctx, true)
+	s, err := a.Session()
 	if err != nil {
 		return nil, nil, err
 	}
-	done := se.Close
-	db, j, k := se.db, se.j, se.k
-	env := runner.Env{
-		Site: db, Journal: j, Hosts: connectorHosts{k, cfg.Profile.WinRM.DNSSuffix}, Clock: runner.RealClock{},
-		Log: a.Logger(), Out: a.IO.Out, SiteCode: cfg.Profile.SiteCode, Concurrency: cfg.Profile.WinRM.Concurrency,
-		Retries: cfg.Profile.WinRM.Retries, HostTimeout: cfg.Profile.WinRM.OperationTimeout.Std(),
-		StateDir: cfg.Profile.StateDir, Progress: a.IO.Err, IsTerminal: a.IO.StderrTerminal,
-		WolMode: wol.Mode(cfg.Profile.WoL.Mode), Provider: se.prov,
-	}
-	conn, err := wol.Listen(ctx)
+	env, err := s.RunnerEnv(ctx)
 	if err != nil {
-		done()
-		return nil, nil, exit.Wrap(exit.Failed, err, "", "open the Wake-on-LAN socket")
+		s.Close()
+		return nil, nil, err
 	}
-	se.closers = append(se.closers, func() { conn.Close() })
-	env.Wol.Conn, env.Wol.Relayer = conn, relayer{k}
-	if se.prov != nil {
-		env.Wol.Site = siteWaker{se.prov}
-	}
+	env.Out, env.Progress, env.IsTerminal = a.IO.Out, a.IO.Err, a.IO.StderrTerminal
 	r, err := runner.New(ctx, p, loc, m, env)
 	if err != nil {
-		done()
+		s.Close()
 		return nil, nil, err
 	}
 	settings, err := notify.NewSettings(cfg.Profile.Notify, loc)
 	if err != nil {
-		done()
+		s.Close()
 		return nil, nil, err
 	}
 	scope := ""
 	if r.Scope() != nil {
 		scope = r.Scope().ID
 	}
-	r.Env.Notifier = &runner.Notices{Site: db, Journal: j, Hosts: env.Hosts, Provider: env.Provider, Settings: settings,
-		Now: time.Now, Concurrency: env.Concurrency, Threshold: settings.Threshold, Scope: scope}
-	return r, done, nil
+	notices := s.Notices(r.Env, settings, scope)
+	notices.Now = time.Now // the notices' clock in a night is the wall clock, not --now's
+	r.Env.Notifier = notices
+	return r, s.Close, nil
 }
 
 func newRunCmd(app *App) *cobra.Command {

@@ -250,10 +250,7 @@ func (e *Env) concurrency() int {
 
 // address is how a machine from the site database is reached.
 func (e *Env) address(name string) string {
-	if e.DNSSuffix != "" && !strings.Contains(name, ".") {
-		return name + "." + strings.TrimPrefix(e.DNSSuffix, ".")
-	}
-	return name
+	return remote.Qualify(name, e.DNSSuffix)
 }
 
 // record writes a host action of the night step, when the flow runs in one.
