@@ -54,4 +54,3 @@ func (a *App) credentials(w config.WinRM) (remote.Credentials, error) {
 	}
 	return remote.Credentials{}, exit.Usagef(hint, "no WinRM password for %s", w.User)
 }
-

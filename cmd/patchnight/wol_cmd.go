@@ -12,8 +12,8 @@ import (
 	"github.com/patchnight/patchnight/pkg/config"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/output"
-	"github.com/patchnight/patchnight/pkg/session"
 	"github.com/patchnight/patchnight/pkg/report"
+	"github.com/patchnight/patchnight/pkg/session"
 	"github.com/patchnight/patchnight/pkg/wol"
 )
 
