@@ -6,7 +6,7 @@ import "strings"
 // (winrm.dns_suffix, written "contoso.com" or ".contoso.com", both the same), a name with
 // a dot is left alone, and an empty suffix leaves every name alone.
 func Qualify(name, suffix string) string {
-	suffix = strings.Trim(suffix, ".")
+	suffix = strings.TrimPrefix(suffix, ".")
 	if suffix == "" || name == "" || strings.Contains(name, ".") {
 		return name
 	}
