@@ -66,8 +66,54 @@ func (a *App) nightEnv(ctx context.Context, planPath, month string) (*runner.Run
 	return r, s.Close, nil
 }
 
-func newRunCmd(app *App) *cobra.Command {
-	var planFile, month string
+// nightFlags are --plan and --month: which plan, and the month of which night.
+type nightFlags struct {
+	Plan  string
+	Month string
+}
+
+// planHelp is --plan's help wherever it is defined.
+const planHelp = "plan file (default: the built-in restart method)"
+
+// addNightFlags adds --plan and --month (monthHelp says what the month means there).
+func addNightFlags(cmd *cobra.Command, n *nightFlags, monthHelp string) {
+	cmd.Flags().StringVar(&n.Plan, "plan", "", planHelp)
+	cmd.Flags().StringVar(&n.Month, "month", "", monthHelp)
+}
+
+const nightMonthHelp = "the night's month YYYY-MM (default: the night under way or next)"
+
+// runOptions is what patchnight run and patchnight night were asked, and what they act
+// through: Lock takes the state folder's process lock, Env opens the night's runner.
+type runOptions struct {
+	nightFlags
+	Step string // run: the step (or occurrence) to run; "" for night
+
+	Lock func(ctx context.Context) (func(), error)
+	Env  func(ctx context.Context, planPath, month string) (*runner.Runner, func(), error)
+	Out  io.Writer
+}
+
+// newRunOptions returns options wired to the app's session and state folder.
+func newRunOptions(app *App, wait bool) *runOptions {
+	return &runOptions{
+		Lock: func(ctx context.Context) (func(), error) {
+			cfg, err := app.Config()
+			if err != nil {
+				return nil, err
+			}
+			if wait {
+				return journal.LockContext(ctx, cfg.Profile.StateDir, 5*time.Second)
+			}
+			return journal.Lock(cfg.Profile.StateDir)
+		},
+		Env: app.nightEnv,
+		Out: app.IO.Out,
+	}
+}
+
+func newRunCmd(app *App, runF func(context.Context, *runOptions) error) *cobra.Command {
+	opts := newRunOptions(app, true)
 	cmd := &cobra.Command{
 		Use:   "run STEP",
 		Short: "Run one step of the night (what a scheduled task calls)",
@@ -77,75 +123,90 @@ line. One runner at a time: a second waits for the lock. A step is resumable: ru
 skips the machines already done and never restarts a machine twice.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := app.Config()
-			if err != nil {
-				return err
+			opts.Step = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			ctx := cmd.Context()
-			unlock, err := journal.LockContext(ctx, cfg.Profile.StateDir, 5*time.Second)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			r, done, err := app.nightEnv(ctx, planFile, month)
-			if err != nil {
-				return err
-			}
-			defer done()
-			res, err := r.Step(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if res != nil && res.Step.Status == journal.Partial {
-				return exit.New(exit.Partial, "see patchnight history", "step %s: some hosts failed", args[0])
-			}
-			return nil
+			return runStep(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&planFile, "plan", "", "plan file (default: the built-in restart method)")
-	cmd.Flags().StringVar(&month, "month", "", "the night's month YYYY-MM (default: the night under way or next)")
+	addNightFlags(cmd, &opts.nightFlags, nightMonthHelp)
 	return cmd
 }
 
-func newNightCmd(app *App) *cobra.Command {
-	var planFile, month string
+// runStep runs one step of the night under the state folder's lock.
+func runStep(ctx context.Context, opts *runOptions) error {
+	unlock, err := opts.Lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	r, done, err := opts.Env(ctx, opts.Plan, opts.Month)
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := r.Step(ctx, opts.Step)
+	if err != nil {
+		return err
+	}
+	if res != nil && res.Step.Status == journal.Partial {
+		return exit.New(exit.Partial, "see patchnight history", "step %s: some hosts failed", opts.Step)
+	}
+	return nil
+}
+
+func newNightCmd(app *App, runF func(context.Context, *runOptions) error) *cobra.Command {
+	opts := newRunOptions(app, false)
 	cmd := &cobra.Command{
 		Use:   "night",
 		Short: "Run the whole night from a console, waiting for each step's time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := app.Config()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			ctx := cmd.Context()
-			unlock, err := journal.Lock(cfg.Profile.StateDir)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			r, done, err := app.nightEnv(ctx, planFile, month)
-			if err != nil {
-				return err
-			}
-			defer done()
-			fmt.Fprintf(app.IO.Out, "night of %s (Patch Tuesday %s), update group %s, run %d\n", r.Month,
-				r.Month.PatchTuesday(r.Loc).Format("2006-01-02"), r.Group().Title, r.Run().ID)
-			return r.Night(ctx)
+			return runNight(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&planFile, "plan", "", "plan file (default: the built-in restart method)")
-	cmd.Flags().StringVar(&month, "month", "", "the night's month YYYY-MM (default: the night under way or next)")
+	addNightFlags(cmd, &opts.nightFlags, nightMonthHelp)
 	return cmd
 }
 
+// runNight runs the whole night under the state folder's lock.
+func runNight(ctx context.Context, opts *runOptions) error {
+	unlock, err := opts.Lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	r, done, err := opts.Env(ctx, opts.Plan, opts.Month)
+	if err != nil {
+		return err
+	}
+	defer done()
+	fmt.Fprintf(opts.Out, "night of %s (Patch Tuesday %s), update group %s, run %d\n", r.Month,
+		r.Month.PatchTuesday(r.Loc).Format("2006-01-02"), r.Group().Title, r.Run().ID)
+	return r.Night(ctx)
+}
+
 func newReportMorningCmd(app *App) *cobra.Command {
-	var planFile, month, out, runID string
+	var nf nightFlags
+	var out, runID string
 	cmd := &cobra.Command{
 		Use:   "morning",
 		Short: "The morning report: patched share through the night, per update and location, and who needs a person",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Validate before any I/O.
+			var id int64
+			if runID != "" {
+				n, err := strconv.ParseInt(runID, 10, 64)
+				if err != nil || n < 1 {
+					return exit.Usagef("give a run number from patchnight history", "%q is not a run number", runID)
+				}
+				id = n
+			}
 			cfg, err := app.Config()
 			if err != nil {
 				return err
@@ -164,16 +225,13 @@ func newReportMorningCmd(app *App) *cobra.Command {
 				return err
 			}
 			defer j.Close()
-			p, loc, err := app.planAndZone(planFile)
+			p, loc, err := app.planAndZone(nf.Plan)
 			if err != nil {
 				return err
 			}
+			month := nf.Month
 			var run journal.Run
-			if runID != "" {
-				id, err := strconv.ParseInt(runID, 10, 64)
-				if err != nil || id < 1 {
-					return exit.Usagef("give a run number from patchnight history", "%q is not a run number", runID)
-				}
+			if id != 0 {
 				if run, err = j.Run(ctx, journal.RunID(id)); err != nil {
 					return exit.Wrap(exit.Usage, err, "list runs with patchnight history", "run %s", runID)
 				}
@@ -191,7 +249,7 @@ func newReportMorningCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if runID == "" {
+			if id == 0 {
 				run = r.Run()
 			}
 			rep, err := runner.BuildMorning(ctx, r, run)
@@ -201,8 +259,7 @@ func newReportMorningCmd(app *App) *cobra.Command {
 			return app.printMorning(rep, out)
 		},
 	}
-	cmd.Flags().StringVar(&planFile, "plan", "", "plan file (default: the built-in restart method)")
-	cmd.Flags().StringVar(&month, "month", "", "the night's month YYYY-MM (default: the night under way or last)")
+	addNightFlags(cmd, &nf, "the night's month YYYY-MM (default: the night under way or last)")
 	cmd.Flags().StringVar(&runID, "run", "", "a run number from patchnight history")
 	cmd.Flags().StringVar(&out, "out", "", "with --output html: the file to write")
 	return cmd

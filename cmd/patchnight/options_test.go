@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/wol"
+)
+
+// parseApp is an App whose profile points at a site database and a WinRM endpoint that
+// do not exist: a constructor that touched either would fail, so a test that reaches
+// runF shows that parsing and validation did no I/O.
+func parseApp(t *testing.T, extra ...string) *App {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	lines := append([]string{
+		"default_profile: p",
+		"profiles:",
+		"  p:",
+		"    site_code: ABC",
+		"    sql: sqlite:" + filepath.Join(dir, "missing", "site.db"),
+		"    state_dir: " + filepath.Join(dir, "state"),
+		"    time_zone: UTC",
+		"    winrm:",
+		"      connect_to: 192.0.2.1:1",
+		"      concurrency: 12",
+	}, extra...)
+	if err := os.WriteFile(cfg, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &App{IO: IO{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard},
+		Getenv: func(k string) string { return map[string]string{"PN_WOL_PW": "00:11:22:33:44:55"}[k] },
+		Now:    time.Now, configPath: cfg}
+}
+
+// execute runs cmd with args and reports whether runF was reached.
+func execute(cmd *cobra.Command, args ...string) error {
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	return cmd.ExecuteContext(context.Background())
+}
+
+func wantUsage(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one containing %q", want)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q, want it to contain %q", err, want)
+	}
+	var e *exit.Error
+	if errors.As(err, &e) && exit.Code(err) != exit.Usage {
+		t.Fatalf("exit code %d, want %d (usage)", exit.Code(err), exit.Usage)
+	}
+}
+
+func TestWolParse(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		profile []string
+		args    []string
+		check   func(t *testing.T, o *wolOptions)
+		err     string
+	}{
+		{name: "defaults", args: []string{"--host", "pc1,pc2"}, check: func(t *testing.T, o *wolOptions) {
+			if o.Wake.Mode != wol.ModeDirected || !slices.Equal(o.Wake.Hosts, []string{"pc1", "pc2"}) || o.Wake.Rate != wol.DefaultRate {
+				t.Errorf("got mode %q hosts %v rate %v", o.Wake.Mode, o.Wake.Hosts, o.Wake.Rate)
+			}
+		}},
+		{name: "profile fills what the flags leave", profile: []string{"    wol:", "      mode: relay", "      rate: 10", "      port: 7"},
+			args: []string{"--all", "--rate", "5"}, check: func(t *testing.T, o *wolOptions) {
+				if o.Wake.Mode != wol.ModeRelay || o.Wake.Rate != 5 || o.Wake.Port != 7 {
+					t.Errorf("got mode %q rate %v port %d, want relay 5 7", o.Wake.Mode, o.Wake.Rate, o.Wake.Port)
+				}
+			}},
+		{name: "flag mode over the profile's", profile: []string{"    wol:", "      mode: relay"},
+			args: []string{"--all", "--mode", "unicast"}, check: func(t *testing.T, o *wolOptions) {
+				if o.Wake.Mode != wol.ModeUnicast {
+					t.Errorf("mode %q, want unicast", o.Wake.Mode)
+				}
+			}},
+		{name: "secureon from the environment", profile: []string{"    wol:", "      password_env: PN_WOL_PW"},
+			args: []string{"--all"}, check: func(t *testing.T, o *wolOptions) {
+				if o.Wake.SecureOn != "00:11:22:33:44:55" {
+					t.Errorf("SecureOn %q", o.Wake.SecureOn)
+				}
+			}},
+		{name: "secureon variable unset", profile: []string{"    wol:", "      password_env: PN_UNSET"}, args: []string{"--all"}, err: "PN_UNSET"},
+		{name: "bare --confirm is site", args: []string{"--all", "--confirm"}, check: func(t *testing.T, o *wolOptions) {
+			if o.Confirm != "site" {
+				t.Errorf("confirm %q, want site", o.Confirm)
+			}
+		}},
+		{name: "bad confirm", args: []string{"--all", "--confirm=ping"}, err: "not a confirmation method"},
+		{name: "negative wait", args: []string{"--all", "--confirm", "--wait", "-1m"}, err: "negative"},
+		{name: "wait without confirm", args: []string{"--all", "--wait", "1m"}, err: "--wait only applies with --confirm"},
+		{name: "wait without confirm in a dry run", args: []string{"--all", "--wait", "1m", "--dry-run"}, check: func(t *testing.T, o *wolOptions) {
+			if !o.DryRun {
+				t.Error("not a dry run")
+			}
+		}},
+		{name: "no targets", args: []string{}, err: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var got *wolOptions
+			cmd := newWolCmd(parseApp(t, tc.profile...), func(_ context.Context, o *wolOptions) error { got = o; return nil })
+			err := execute(cmd, tc.args...)
+			switch {
+			case tc.check == nil && err == nil:
+				t.Fatalf("no error; runF reached: %v", got != nil)
+			case tc.check == nil:
+				if tc.err != "" {
+					wantUsage(t, err, tc.err)
+				}
+				if got != nil {
+					t.Fatal("runF reached after a usage error")
+				}
+			default:
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got == nil {
+					t.Fatal("runF not reached")
+				}
+				tc.check(t, got)
+			}
+		})
+	}
+}
+
+func TestClientParse(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, o *clientOptions)
+		err   string
+	}{
+		{name: "scan hosts, concurrency from the profile", args: []string{"scan", "--host", "pc1,pc2"}, check: func(t *testing.T, o *clientOptions) {
+			if o.Name != "scan" || o.Concurrency != 12 || !slices.Equal(o.Targets.hosts, []string{"pc1", "pc2"}) || o.Act == nil {
+				t.Errorf("got %+v", o)
+			}
+		}},
+		{name: "restart only if nobody", args: []string{"restart", "--host", "pc1", "--only-if-nobody-logged-on", "--concurrency", "3"}, check: func(t *testing.T, o *clientOptions) {
+			if !o.OnlyIfNobody || o.Concurrency != 3 {
+				t.Errorf("got %+v", o)
+			}
+		}},
+		{name: "install wait", args: []string{"install", "--host", "pc1", "--wait", "90m"}, check: func(t *testing.T, o *clientOptions) {
+			if o.Wait != 90*time.Minute {
+				t.Errorf("wait %s", o.Wait)
+			}
+		}},
+		{name: "policy via site", args: []string{"policy", "--via", "site", "--collection", "SMS00001"}, check: func(t *testing.T, o *clientOptions) {
+			if o.Via != "site" || o.SiteOp == 0 || o.Targets.collection != "SMS00001" {
+				t.Errorf("got %+v", o)
+			}
+		}},
+		{name: "run-schedule ID", args: []string{"run-schedule", "113", "--host", "pc1"}, check: func(t *testing.T, o *clientOptions) {
+			if o.Act == nil {
+				t.Error("no action")
+			}
+		}},
+		{name: "no targets", args: []string{"scan"}, err: "no target machines"},
+		{name: "bad host", args: []string{"scan", "--host", "http://pc1"}, err: "--host"},
+		{name: "scan via site", args: []string{"scan", "--via", "site", "--collection", "X"}, err: "cannot go --via site"},
+		{name: "via site needs a collection", args: []string{"policy", "--via", "site", "--host", "pc1"}, err: "acts on a collection"},
+		{name: "bad channel", args: []string{"scan", "--via", "smoke", "--host", "pc1"}, err: "not a channel"},
+		{name: "concurrency out of range", args: []string{"scan", "--host", "pc1", "--concurrency", "5000"}, err: "out of range"},
+		{name: "negative install wait", args: []string{"install", "--host", "pc1", "--wait", "-1m"}, err: "negative"},
+		{name: "stray argument", args: []string{"scan", "extra", "--host", "pc1"}, err: "unexpected argument"},
+		{name: "bad schedule", args: []string{"run-schedule", "nope", "--host", "pc1"}, err: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var got *clientOptions
+			cmd := newClientCmd(parseApp(t), func(_ context.Context, o *clientOptions) error { got = o; return nil })
+			err := execute(cmd, tc.args...)
+			if tc.check == nil {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				if tc.err != "" {
+					wantUsage(t, err, tc.err)
+				}
+				if got != nil {
+					t.Fatal("runF reached after a usage error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == nil {
+				t.Fatal("runF not reached")
+			}
+			tc.check(t, got)
+		})
+	}
+}
+
+func TestRunAndNightParse(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		night bool
+		args  []string
+		want  runOptions
+		err   bool
+	}{
+		{name: "run step", args: []string{"scan-0100"}, want: runOptions{Step: "scan-0100"}},
+		{name: "run with plan and month", args: []string{"retry-restart-0400", "--plan", "p.yaml", "--month", "2026-12"},
+			want: runOptions{Step: "retry-restart-0400", nightFlags: nightFlags{Plan: "p.yaml", Month: "2026-12"}}},
+		{name: "run without a step", args: []string{}, err: true},
+		{name: "run with two steps", args: []string{"a", "b"}, err: true},
+		{name: "night", night: true, args: []string{"--month", "2027-01"}, want: runOptions{nightFlags: nightFlags{Month: "2027-01"}}},
+		{name: "night takes no step", night: true, args: []string{"scan"}, err: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var got *runOptions
+			runF := func(_ context.Context, o *runOptions) error { got = o; return nil }
+			cmd := newRunCmd(parseApp(t), runF)
+			if tc.night {
+				cmd = newNightCmd(parseApp(t), runF)
+			}
+			err := execute(cmd, tc.args...)
+			if tc.err {
+				if err == nil || got != nil {
+					t.Fatalf("err %v, runF reached %v: want a usage error before runF", err, got != nil)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == nil {
+				t.Fatal("runF not reached")
+			}
+			if got.Step != tc.want.Step || got.nightFlags != tc.want.nightFlags || got.Lock == nil || got.Env == nil {
+				t.Errorf("got step %q flags %+v, want %q %+v (with Lock and Env)", got.Step, got.nightFlags, tc.want.Step, tc.want.nightFlags)
+			}
+		})
+	}
+}
