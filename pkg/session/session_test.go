@@ -130,4 +130,3 @@ func TestHostsNameTheSuffixOnce(t *testing.T) {
 		s.Close()
 	}
 }
-
