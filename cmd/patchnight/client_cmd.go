@@ -378,15 +378,11 @@ func (a *App) runClientAction(ctx context.Context, o *clientOptions) error {
 
 // clientViaSite sends one client notification to a collection through the SMS Provider.
 func (a *App) clientViaSite(ctx context.Context, name string, typ provider.ClientOperationType, collection string) error {
-	s, err := a.Session()
+	s, db, err := openSite(ctx, a.Session)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	db, err := s.Site(ctx)
-	if err != nil {
-		return err
-	}
 	coll, err := report.ResolveCollection(ctx, db, collection)
 	if err != nil {
 		return err

@@ -72,15 +72,11 @@ func newCollectionsPlanCmd(app *App, verb string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := app.Session()
+			s, db, err := openSite(ctx, app.Session)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			db, err := s.Site(ctx)
-			if err != nil {
-				return err
-			}
 			req := f.request(app, verb == "prune")
 			if verb == "preview" {
 				res, err := collection.Preview(ctx, db, defs, req)

@@ -79,15 +79,13 @@ func runDoctor(ctx context.Context, app *App, opts doctorOptions) error {
 		return err
 	}
 	// Open without the site check: the checks below say what is missing, line by line.
-	s, err := app.Session(func(o *session.Options) { o.SkipSiteCheck = true })
+	s, db, err := openSite(ctx, func() (*session.Session, error) {
+		return app.SessionWith(func(o *session.Options) { o.SkipSiteCheck = true })
+	})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	db, err := s.Site(ctx)
-	if err != nil {
-		return err
-	}
 	p := cfg.Profile
 	d := doctor.Options{
 		Site: db, Group: plan.Group, Provider: p.Provider, SiteCode: p.SiteCode,

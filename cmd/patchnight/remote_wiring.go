@@ -1,17 +1,22 @@
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/patchnight/patchnight/pkg/config"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/remote"
 	"github.com/patchnight/patchnight/pkg/session"
+	"github.com/patchnight/patchnight/pkg/site"
 )
 
 // Session opens, on first use, what a command acts through for the effective profile
-// (pkg/session); tune adjusts the options. The caller closes it.
-func (a *App) Session(tune ...func(*session.Options)) (*session.Session, error) {
+// (pkg/session). The caller closes it.
+func (a *App) Session() (*session.Session, error) { return a.SessionWith(nil) }
+
+// SessionWith is Session with options adjusted by tune (nil: none).
+func (a *App) SessionWith(tune func(*session.Options)) (*session.Session, error) {
 	cfg, err := a.Config()
 	if err != nil {
 		return nil, err
@@ -23,8 +28,8 @@ func (a *App) Session(tune ...func(*session.Options)) (*session.Session, error) 
 		Now:         a.Now,
 		Log:         a.Logger(),
 	}
-	for _, t := range tune {
-		t(&o)
+	if tune != nil {
+		tune(&o)
 	}
 	return session.New(o), nil
 }
@@ -53,4 +58,19 @@ func (a *App) credentials(w config.WinRM) (remote.Credentials, error) {
 		hint = "set the environment variable " + w.PasswordEnv + ", or winrm.credential_file"
 	}
 	return remote.Credentials{}, exit.Usagef(hint, "no WinRM password for %s", w.User)
+}
+
+// openSite opens a session with open and the session's site database. On error nothing is
+// left open; otherwise the caller closes the session.
+func openSite(ctx context.Context, open func() (*session.Session, error)) (*session.Session, *site.DB, error) {
+	s, err := open()
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := s.Site(ctx)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, db, nil
 }

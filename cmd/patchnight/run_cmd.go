@@ -134,8 +134,8 @@ skips the machines already done and never restarts a machine twice.`,
 	return cmd
 }
 
-// runStep runs one step of the night under the state folder's lock.
-func runStep(ctx context.Context, opts *runOptions) error {
+// withRunner takes the state folder's lock, opens the night's runner, and calls fn with it.
+func withRunner(ctx context.Context, opts *runOptions, fn func(*runner.Runner) error) error {
 	unlock, err := opts.Lock(ctx)
 	if err != nil {
 		return err
@@ -146,14 +146,21 @@ func runStep(ctx context.Context, opts *runOptions) error {
 		return err
 	}
 	defer done()
-	res, err := r.Step(ctx, opts.Step)
-	if err != nil {
-		return err
-	}
-	if res != nil && res.Step.Status == journal.Partial {
-		return exit.New(exit.Partial, "see patchnight history", "step %s: some hosts failed", opts.Step)
-	}
-	return nil
+	return fn(r)
+}
+
+// runStep runs one step of the night under the state folder's lock.
+func runStep(ctx context.Context, opts *runOptions) error {
+	return withRunner(ctx, opts, func(r *runner.Runner) error {
+		res, err := r.Step(ctx, opts.Step)
+		if err != nil {
+			return err
+		}
+		if res != nil && res.Step.Status == journal.Partial {
+			return exit.New(exit.Partial, "see patchnight history", "step %s: some hosts failed", opts.Step)
+		}
+		return nil
+	})
 }
 
 func newNightCmd(app *App, runF func(context.Context, *runOptions) error) *cobra.Command {
@@ -175,19 +182,11 @@ func newNightCmd(app *App, runF func(context.Context, *runOptions) error) *cobra
 
 // runNight runs the whole night under the state folder's lock.
 func runNight(ctx context.Context, opts *runOptions) error {
-	unlock, err := opts.Lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	r, done, err := opts.Env(ctx, opts.Plan, opts.Month)
-	if err != nil {
-		return err
-	}
-	defer done()
-	fmt.Fprintf(opts.Out, "night of %s (Patch Tuesday %s), update group %s, run %d\n", r.Month,
-		r.Month.PatchTuesday(r.Loc).Format("2006-01-02"), r.Group().Title, r.Run().ID)
-	return r.Night(ctx)
+	return withRunner(ctx, opts, func(r *runner.Runner) error {
+		fmt.Fprintf(opts.Out, "night of %s (Patch Tuesday %s), update group %s, run %d\n", r.Month,
+			r.Month.PatchTuesday(r.Loc).Format("2006-01-02"), r.Group().Title, r.Run().ID)
+		return r.Night(ctx)
+	})
 }
 
 func newReportMorningCmd(app *App) *cobra.Command {

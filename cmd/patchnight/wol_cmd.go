@@ -82,7 +82,7 @@ batches of machines per subnet with a pause between them (power-on inrush).
 			if !opts.DryRun && opts.Confirm == "" && opts.Wait != wol.DefaultWait {
 				return exit.Usagef("add --confirm", "--wait only applies with --confirm")
 			}
-			opts.Session = func() (*session.Session, error) { return app.Session() }
+			opts.Session = app.Session
 			opts.Print, opts.Err = app.Print, app.IO.Err
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -113,15 +113,11 @@ batches of machines per subnet with a pause between them (power-on inrush).
 // wolRun plans the wake from the site database, sends it through the transports the mode
 // needs, and with --confirm reports who woke.
 func wolRun(ctx context.Context, opts *wolOptions) error {
-	s, err := opts.Session()
+	s, db, err := openSite(ctx, opts.Session)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	db, err := s.Site(ctx)
-	if err != nil {
-		return err
-	}
 	o := opts.Wake
 	if o.Collection != "" {
 		// The plan carries the collection to the site channel (--mode site), which

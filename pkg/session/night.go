@@ -3,8 +3,10 @@ package session
 import (
 	"context"
 
+	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/notify"
 	"github.com/patchnight/patchnight/pkg/runner"
+	"github.com/patchnight/patchnight/pkg/site"
 	"github.com/patchnight/patchnight/pkg/wol"
 )
 
@@ -17,11 +19,7 @@ var _ runner.Notifier = (*notify.Notices)(nil)
 // streams and may tune the rest.
 func (s *Session) RunnerEnv(ctx context.Context) (runner.Env, error) {
 	var env runner.Env
-	db, err := s.Site(ctx)
-	if err != nil {
-		return env, err
-	}
-	j, err := s.Journal(ctx)
+	db, j, err := s.store(ctx)
 	if err != nil {
 		return env, err
 	}
@@ -57,11 +55,7 @@ func (s *Session) Notices(env runner.Env, settings *notify.Settings, scope strin
 // Connect is left nil for the caller to fill (a dry run refuses).
 func (s *Session) NotifyEnv(ctx context.Context, settings *notify.Settings, withRemote bool) (notify.Env, error) {
 	var env notify.Env
-	db, err := s.Site(ctx)
-	if err != nil {
-		return env, err
-	}
-	j, err := s.Journal(ctx)
+	db, j, err := s.store(ctx)
 	if err != nil {
 		return env, err
 	}
@@ -80,4 +74,17 @@ func (s *Session) NotifyEnv(ctx context.Context, settings *notify.Settings, with
 		return env, err
 	}
 	return env, nil
+}
+
+// store opens the site database and the journal.
+func (s *Session) store(ctx context.Context) (*site.DB, *journal.DB, error) {
+	db, err := s.Site(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	j, err := s.Journal(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, j, nil
 }
