@@ -154,6 +154,9 @@ hours are recorded and not told. --dry-run shows who would be told and escalated
 			if threshold < 0 {
 				return exit.Usagef("use 1 or more", "--threshold %d is below 1", threshold)
 			}
+			if err := opt.Validate(); err != nil {
+				return err // before anything is opened
+			}
 			ctx := cmd.Context()
 			env, done, err := app.notifyEnv(ctx, !opt.DryRun, threshold)
 			if err != nil {
@@ -213,16 +216,15 @@ and the first and last notice; --output json adds the whole notice history.`,
 			if _, err := os.Stat(filepath.Join(cfg.Profile.StateDir, journal.FileName)); err != nil {
 				return app.Print(list) // nothing was ever told
 			}
-			db, err := app.Site(ctx)
+			s, db, err := openSite(ctx, app.Session)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			j, err := journal.OpenWith(ctx, cfg.Profile.StateDir, journal.Options{Now: app.Now})
+			defer s.Close()
+			j, err := s.Journal(ctx)
 			if err != nil {
 				return err
 			}
-			defer j.Close()
 			if list.Escalations, err = notify.Escalations(ctx, j, db, threshold); err != nil {
 				return err
 			}

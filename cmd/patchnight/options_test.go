@@ -257,3 +257,31 @@ func TestRunAndNightParse(t *testing.T) {
 		})
 	}
 }
+
+// TestUsageBeforeIO: usage errors are found before the site database is opened (the
+// profile's database does not exist, so a command that opened it first would say so).
+func TestUsageBeforeIO(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"notify missing without updates", []string{"notify", "missing"}, "name the updates the notice is about"},
+		{"notify missing dry run without updates", []string{"notify", "missing", "--dry-run"}, "name the updates the notice is about"},
+		{"notify missing with a bad update", []string{"notify", "missing", "--update", "KBnope"}, "KBnope"},
+		{"wol --wait without --confirm", []string{"wol", "--all", "--wait", "1m"}, "--wait only applies with --confirm"},
+		{"report morning with a bad run", []string{"report", "morning", "--run", "x"}, `"x" is not a run number`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			app := parseApp(t)
+			var out, errb strings.Builder
+			code := Main(context.Background(), append([]string{"--config", app.configPath}, tc.args...),
+				IO{In: strings.NewReader(""), Out: &out, Err: &errb}, app.Getenv)
+			if code != exit.Usage || !strings.Contains(errb.String(), tc.want) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, errb.String(), exit.Usage, tc.want)
+			}
+		})
+	}
+}
