@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/notify"
 	"github.com/patchnight/patchnight/pkg/wol"
 )
 
@@ -284,4 +285,85 @@ func TestUsageBeforeIO(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestNotifyParse(t *testing.T) {
+	t.Parallel()
+	t.Run("missing", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			name string
+			args []string
+			want *notifyMissingOptions
+			err  string
+		}{
+			{"updates", []string{"--update", "KB5071234,MS17-010", "--threshold", "2"},
+				&notifyMissingOptions{Missing: notifyMissing([]string{"KB5071234", "MS17-010"}, "", false), Threshold: 2}, ""},
+			{"group dry run", []string{"--group", "Dec SUG", "--dry-run"}, &notifyMissingOptions{Missing: notifyMissing(nil, "Dec SUG", true)}, ""},
+			{"nothing named", nil, nil, "name the updates"},
+			{"negative threshold", []string{"--group", "g", "--threshold", "-1"}, nil, "below 1"},
+			{"bad update", []string{"--update", "KBx"}, nil, "KBx"},
+			{"both", []string{"--update", "KB1", "--group", "g"}, nil, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				var got *notifyMissingOptions
+				err := execute(newNotifyMissingCmd(parseApp(t), func(_ context.Context, o *notifyMissingOptions) error { got = o; return nil }), tc.args...)
+				if tc.want == nil {
+					if err == nil || got != nil {
+						t.Fatalf("err %v, runF reached %v: want an error before runF", err, got != nil)
+					}
+					if tc.err != "" {
+						wantUsage(t, err, tc.err)
+					}
+					return
+				}
+				if err != nil || got == nil {
+					t.Fatalf("err %v, runF reached %v", err, got != nil)
+				}
+				if !slices.Equal(got.Missing.Updates, tc.want.Missing.Updates) || got.Missing.Group != tc.want.Missing.Group ||
+					got.Missing.DryRun != tc.want.Missing.DryRun || got.Threshold != tc.want.Threshold || got.Env == nil {
+					t.Errorf("got %+v, want %+v", got.Missing, tc.want.Missing)
+				}
+			})
+		}
+	})
+	t.Run("watch", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			name     string
+			args     []string
+			once     bool
+			interval time.Duration
+			err      string
+		}{
+			{"defaults", nil, false, 5 * time.Minute, ""},
+			{"once", []string{"--once", "--interval", "1m"}, true, time.Minute, ""},
+			{"dry run is one pass", []string{"--dry-run"}, true, 5 * time.Minute, ""},
+			{"interval too short", []string{"--interval", "10s"}, false, 0, "too short"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				var got *notifyWatchOptions
+				err := execute(newNotifyWatchCmd(parseApp(t), func(_ context.Context, o *notifyWatchOptions) error { got = o; return nil }), tc.args...)
+				if tc.err != "" {
+					if got != nil {
+						t.Fatal("runF reached after a usage error")
+					}
+					wantUsage(t, err, tc.err)
+					return
+				}
+				if err != nil || got == nil {
+					t.Fatalf("err %v, runF reached %v", err, got != nil)
+				}
+				if got.Once != tc.once || got.Interval != tc.interval || got.Env == nil {
+					t.Errorf("once %v interval %s, want %v %s", got.Once, got.Interval, tc.once, tc.interval)
+				}
+			})
+		}
+	})
+}
+
+func notifyMissing(updates []string, group string, dryRun bool) notify.MissingOptions {
+	return notify.MissingOptions{Updates: updates, Group: group, DryRun: dryRun}
 }
