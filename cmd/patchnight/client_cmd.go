@@ -3,11 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"iter"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,7 +19,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/remote"
-	"github.com/patchnight/patchnight/pkg/site"
+	"github.com/patchnight/patchnight/pkg/session"
 )
 
 // targetFlags choose the machines a client action goes to.
@@ -81,71 +81,34 @@ func hostsFromFile(path string) ([]string, error) {
 	return hosts, nil
 }
 
-// resolveTargets returns a stream of host names and their count (when known up front).
-// A collection's members stream from the site database as the workers need them.
-func (a *App) resolveTargets(ctx context.Context, t *targetFlags) (iter.Seq[string], int, *site.CollectionRef, func(), error) {
-	suffix := ""
-	if cfg, err := a.Config(); err == nil {
-		suffix = cfg.Profile.WinRM.DNSSuffix
-	}
-	qualify := func(h string) string {
-		if suffix != "" && !strings.Contains(h, ".") {
-			return h + "." + strings.TrimPrefix(suffix, ".")
-		}
-		return h
-	}
-	list := func(hosts []string) iter.Seq[string] {
-		return func(yield func(string) bool) {
-			for _, h := range hosts {
-				if !yield(qualify(h)) {
-					return
-				}
-			}
-		}
-	}
+// resolveTargets returns a stream of machine names and their count. A collection's
+// members stream from the site database as the workers need them.
+func (a *App) resolveTargets(ctx context.Context, s *session.Session, t *targetFlags) (iter.Seq[string], int, error) {
 	switch {
 	case len(t.hosts) > 0:
-		return list(t.hosts), len(t.hosts), nil, func() {}, nil
+		return slices.Values(t.hosts), len(t.hosts), nil
 	case t.hostsFile != "":
-		hosts, err := hostsFromFile(t.hostsFile)
+		names, err := hostsFromFile(t.hostsFile)
 		if err != nil {
-			return nil, 0, nil, nil, err
+			return nil, 0, err
 		}
-		return list(hosts), len(hosts), nil, func() {}, nil
+		return slices.Values(names), len(names), nil
 	}
-	db, err := a.Site(ctx)
+	db, err := s.Site(ctx)
 	if err != nil {
-		return nil, 0, nil, nil, err
+		return nil, 0, err
 	}
 	coll, err := db.ResolveCollection(ctx, t.collection)
 	if err != nil {
-		db.Close()
-		return nil, 0, nil, nil, err
+		return nil, 0, err
 	}
 	if coll.Members == 0 {
-		db.Close()
-		return nil, 0, nil, nil, exit.Usagef("check the collection in the console, or refresh it", "collection %s (%s) has no members", coll.Name, coll.ID)
+		return nil, 0, exit.Usagef("check the collection in the console, or refresh it", "collection %s (%s) has no members", coll.Name, coll.ID)
 	}
-	seq := func(yield func(string) bool) {
-		stop := fmt.Errorf("stopped")
-		err := db.Each(ctx, "collection_members", site.Params{"collection": coll.ID}, func(r *sql.Rows) error {
-			m, err := collection.ScanMember(r)
-			if err != nil {
-				return err
-			}
-			if m.Name == "" || !m.Client {
-				return nil
-			}
-			if !yield(qualify(m.Name)) {
-				return stop
-			}
-			return nil
-		})
-		if err != nil && err != stop {
-			a.Logger().Error("reading collection members failed", "collection", coll.ID, "error", err)
-		}
-	}
-	return seq, int(coll.Members), coll, func() { db.Close() }, nil
+	members := collection.ClientNames(ctx, db, coll.ID, func(err error) {
+		a.Logger().Error("reading collection members failed", "collection", coll.ID, "error", err)
+	})
+	return members, int(coll.Members), nil
 }
 
 // hostRow is one line of a client action's result.
@@ -189,7 +152,7 @@ func (r *actionResult) Grids() []output.Grid {
 // clientAction is one action's remote call on one host.
 type clientAction func(ctx context.Context, r client.Runner) (any, error)
 
-func newClientCmd(app *App) *cobra.Command {
+func newClientCmd(app *App, runF func(context.Context, *clientOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "client",
 		Short: "Act on ConfigMgr clients over WinRM: scan, evaluate, policy, install, restart, ...",
@@ -204,10 +167,10 @@ database). Each prints a per-host table and a summary; exit code 2 when some hos
 	type def struct {
 		use, short string
 		site       provider.ClientOperationType
-		act        func(args []string, flags *clientExtra) (clientAction, error)
+		act        func(args []string, flags *clientOptions) (clientAction, error)
 	}
-	schedule := func(id string) func([]string, *clientExtra) (clientAction, error) {
-		return func([]string, *clientExtra) (clientAction, error) {
+	schedule := func(id string) func([]string, *clientOptions) (clientAction, error) {
+		return func([]string, *clientOptions) (clientAction, error) {
 			return func(ctx context.Context, r client.Runner) (any, error) { return client.TriggerSchedule(ctx, r, id) }, nil
 		}
 	}
@@ -215,11 +178,11 @@ database). Each prints a per-host table and a summary; exit code 2 when some hos
 		{"scan", "Start a software update scan (schedule 113, forced online), then send unsent state messages (111)", 0, schedule(client.ScheduleUpdateScan)},
 		{"evaluate", "Start a software update deployment evaluation (schedule 108)", provider.OpUpdateEvaluation, schedule(client.ScheduleUpdateEval)},
 		{"policy", "Start a machine policy retrieval (schedule 021)", provider.OpMachinePolicy, schedule(client.ScheduleMachinePolicy)},
-		{"install", "Queue the install of the client's missing deployed updates (--wait: until they end)", 0, func(_ []string, x *clientExtra) (clientAction, error) {
-			if x.wait < 0 {
-				return nil, exit.Usagef("give a duration such as 90m", "--wait %s is negative", x.wait)
+		{"install", "Queue the install of the client's missing deployed updates (--wait: until they end)", 0, func(_ []string, x *clientOptions) (clientAction, error) {
+			if x.Wait < 0 {
+				return nil, exit.Usagef("give a duration such as 90m", "--wait %s is negative", x.Wait)
 			}
-			wait := x.wait
+			wait := x.Wait
 			return func(ctx context.Context, r client.Runner) (any, error) {
 				res, err := client.Install(ctx, r, nil)
 				if err != nil || wait == 0 || res.Started == 0 {
@@ -231,17 +194,17 @@ database). Each prints a per-host table and a summary; exit code 2 when some hos
 					Now: time.Now, Sleep: realSleep})
 			}, nil
 		}},
-		{"restart", "Restart through the ConfigMgr client", provider.OpRestart, func(_ []string, x *clientExtra) (clientAction, error) {
-			only := x.onlyIfNobody
+		{"restart", "Restart through the ConfigMgr client", provider.OpRestart, func(_ []string, x *clientOptions) (clientAction, error) {
+			only := x.OnlyIfNobody
 			return func(ctx context.Context, r client.Runner) (any, error) { return client.Restart(ctx, r, only) }, nil
 		}},
-		{"reboot-pending", "Ask whether a restart is pending (and whether it is hard, and its deadline)", 0, func([]string, *clientExtra) (clientAction, error) {
+		{"reboot-pending", "Ask whether a restart is pending (and whether it is hard, and its deadline)", 0, func([]string, *clientOptions) (clientAction, error) {
 			return func(ctx context.Context, r client.Runner) (any, error) { return client.RebootPending(ctx, r) }, nil
 		}},
-		{"logged-on", "List the live console and remote sessions", 0, func([]string, *clientExtra) (clientAction, error) {
+		{"logged-on", "List the live console and remote sessions", 0, func([]string, *clientOptions) (clientAction, error) {
 			return func(ctx context.Context, r client.Runner) (any, error) { return client.LoggedOn(ctx, r) }, nil
 		}},
-		{"run-schedule ID", "Start any client schedule by ID (113, 108, 021, or the full {...} form)", 0, func(args []string, _ *clientExtra) (clientAction, error) {
+		{"run-schedule ID", "Start any client schedule by ID (113, 108, 021, or the full {...} form)", 0, func(args []string, _ *clientOptions) (clientAction, error) {
 			if len(args) != 1 {
 				return nil, exit.Usagef("give one schedule ID, e.g. 113", "run-schedule needs a schedule ID")
 			}
@@ -254,48 +217,64 @@ database). Each prints a per-host table and a summary; exit code 2 when some hos
 	}
 	for _, d := range defs {
 		d := d
-		var t targetFlags
-		var x clientExtra
-		name := strings.Fields(d.use)[0]
+		x := &clientOptions{Name: strings.Fields(d.use)[0], SiteOp: d.site}
+		name := x.Name
 		c := &cobra.Command{
 			Use:   d.use,
 			Short: d.short,
 			Args:  cobra.ArbitraryArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
+				// Parse and validate only: no database, no connection before the run.
 				if name != "run-schedule" && len(args) > 0 {
 					return exit.Usagef("see --help", "unexpected argument %q", args[0])
 				}
-				act, err := d.act(args, &x)
+				act, err := d.act(args, x)
 				if err != nil {
 					return err
 				}
-				if err := t.validate(); err != nil {
+				x.Act = act
+				if err := x.Targets.validate(); err != nil {
 					return err
 				}
-				switch x.via {
+				switch x.Via {
 				case "", "winrm":
+					if x.Concurrency == 0 {
+						cfg, err := app.Config()
+						if err != nil {
+							return err
+						}
+						x.Concurrency = cfg.Profile.WinRM.Concurrency
+					}
+					if x.Concurrency < 1 || x.Concurrency > 4096 {
+						return exit.Usagef("use 1 to 4096", "--concurrency %d is out of range", x.Concurrency)
+					}
 				case "site":
 					if d.site == 0 {
 						return exit.Usagef("use --via winrm; the site's client notification has no "+name+" action (a forced scan needs WinRM)", "client %s cannot go --via site", name)
 					}
-					if t.collection == "" {
+					if x.Targets.collection == "" {
 						return exit.Usagef("pass --collection ID|NAME", "--via site acts on a collection")
 					}
-					return app.clientViaSite(cmd.Context(), name, d.site, t.collection)
 				default:
-					return exit.Usagef("use --via winrm or --via site", "--via %q is not a channel", x.via)
+					return exit.Usagef("use --via winrm or --via site", "--via %q is not a channel", x.Via)
 				}
-				return app.runClientAction(cmd.Context(), name, &t, x.concurrency, x.wait, act)
+				if runF != nil {
+					return runF(cmd.Context(), x)
+				}
+				if x.Via == "site" {
+					return app.clientViaSite(cmd.Context(), name, d.site, x.Targets.collection)
+				}
+				return app.runClientAction(cmd.Context(), x)
 			},
 		}
-		t.add(c)
-		c.Flags().IntVar(&x.concurrency, "concurrency", 0, "hosts at once (default: the profile's winrm.concurrency, 64)")
-		c.Flags().StringVar(&x.via, "via", "winrm", "winrm (each client directly) or site (client notification to a collection)")
+		x.Targets.add(c)
+		c.Flags().IntVar(&x.Concurrency, "concurrency", 0, "hosts at once (default: the profile's winrm.concurrency, 64)")
+		c.Flags().StringVar(&x.Via, "via", "winrm", "winrm (each client directly) or site (client notification to a collection)")
 		if name == "restart" {
-			c.Flags().BoolVar(&x.onlyIfNobody, "only-if-nobody-logged-on", false, "leave machines alone when anyone is logged on (checked on the client)")
+			c.Flags().BoolVar(&x.OnlyIfNobody, "only-if-nobody-logged-on", false, "leave machines alone when anyone is logged on (checked on the client)")
 		}
 		if name == "install" {
-			c.Flags().DurationVar(&x.wait, "wait", 0, "follow the queued install job on each client up to this long (e.g. 90m) and report how its updates ended; 0 = return once queued")
+			c.Flags().DurationVar(&x.Wait, "wait", 0, "follow the queued install job on each client up to this long (e.g. 90m) and report how its updates ended; 0 = return once queued")
 		}
 		cmd.AddCommand(c)
 	}
@@ -303,11 +282,17 @@ database). Each prints a per-host table and a summary; exit code 2 when some hos
 	return cmd
 }
 
-type clientExtra struct {
-	concurrency  int
-	via          string
-	onlyIfNobody bool
-	wait         time.Duration // install --wait
+// clientOptions is what a patchnight client action was asked: its targets and flags, and
+// the action built from them by the constructor.
+type clientOptions struct {
+	Name         string
+	Targets      targetFlags
+	Concurrency  int // resolved from the profile when not given (--via winrm)
+	Via          string
+	OnlyIfNobody bool                         // restart --only-if-nobody-logged-on
+	Wait         time.Duration                // install --wait
+	SiteOp       provider.ClientOperationType // the action through the site (0: none)
+	Act          clientAction
 }
 
 // realSleep waits d on the wall clock, or until ctx ends.
@@ -322,32 +307,38 @@ func realSleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// runClientAction fans act out over the targets and prints the per-host results. wait
-// extends each host's time limit (install --wait).
-func (a *App) runClientAction(ctx context.Context, name string, t *targetFlags, concurrency int, wait time.Duration, act clientAction) error {
+// runClientAction fans the action out over the targets and prints the per-host results.
+// install --wait extends each host's time limit.
+func (a *App) runClientAction(ctx context.Context, o *clientOptions) error {
 	cfg, err := a.Config()
 	if err != nil {
 		return err
 	}
-	if concurrency == 0 {
-		concurrency = cfg.Profile.WinRM.Concurrency
-	}
-	if concurrency < 1 || concurrency > 4096 {
-		return exit.Usagef("use 1 to 4096", "--concurrency %d is out of range", concurrency)
-	}
-	hosts, total, _, done, err := a.resolveTargets(ctx, t)
+	name, concurrency, wait, act := o.Name, o.Concurrency, o.Wait, o.Act
+	s, err := a.Session()
 	if err != nil {
 		return err
 	}
-	defer done()
-	k, err := a.Connector()
+	defer s.Close()
+	names, total, err := a.resolveTargets(ctx, s, &o.Targets)
 	if err != nil {
 		return err
 	}
-	defer k.Close()
+	hc, err := s.Hosts(ctx)
+	if err != nil {
+		return err
+	}
+	// The rows name each machine as it is reached (with the DNS suffix).
+	hosts := func(yield func(string) bool) {
+		for n := range names {
+			if !yield(hc.Name(n)) {
+				return
+			}
+		}
+	}
 	res := &actionResult{Action: name, Hosts: []hostRow{}}
 	opts := remote.FanOutOptions{
-		Concurrency: concurrency, Retries: cfg.Profile.WinRM.Retries, Progress: a.IO.Err,
+		Concurrency: concurrency, Retries: hc.Retries(name == "restart"), Progress: a.IO.Err,
 		IsTerminal: a.IO.StderrTerminal, Total: total, Label: name,
 		PerHostTimeout: cfg.Profile.WinRM.OperationTimeout.Std(),
 	}
@@ -355,15 +346,12 @@ func (a *App) runClientAction(ctx context.Context, name string, t *targetFlags, 
 		opts.PerHostTimeout += wait
 		opts.Retries = 0 // the job is queued once; a retry would only wait again
 	}
-	if name == "restart" {
-		opts.Retries = 0 // a restart request that may have reached the host is never sent again
-	}
 	res.Summary = remote.FanOut(ctx, hosts, opts, func(ctx context.Context, host string) (any, error) {
-		c, err := k.Client(host)
+		c, release, err := hc.Client(host)
 		if err != nil {
 			return nil, err
 		}
-		defer c.Close()
+		defer release()
 		return act(ctx, c)
 	}, func(r remote.HostResult[any]) {
 		row := hostRow{Host: r.Host, Outcome: string(r.Outcome), Reason: r.Reason, Attempts: r.Attempts}
@@ -389,20 +377,19 @@ func (a *App) runClientAction(ctx context.Context, name string, t *targetFlags, 
 
 // clientViaSite sends one client notification to a collection through the SMS Provider.
 func (a *App) clientViaSite(ctx context.Context, name string, typ provider.ClientOperationType, collection string) error {
-	db, err := a.Site(ctx)
+	s, db, err := openSite(ctx, a.Session)
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	coll, err := db.ResolveCollection(ctx, collection)
-	db.Close()
 	if err != nil {
 		return err
 	}
-	p, done, err := a.Provider(ctx)
+	p, err := s.Provider(ctx)
 	if err != nil {
 		return err
 	}
-	defer done()
 	id, err := p.InitiateClientOperation(ctx, coll.ID, typ, nil)
 	if err != nil {
 		return err
@@ -422,11 +409,15 @@ func newClientOperationsCmd(app *App) *cobra.Command {
 			if _, err := fmt.Sscan(args[0], &id); err != nil || id == 0 {
 				return exit.Usagef("give the operation ID that --via site printed", "%q is not an operation ID", args[0])
 			}
-			p, done, err := app.Provider(cmd.Context())
+			s, err := app.Session()
 			if err != nil {
 				return err
 			}
-			defer done()
+			defer s.Close()
+			p, err := s.Provider(cmd.Context())
+			if err != nil {
+				return err
+			}
 			st, err := p.ClientOperationStatus(cmd.Context(), id)
 			if err != nil {
 				return err

@@ -72,11 +72,11 @@ func newCollectionsPlanCmd(app *App, verb string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, err := app.Site(ctx)
+			s, db, err := openSite(ctx, app.Session)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer s.Close()
 			req := f.request(app, verb == "prune")
 			if verb == "preview" {
 				res, err := collection.Preview(ctx, db, defs, req)
@@ -98,11 +98,10 @@ func newCollectionsPlanCmd(app *App, verb string) *cobra.Command {
 			case verb == "plan" || f.dryRun:
 				return app.Print(plan)
 			}
-			prov, closeProv, err := app.Provider(ctx)
+			prov, err := s.Provider(ctx)
 			if err != nil {
 				return err
 			}
-			defer closeProv()
 			opt := collection.ApplyOptions{Wait: f.wait, Yes: f.yes}
 			if !f.yes && app.IO.StdinTerminal {
 				opt.Confirm = func(p *collection.Plan) (bool, error) { return app.confirm(p) }

@@ -12,58 +12,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/patchnight/patchnight/pkg/exit"
-	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/lab"
-	"github.com/patchnight/patchnight/pkg/lab/labprovider"
 	"github.com/patchnight/patchnight/pkg/labsite"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/notify"
 	"github.com/patchnight/patchnight/pkg/output"
-	"github.com/patchnight/patchnight/pkg/provider"
-	"github.com/patchnight/patchnight/pkg/remote"
 	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/report/html"
 	"github.com/patchnight/patchnight/pkg/runner"
 	"github.com/patchnight/patchnight/pkg/site"
 	"github.com/patchnight/patchnight/pkg/wol"
 )
-
-// labClock is the runner's clock in the demo: sleeping moves the lab's simulated clock, lets
-// restarted machines come back, and re-evaluates the lab's collections, as time would.
-type labClock struct {
-	c           *labsite.Clock
-	site        *labsite.Site
-	lastRefresh time.Time
-}
-
-func (l *labClock) Now() time.Time { return l.c.Now() }
-
-func (l *labClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	l.c.Advance(d)
-	return l.settle(ctx)
-}
-
-// settle brings restarted machines back, lets the lab's working day begin (users log on,
-// laptops arrive), and, at most every simulated hour as a site's incremental evaluation
-// would, re-evaluates the lab's collections.
-func (l *labClock) settle(ctx context.Context) error {
-	if err := l.site.Sim.Tick(ctx); err != nil {
-		return err
-	}
-	if err := l.site.Morning(ctx); err != nil {
-		return err
-	}
-	now := l.c.Now()
-	if now.Sub(l.lastRefresh) < time.Hour {
-		return nil
-	}
-	l.lastRefresh = now
-	_, err := labprovider.Refresh(ctx, l.site.DB, now)
-	return err
-}
 
 func newDemoCmd(app *App) *cobra.Command {
 	opt := lab.DefaultOptions()
@@ -161,46 +120,23 @@ func (a *App) demo(ctx context.Context, dir string, opt lab.Options, concurrency
 		return exit.Wrap(exit.Failed, err, "", "start the lab site")
 	}
 	defer ls.Close()
-	lc := &labClock{c: clock, site: ls}
-	if err := lc.settle(ctx); err != nil {
-		return err
-	}
-	k, err := remote.NewConnector(ls.RemoteConfig(), ls.Credentials())
-	if err != nil {
-		return err
-	}
-	defer k.Close()
-	pc, err := k.ClientTimeout(labsite.ProviderHost, provider.DefaultTimeout)
-	if err != nil {
-		return err
-	}
-	defer pc.Close()
-	prov, err := provider.New(pc, sum.SiteCode)
-	if err != nil {
-		return err
-	}
-	conn, err := wol.Listen(ctx)
-	if err != nil {
-		return exit.Wrap(exit.Failed, err, "", "open the Wake-on-LAN socket")
-	}
-	defer conn.Close()
 	stateDir := filepath.Join(dir, "state")
-	j, err := journal.OpenWith(ctx, stateDir, journal.Options{Now: clock.Now})
+	sess := ls.NewSession(labsite.SessionOptions{SiteCode: sum.SiteCode, StateDir: stateDir,
+		Concurrency: concurrency, HostTimeout: 30 * time.Second, Log: a.Logger()})
+	defer sess.Close()
+	lc := sess.Clock().(*labsite.LabClock)
+	if err := lc.Settle(ctx); err != nil {
+		return err
+	}
+	env, err := sess.RunnerEnv(ctx)
 	if err != nil {
 		return err
 	}
-	defer j.Close()
-	env := runner.Env{
-		Site: db, Journal: j, Hosts: connectorHosts{k: k}, Provider: prov,
-		Wol: wol.Transports{Conn: ls.Wake.Redirect(conn), Relayer: relayer{k}, Site: siteWaker{prov}},
-		WolTune: func(o *wol.Options) {
-			// The lab's network has no storm control and no breakers: shorter pauses.
-			o.Spacing, o.BatchPause, o.SubnetRate, o.Rate = 50*time.Millisecond, 20*time.Millisecond, 2000, 20000
-		},
-		Clock: lc, Log: a.Logger(), Out: w, SiteCode: sum.SiteCode, Concurrency: concurrency,
-		HostTimeout: 30 * time.Second, BarrierPoll: 5 * time.Minute, StateDir: stateDir,
-		AfterAction: lc.settle,
+	env.WolTune = func(o *wol.Options) {
+		// The lab's network has no storm control and no breakers: shorter pauses.
+		o.Spacing, o.BatchPause, o.SubnetRate, o.Rate = 50*time.Millisecond, 20*time.Millisecond, 2000, 20000
 	}
+	env.Out, env.BarrierPoll, env.AfterAction = w, 5*time.Minute, lc.Settle
 	r, err := runner.New(ctx, p, loc, month, env)
 	if err != nil {
 		return err
@@ -210,8 +146,7 @@ func (a *App) demo(ctx context.Context, dir string, opt lab.Options, concurrency
 	if r.Scope() != nil {
 		scope = r.Scope().ID
 	}
-	r.Env.Notifier = &runner.Notices{Site: db, Journal: j, Hosts: env.Hosts, Provider: prov, Settings: settings,
-		Now: clock.Now, Concurrency: concurrency, Threshold: settings.Threshold, Scope: scope}
+	r.Env.Notifier = sess.Notices(r.Env, settings, scope)
 	fmt.Fprintf(w, "\nThe night of %s (Patch Tuesday %s), update group %q, scope %s: the lab is served on %s\n",
 		month, month.PatchTuesday(loc).Format("Mon 2006-01-02"), r.Group().Title, scopeName(r.Scope()), ls.Addr())
 	nightStart := time.Now()

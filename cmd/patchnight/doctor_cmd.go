@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -10,7 +9,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/remote"
-	"github.com/patchnight/patchnight/pkg/site"
+	"github.com/patchnight/patchnight/pkg/session"
 	"github.com/patchnight/patchnight/pkg/wol"
 )
 
@@ -70,18 +69,6 @@ func (o doctorOptions) validate() error {
 	return nil
 }
 
-// connectorRemote runs scripts through a WinRM connector, one client per call.
-type connectorRemote struct{ k *remote.Connector }
-
-func (r connectorRemote) Run(ctx context.Context, host, script string, params, out any) error {
-	c, err := r.k.Client(host)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return c.Run(ctx, script, params, out)
-}
-
 func runDoctor(ctx context.Context, app *App, opts doctorOptions) error {
 	cfg, err := app.Config()
 	if err != nil {
@@ -92,11 +79,13 @@ func runDoctor(ctx context.Context, app *App, opts doctorOptions) error {
 		return err
 	}
 	// Open without the site check: the checks below say what is missing, line by line.
-	db, err := site.Open(ctx, cfg.Profile.SQL)
+	s, db, err := openSite(ctx, func() (*session.Session, error) {
+		return app.SessionWith(func(o *session.Options) { o.SkipSiteCheck = true })
+	})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer s.Close()
 	p := cfg.Profile
 	d := doctor.Options{
 		Site: db, Group: plan.Group, Provider: p.Provider, SiteCode: p.SiteCode,
@@ -104,24 +93,16 @@ func runDoctor(ctx context.Context, app *App, opts doctorOptions) error {
 		Concurrency: min(max(p.WinRM.Concurrency, 1), 16), Now: app.Now,
 		Tasks: doctor.SystemTasks(),
 	}
-	if suffix := strings.TrimPrefix(p.WinRM.DNSSuffix, "."); suffix != "" {
-		d.Qualify = func(h string) string {
-			if strings.Contains(h, ".") {
-				return h
-			}
-			return h + "." + suffix
-		}
-	}
-	if !opts.SkipClients || (p.Provider != "" && p.SiteCode != "") {
-		k, err := app.Connector()
+	d.Qualify = func(h string) string { return remote.Qualify(h, p.WinRM.DNSSuffix) }
+	if !opts.SkipClients || s.HasProvider() {
+		hosts, err := s.Hosts(ctx)
 		if err != nil {
 			return err
 		}
-		defer k.Close()
-		d.Remote = connectorRemote{k}
+		d.Qualify, d.Remote = hosts.Name, hosts.Addresses()
 	}
 	wo := wol.DefaultOptions()
-	applyProfileWoL(&wo, p.WoL, false, false, false, false, false, false)
+	applyProfileWoL(&wo, p.WoL, profileFlags{})
 	if p.WoL.Mode != "" {
 		wo.Mode = wol.Mode(p.WoL.Mode)
 	}

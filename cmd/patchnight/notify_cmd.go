@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/notify"
+	"github.com/patchnight/patchnight/pkg/output"
 )
 
 func newNotifyCmd(app *App) *cobra.Command {
@@ -30,7 +32,7 @@ is escalated instead of told again: recorded, added to the needs-attention colle
 listed by notify escalations and the morning report. Every notice is recorded in the journal
 per machine, user and update.`,
 	}
-	cmd.AddCommand(newNotifyWatchCmd(app), newNotifyMissingCmd(app), newNotifyEscalationsCmd(app))
+	cmd.AddCommand(newNotifyWatchCmd(app, nil), newNotifyMissingCmd(app, nil), newNotifyEscalationsCmd(app))
 	return cmd
 }
 
@@ -55,30 +57,47 @@ func (a *App) notifyEnv(ctx context.Context, remoteToo bool, threshold int) (not
 			return env, nil, err
 		}
 	}
-	se, err := a.openSiteEnv(ctx, remoteToo)
+	s, err := a.Session()
 	if err != nil {
 		return env, nil, err
 	}
-	env = notify.Env{Site: se.db, Journal: se.j, Settings: settings, Now: a.Now, Log: a.Logger(),
-		Concurrency: cfg.Profile.WinRM.Concurrency, DNSSuffix: cfg.Profile.WinRM.DNSSuffix,
-		Connect: func(string) (client.Runner, func(), error) {
-			return nil, nil, errors.New("dry run: no connection")
-		}}
-	if remoteToo {
-		env.Connect = notify.ConnectorRunners(se.k)
-		env.Provider = se.prov
-		if se.prov == nil {
-			a.Logger().Warn("no SMS Provider configured: escalated machines are recorded but not added to the needs-attention collection")
-		}
+	if env, err = s.NotifyEnv(ctx, settings, remoteToo); err != nil {
+		s.Close()
+		return env, nil, err
 	}
-	done := se.Close
-	return env, done, nil
+	if !remoteToo {
+		env.Connect = func(string) (client.Runner, func(), error) {
+			return nil, nil, errors.New("dry run: no connection")
+		}
+	} else if env.Provider == nil {
+		a.Logger().Warn("no SMS Provider configured: escalated machines are recorded but not added to the needs-attention collection")
+	}
+	return env, s.Close, nil
 }
 
-func newNotifyWatchCmd(app *App) *cobra.Command {
-	var once bool
-	var interval time.Duration
-	var opt notify.WatchOptions
+// notifyDeps are what the notice commands act through.
+type notifyDeps struct {
+	// Env opens the notice flows' environment (remote: connect to the clients; threshold:
+	// --threshold, 0 = the profile's).
+	Env   func(ctx context.Context, remote bool, threshold int) (notify.Env, func(), error)
+	Print func(output.Tabular) error
+	Err   io.Writer
+}
+
+func newNotifyDeps(app *App) notifyDeps {
+	return notifyDeps{Env: app.notifyEnv, Print: app.Print, Err: app.IO.Err}
+}
+
+// notifyWatchOptions is what notify watch-unscanned was asked.
+type notifyWatchOptions struct {
+	notifyDeps
+	Watch    notify.WatchOptions
+	Once     bool
+	Interval time.Duration
+}
+
+func newNotifyWatchCmd(app *App, runF func(context.Context, *notifyWatchOptions) error) *cobra.Command {
+	o := &notifyWatchOptions{notifyDeps: newNotifyDeps(app)}
 	cmd := &cobra.Command{
 		Use:   "watch-unscanned",
 		Short: "Tell the users of scan-behind machines that come online that a scan starts, then start it",
@@ -93,53 +112,66 @@ what they did are kept in the journal. Runs until interrupted, one pass every --
 state_dir: the watcher remembers one set of machines seen online.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if interval < 30*time.Second {
-				return exit.Usagef("use 30s or more", "--interval %s is too short", interval)
+			if o.Interval < 30*time.Second {
+				return exit.Usagef("use 30s or more", "--interval %s is too short", o.Interval)
 			}
-			ctx := cmd.Context()
-			env, done, err := app.notifyEnv(ctx, !opt.DryRun, 0)
-			if err != nil {
-				return err
+			if o.Watch.DryRun {
+				o.Once = true
 			}
-			defer done()
-			if opt.DryRun {
-				once = true
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			for {
-				res, err := notify.WatchPass(ctx, env, opt)
-				if err != nil {
-					if ctx.Err() != nil && !once {
-						return nil
-					}
-					return err
-				}
-				if err := app.Print(res); err != nil {
-					return err
-				}
-				if once {
-					return nil
-				}
-				t := time.NewTimer(interval)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return nil
-				case <-t.C:
-				}
-			}
+			return notifyWatchRun(cmd.Context(), o)
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&once, "once", false, "run one pass and exit")
-	f.DurationVar(&interval, "interval", 5*time.Minute, "time between passes")
-	f.StringVar(&opt.Collection, "collection", "", "only the members of this collection (ID or name)")
-	f.BoolVar(&opt.DryRun, "dry-run", false, "one pass that lists who came online and would be told; sends and records nothing")
+	f.BoolVar(&o.Once, "once", false, "run one pass and exit")
+	f.DurationVar(&o.Interval, "interval", 5*time.Minute, "time between passes")
+	f.StringVar(&o.Watch.Collection, "collection", "", "only the members of this collection (ID or name)")
+	f.BoolVar(&o.Watch.DryRun, "dry-run", false, "one pass that lists who came online and would be told; sends and records nothing")
 	return cmd
 }
 
-func newNotifyMissingCmd(app *App) *cobra.Command {
-	var opt notify.MissingOptions
-	var threshold int
+// notifyWatchRun runs watcher passes until interrupted (one with --once).
+func notifyWatchRun(ctx context.Context, o *notifyWatchOptions) error {
+	env, done, err := o.Env(ctx, !o.Watch.DryRun, 0)
+	if err != nil {
+		return err
+	}
+	defer done()
+	for {
+		res, err := notify.WatchPass(ctx, env, o.Watch)
+		if err != nil {
+			if ctx.Err() != nil && !o.Once {
+				return nil
+			}
+			return err
+		}
+		if err := o.Print(res); err != nil {
+			return err
+		}
+		if o.Once {
+			return nil
+		}
+		t := time.NewTimer(o.Interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// notifyMissingOptions is what notify missing was asked.
+type notifyMissingOptions struct {
+	notifyDeps
+	Missing   notify.MissingOptions
+	Threshold int // 0: the profile's
+}
+
+func newNotifyMissingCmd(app *App, runF func(context.Context, *notifyMissingOptions) error) *cobra.Command {
+	o := &notifyMissingOptions{notifyDeps: newNotifyDeps(app)}
 	cmd := &cobra.Command{
 		Use:   "missing (--update KB|BULLETIN ... | --group SUG)",
 		Short: "The Thursday notice: tell the users of machines still missing an update; escalate repeat cases",
@@ -153,39 +185,49 @@ offline, have nobody logged on, were told within notify.min_interval, or are in 
 hours are recorded and not told. --dry-run shows who would be told and escalated.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if threshold < 0 {
-				return exit.Usagef("use 1 or more", "--threshold %d is below 1", threshold)
+			if o.Threshold < 0 {
+				return exit.Usagef("use 1 or more", "--threshold %d is below 1", o.Threshold)
 			}
-			ctx := cmd.Context()
-			env, done, err := app.notifyEnv(ctx, !opt.DryRun, threshold)
-			if err != nil {
-				return err
+			if err := o.Missing.Validate(); err != nil {
+				return err // before anything is opened
 			}
-			defer done()
-			res, err := notify.Missing(ctx, env, opt)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			if err := app.Print(res); err != nil {
-				return err
-			}
-			if res.CollectionError != "" {
-				fmt.Fprintf(app.IO.Err, "patchnight: escalated machines are not in the needs-attention collection: %s\n", res.CollectionError)
-			}
-			if res.Failed > 0 {
-				return exit.New(exit.Partial, "", "%d machines could not be told", res.Failed)
-			}
-			return nil
+			return notifyMissingRun(cmd.Context(), o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&opt.Updates, "update", nil, "update by KB article or bulletin: KB5071234, MS17-010 (repeatable)")
-	f.StringVar(&opt.Group, "group", "", "software update group (title or CI_ID)")
-	f.StringVar(&opt.Collection, "collection", "", "only the members of this collection (ID or name)")
-	f.BoolVar(&opt.DryRun, "dry-run", false, "show who would be told and escalated; send and record nothing")
-	f.IntVar(&threshold, "threshold", 0, "notices about one update before escalation (default: notify.threshold)")
+	f.StringSliceVar(&o.Missing.Updates, "update", nil, "update by KB article or bulletin: KB5071234, MS17-010 (repeatable)")
+	f.StringVar(&o.Missing.Group, "group", "", "software update group (title or CI_ID)")
+	f.StringVar(&o.Missing.Collection, "collection", "", "only the members of this collection (ID or name)")
+	f.BoolVar(&o.Missing.DryRun, "dry-run", false, "show who would be told and escalated; send and record nothing")
+	f.IntVar(&o.Threshold, "threshold", 0, "notices about one update before escalation (default: notify.threshold)")
 	cmd.MarkFlagsMutuallyExclusive("update", "group")
 	return cmd
+}
+
+// notifyMissingRun sends the Thursday notice and prints who was told and escalated.
+func notifyMissingRun(ctx context.Context, o *notifyMissingOptions) error {
+	env, done, err := o.Env(ctx, !o.Missing.DryRun, o.Threshold)
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := notify.Missing(ctx, env, o.Missing)
+	if err != nil {
+		return err
+	}
+	if err := o.Print(res); err != nil {
+		return err
+	}
+	if res.CollectionError != "" {
+		fmt.Fprintf(o.Err, "patchnight: escalated machines are not in the needs-attention collection: %s\n", res.CollectionError)
+	}
+	if res.Failed > 0 {
+		return exit.New(exit.Partial, "", "%d machines could not be told", res.Failed)
+	}
+	return nil
 }
 
 func newNotifyEscalationsCmd(app *App) *cobra.Command {
@@ -215,16 +257,15 @@ and the first and last notice; --output json adds the whole notice history.`,
 			if _, err := os.Stat(filepath.Join(cfg.Profile.StateDir, journal.FileName)); err != nil {
 				return app.Print(list) // nothing was ever told
 			}
-			db, err := app.Site(ctx)
+			s, db, err := openSite(ctx, app.Session)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			j, err := journal.OpenWith(ctx, cfg.Profile.StateDir, journal.Options{Now: app.Now})
+			defer s.Close()
+			j, err := s.Journal(ctx)
 			if err != nil {
 				return err
 			}
-			defer j.Close()
 			if list.Escalations, err = notify.Escalations(ctx, j, db, threshold); err != nil {
 				return err
 			}

@@ -51,25 +51,24 @@ func monthOrNext(p *night.Plan, s string, now time.Time, loc *time.Location) (ni
 }
 
 func newPlanShowCmd(app *App) *cobra.Command {
-	var planFile, month string
+	var nf nightFlags
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Print the night's timeline with real dates and times",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, loc, err := app.planAndZone(planFile)
+			p, loc, err := app.planAndZone(nf.Plan)
 			if err != nil {
 				return err
 			}
-			m, err := monthOrNext(p, month, app.Now(), loc)
+			m, err := monthOrNext(p, nf.Month, app.Now(), loc)
 			if err != nil {
 				return err
 			}
 			return app.Print(night.NewCalendar(p, m, loc))
 		},
 	}
-	cmd.Flags().StringVar(&planFile, "plan", "", "plan file (default: the built-in restart method)")
-	cmd.Flags().StringVar(&month, "month", "", "month as YYYY-MM (default: the night under way or next)")
+	addNightFlags(cmd, &nf, "month as YYYY-MM (default: the night under way or next)")
 	return cmd
 }
 
@@ -94,7 +93,8 @@ func newPlanValidateCmd(app *App) *cobra.Command {
 }
 
 func newPlanExportCmd(app *App) *cobra.Command {
-	var planFile, out, runAs, binary, month, from, folder string
+	var nf nightFlags
+	var out, runAs, binary, from, folder string
 	var check bool
 	cmd := &cobra.Command{
 		Use:   "export-tasks",
@@ -106,20 +106,20 @@ is not its night exits 0 after a log line, so recurring monthly triggers are saf
 --check prints what would be registered and writes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, loc, err := app.planAndZone(planFile)
+			p, loc, err := app.planAndZone(nf.Plan)
 			if err != nil {
 				return err
 			}
-			opt := night.TaskOptions{Binary: binary, RunAs: runAs, Folder: folder, Location: loc, PlanFile: planFile}
-			if planFile != "" {
-				if abs, err := filepath.Abs(planFile); err == nil {
+			opt := night.TaskOptions{Binary: binary, RunAs: runAs, Folder: folder, Location: loc, PlanFile: nf.Plan}
+			if nf.Plan != "" {
+				if abs, err := filepath.Abs(nf.Plan); err == nil {
 					opt.PlanFile = abs
 				}
 			}
 			opt.Profile = app.profile
 			opt.Config = app.configPath
-			if month != "" {
-				if opt.Month, err = night.ParseMonth(month); err != nil {
+			if nf.Month != "" {
+				if opt.Month, err = night.ParseMonth(nf.Month); err != nil {
 					return err
 				}
 			} else {
@@ -149,12 +149,11 @@ is not its night exits 0 after a log line, so recurring monthly triggers are saf
 			return nil
 		},
 	}
+	addNightFlags(cmd, &nf, "one-off triggers for this month (YYYY-MM) instead of recurring monthly triggers")
 	f := cmd.Flags()
-	f.StringVar(&planFile, "plan", "", "plan file (default: the built-in restart method)")
 	f.StringVar(&out, "out", "", "folder to write the task files and register-tasks.ps1 into")
 	f.StringVar(&runAs, "run-as", "", `account the tasks run as: SYSTEM (default), a gMSA DOMAIN\name$, or DOMAIN\user`)
 	f.StringVar(&binary, "binary", `C:\Program Files\patchnight\patchnight.exe`, "path of patchnight.exe on the site server")
-	f.StringVar(&month, "month", "", "one-off triggers for this month (YYYY-MM) instead of recurring monthly triggers")
 	f.StringVar(&from, "from", "", "first month of the recurring triggers (default: the next night)")
 	f.StringVar(&folder, "folder", night.DefaultTaskFolder, "Task Scheduler folder")
 	f.BoolVar(&check, "check", false, "explain what would be registered; write nothing")

@@ -118,10 +118,10 @@ Try it without a site: patchnight demo`,
 		newDocsCmd,
 		newPlanCmd,
 		newCollectionsCmd,
-		newWolCmd,
-		newClientCmd,
-		newRunCmd,
-		newNightCmd,
+		func(a *App) *cobra.Command { return newWolCmd(a, nil) },
+		func(a *App) *cobra.Command { return newClientCmd(a, nil) },
+		func(a *App) *cobra.Command { return newRunCmd(a, nil) },
+		func(a *App) *cobra.Command { return newNightCmd(a, nil) },
 		newNotifyCmd,
 		newHistoryCmd,
 		newDoctorCmd,
@@ -209,21 +209,13 @@ func (a *App) loadConfig() (*config.Effective, error) {
 }
 
 // Site opens the site database of the effective configuration and checks that it is one.
+// The caller closes it.
 func (a *App) Site(ctx context.Context) (*site.DB, error) {
-	cfg, err := a.Config()
+	s, err := a.Session()
 	if err != nil {
 		return nil, err
 	}
-	db, err := site.Open(ctx, cfg.Profile.SQL)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Check(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	a.Logger().Debug("site database open", "dsn", db.String())
-	return db, nil
+	return s.Site(ctx) // the session holds nothing else: closing the database is enough
 }
 
 // Logger logs to stderr: warnings always, details with --verbose.

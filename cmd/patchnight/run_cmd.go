@@ -10,49 +10,20 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/patchnight/patchnight/pkg/client"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/lock"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/notify"
 	"github.com/patchnight/patchnight/pkg/output"
-	"github.com/patchnight/patchnight/pkg/remote"
 	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/report/html"
 	"github.com/patchnight/patchnight/pkg/runner"
-	"github.com/patchnight/patchnight/pkg/wol"
 )
 
-// connectorHosts gives the runner a WinRM client per host.
-type connectorHosts struct {
-	k      *remote.Connector
-	suffix string
-}
-
-func (c connectorHosts) Client(host string) (client.Runner, func(), error) {
-	if c.suffix != "" && !containsDot(host) {
-		host += "." + c.suffix
-	}
-	cl, err := c.k.Client(host)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cl, func() { cl.Close() }, nil
-}
-
-func containsDot(s string) bool {
-	for i := range len(s) {
-		if s[i] == '.' {
-			return true
-		}
-	}
-	return false
-}
-
-// nightEnv opens what a night needs for the effective profile: the site database, the
-// journal in the state folder, the WinRM connector, the SMS Provider (when configured)
-// and the Wake-on-LAN socket. done closes them all.
+// nightEnv opens, through the session, what a night needs for the effective profile: the
+// site database, the journal in the state folder, the hosts, the SMS Provider (when
+// configured) and the Wake-on-LAN transports. done closes them all.
 func (a *App) nightEnv(ctx context.Context, planPath, month string) (*runner.Runner, func(), error) {
 	cfg, err := a.Config()
 	if err != nil {
@@ -66,50 +37,84 @@ func (a *App) nightEnv(ctx context.Context, planPath, month string) (*runner.Run
 	if err != nil {
 		return nil, nil, err
 	}
-	se, err := a.openSiteEnv(ctx, true)
+	s, err := a.Session()
 	if err != nil {
 		return nil, nil, err
 	}
-	done := se.Close
-	db, j, k := se.db, se.j, se.k
-	env := runner.Env{
-		Site: db, Journal: j, Hosts: connectorHosts{k, cfg.Profile.WinRM.DNSSuffix}, Clock: runner.RealClock{},
-		Log: a.Logger(), Out: a.IO.Out, SiteCode: cfg.Profile.SiteCode, Concurrency: cfg.Profile.WinRM.Concurrency,
-		Retries: cfg.Profile.WinRM.Retries, HostTimeout: cfg.Profile.WinRM.OperationTimeout.Std(),
-		StateDir: cfg.Profile.StateDir, Progress: a.IO.Err, IsTerminal: a.IO.StderrTerminal,
-		WolMode: wol.Mode(cfg.Profile.WoL.Mode), Provider: se.prov,
-	}
-	conn, err := wol.Listen(ctx)
+	env, err := s.RunnerEnv(ctx)
 	if err != nil {
-		done()
-		return nil, nil, exit.Wrap(exit.Failed, err, "", "open the Wake-on-LAN socket")
+		s.Close()
+		return nil, nil, err
 	}
-	se.closers = append(se.closers, func() { conn.Close() })
-	env.Wol.Conn, env.Wol.Relayer = conn, relayer{k}
-	if se.prov != nil {
-		env.Wol.Site = siteWaker{se.prov}
-	}
+	env.Out, env.Progress, env.IsTerminal = a.IO.Out, a.IO.Err, a.IO.StderrTerminal
 	r, err := runner.New(ctx, p, loc, m, env)
 	if err != nil {
-		done()
+		s.Close()
 		return nil, nil, err
 	}
 	settings, err := notify.NewSettings(cfg.Profile.Notify, loc)
 	if err != nil {
-		done()
+		s.Close()
 		return nil, nil, err
 	}
 	scope := ""
 	if r.Scope() != nil {
 		scope = r.Scope().ID
 	}
-	r.Env.Notifier = &runner.Notices{Site: db, Journal: j, Hosts: env.Hosts, Provider: env.Provider, Settings: settings,
-		Now: time.Now, Concurrency: env.Concurrency, Threshold: settings.Threshold, Scope: scope}
-	return r, done, nil
+	notices := s.Notices(r.Env, settings, scope)
+	notices.Now = time.Now // the notices' clock in a night is the wall clock, not --now's
+	r.Env.Notifier = notices
+	return r, s.Close, nil
 }
 
-func newRunCmd(app *App) *cobra.Command {
-	var planFile, month string
+// nightFlags are --plan and --month: which plan, and the month of which night.
+type nightFlags struct {
+	Plan  string
+	Month string
+}
+
+// planHelp is --plan's help wherever it is defined.
+const planHelp = "plan file (default: the built-in restart method)"
+
+// addNightFlags adds --plan and --month (monthHelp says what the month means there).
+func addNightFlags(cmd *cobra.Command, n *nightFlags, monthHelp string) {
+	cmd.Flags().StringVar(&n.Plan, "plan", "", planHelp)
+	cmd.Flags().StringVar(&n.Month, "month", "", monthHelp)
+}
+
+const nightMonthHelp = "the night's month YYYY-MM (default: the night under way or next)"
+
+// runOptions is what patchnight run and patchnight night were asked, and what they act
+// through: Lock takes the state folder's process lock, Env opens the night's runner.
+type runOptions struct {
+	nightFlags
+	Step string // run: the step (or occurrence) to run; "" for night
+
+	Lock func(ctx context.Context) (func(), error)
+	Env  func(ctx context.Context, planPath, month string) (*runner.Runner, func(), error)
+	Out  io.Writer
+}
+
+// newRunOptions returns options wired to the app's session and state folder.
+func newRunOptions(app *App, wait bool) *runOptions {
+	return &runOptions{
+		Lock: func(ctx context.Context) (func(), error) {
+			cfg, err := app.Config()
+			if err != nil {
+				return nil, err
+			}
+			if wait {
+				return lock.Wait(ctx, cfg.Profile.StateDir, 5*time.Second)
+			}
+			return lock.Try(cfg.Profile.StateDir)
+		},
+		Env: app.nightEnv,
+		Out: app.IO.Out,
+	}
+}
+
+func newRunCmd(app *App, runF func(context.Context, *runOptions) error) *cobra.Command {
+	opts := newRunOptions(app, true)
 	cmd := &cobra.Command{
 		Use:   "run STEP",
 		Short: "Run one step of the night (what a scheduled task calls)",
@@ -119,75 +124,89 @@ line. One runner at a time: a second waits for the lock. A step is resumable: ru
 skips the machines already done and never restarts a machine twice.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := app.Config()
-			if err != nil {
-				return err
+			opts.Step = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			ctx := cmd.Context()
-			unlock, err := lock.Wait(ctx, cfg.Profile.StateDir, 5*time.Second)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			r, done, err := app.nightEnv(ctx, planFile, month)
-			if err != nil {
-				return err
-			}
-			defer done()
-			res, err := r.Step(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if res != nil && res.Step.Status == journal.Partial {
-				return exit.New(exit.Partial, "see patchnight history", "step %s: some hosts failed", args[0])
-			}
-			return nil
+			return runStep(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&planFile, "plan", "", "plan file (default: the built-in restart method)")
-	cmd.Flags().StringVar(&month, "month", "", "the night's month YYYY-MM (default: the night under way or next)")
+	addNightFlags(cmd, &opts.nightFlags, nightMonthHelp)
 	return cmd
 }
 
-func newNightCmd(app *App) *cobra.Command {
-	var planFile, month string
+// withRunner takes the state folder's lock, opens the night's runner, and calls fn with it.
+func withRunner(ctx context.Context, opts *runOptions, fn func(*runner.Runner) error) error {
+	unlock, err := opts.Lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	r, done, err := opts.Env(ctx, opts.Plan, opts.Month)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return fn(r)
+}
+
+// runStep runs one step of the night under the state folder's lock.
+func runStep(ctx context.Context, opts *runOptions) error {
+	return withRunner(ctx, opts, func(r *runner.Runner) error {
+		res, err := r.Step(ctx, opts.Step)
+		if err != nil {
+			return err
+		}
+		if res != nil && res.Step.Status == journal.Partial {
+			return exit.New(exit.Partial, "see patchnight history", "step %s: some hosts failed", opts.Step)
+		}
+		return nil
+	})
+}
+
+func newNightCmd(app *App, runF func(context.Context, *runOptions) error) *cobra.Command {
+	opts := newRunOptions(app, false)
 	cmd := &cobra.Command{
 		Use:   "night",
 		Short: "Run the whole night from a console, waiting for each step's time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := app.Config()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			ctx := cmd.Context()
-			unlock, err := lock.Try(cfg.Profile.StateDir)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			r, done, err := app.nightEnv(ctx, planFile, month)
-			if err != nil {
-				return err
-			}
-			defer done()
-			fmt.Fprintf(app.IO.Out, "night of %s (Patch Tuesday %s), update group %s, run %d\n", r.Month,
-				r.Month.PatchTuesday(r.Loc).Format("2006-01-02"), r.Group().Title, r.Run().ID)
-			return r.Night(ctx)
+			return runNight(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&planFile, "plan", "", "plan file (default: the built-in restart method)")
-	cmd.Flags().StringVar(&month, "month", "", "the night's month YYYY-MM (default: the night under way or next)")
+	addNightFlags(cmd, &opts.nightFlags, nightMonthHelp)
 	return cmd
 }
 
+// runNight runs the whole night under the state folder's lock.
+func runNight(ctx context.Context, opts *runOptions) error {
+	return withRunner(ctx, opts, func(r *runner.Runner) error {
+		fmt.Fprintf(opts.Out, "night of %s (Patch Tuesday %s), update group %s, run %d\n", r.Month,
+			r.Month.PatchTuesday(r.Loc).Format("2006-01-02"), r.Group().Title, r.Run().ID)
+		return r.Night(ctx)
+	})
+}
+
 func newReportMorningCmd(app *App) *cobra.Command {
-	var planFile, month, out, runID string
+	var nf nightFlags
+	var out, runID string
 	cmd := &cobra.Command{
 		Use:   "morning",
 		Short: "The morning report: patched share through the night, per update and location, and who needs a person",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Validate before any I/O.
+			var id int64
+			if runID != "" {
+				n, err := strconv.ParseInt(runID, 10, 64)
+				if err != nil || n < 1 {
+					return exit.Usagef("give a run number from patchnight history", "%q is not a run number", runID)
+				}
+				id = n
+			}
 			cfg, err := app.Config()
 			if err != nil {
 				return err
@@ -206,16 +225,13 @@ func newReportMorningCmd(app *App) *cobra.Command {
 				return err
 			}
 			defer j.Close()
-			p, loc, err := app.planAndZone(planFile)
+			p, loc, err := app.planAndZone(nf.Plan)
 			if err != nil {
 				return err
 			}
+			month := nf.Month
 			var run journal.Run
-			if runID != "" {
-				id, err := strconv.ParseInt(runID, 10, 64)
-				if err != nil || id < 1 {
-					return exit.Usagef("give a run number from patchnight history", "%q is not a run number", runID)
-				}
+			if id != 0 {
 				if run, err = j.Run(ctx, journal.RunID(id)); err != nil {
 					return exit.Wrap(exit.Usage, err, "list runs with patchnight history", "run %s", runID)
 				}
@@ -233,7 +249,7 @@ func newReportMorningCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if runID == "" {
+			if id == 0 {
 				run = r.Run()
 			}
 			rep, err := runner.BuildMorning(ctx, r, run)
@@ -243,8 +259,7 @@ func newReportMorningCmd(app *App) *cobra.Command {
 			return app.printMorning(rep, out)
 		},
 	}
-	cmd.Flags().StringVar(&planFile, "plan", "", "plan file (default: the built-in restart method)")
-	cmd.Flags().StringVar(&month, "month", "", "the night's month YYYY-MM (default: the night under way or last)")
+	addNightFlags(cmd, &nf, "the night's month YYYY-MM (default: the night under way or last)")
 	cmd.Flags().StringVar(&runID, "run", "", "a run number from patchnight history")
 	cmd.Flags().StringVar(&out, "out", "", "with --output html: the file to write")
 	return cmd

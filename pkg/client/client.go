@@ -205,3 +205,14 @@ func Describe(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// Retries is how many times an action on a client is retried after a transient fault
+// (unreachable, timeout, quota), given the profile's winrm.retries: a restart request that
+// may have reached the host is never sent again, whoever sends it (a night step, patchnight
+// client restart).
+func Retries(restart bool, transient int) int {
+	if restart {
+		return 0
+	}
+	return transient
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/notify"
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/remote"
+	"github.com/patchnight/patchnight/pkg/session"
 	"github.com/patchnight/patchnight/pkg/site"
 )
 
@@ -42,6 +43,7 @@ type testSite struct {
 	db    *site.DB
 	j     *journal.DB
 	k     *remote.Connector
+	hosts *session.Hosts
 	prov  *provider.Provider
 }
 
@@ -57,31 +59,31 @@ func newSite(t *testing.T, start time.Time) *testSite {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	db, err := site.Open(ctx, "sqlite:"+path)
+	// The lab session opens what the notify commands open, as they do.
+	sess := s.NewSession(labsite.SessionOptions{SiteCode: "LAB", StateDir: filepath.Join(dir, "state"),
+		Concurrency: 8, DNSSuffix: lab.DNSSuffix})
+	t.Cleanup(sess.Close)
+	db, err := sess.Site(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	j, err := journal.OpenWith(ctx, filepath.Join(dir, "state"), journal.Options{Now: clock.Now})
+	j, err := sess.Journal(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { j.Close() })
-	k, err := remote.NewConnector(s.RemoteConfig(), s.Credentials())
+	k, err := sess.Connector(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { k.Close() })
-	pc, err := k.Client(labsite.ProviderHost)
+	hosts, err := sess.Hosts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pc.Close() })
-	prov, err := provider.New(pc, "LAB")
+	prov, err := sess.Provider(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testSite{t: t, lab: s, clock: clock, db: db, j: j, k: k, prov: prov}
+	return &testSite{t: t, lab: s, clock: clock, db: db, j: j, k: k, hosts: hosts, prov: prov}
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -104,7 +106,7 @@ func copyFile(t *testing.T, from, to string) {
 }
 
 func (s *testSite) env(settings *notify.Settings) notify.Env {
-	return notify.Env{Site: s.db, Journal: s.j, Connect: notify.ConnectorRunners(s.k), Provider: s.prov,
+	return notify.Env{Site: s.db, Journal: s.j, Connect: s.hosts.Client, Provider: s.prov,
 		Settings: settings, Now: s.clock.Now, Concurrency: 8, DNSSuffix: lab.DNSSuffix}
 }
 

@@ -30,6 +30,23 @@ type MissingOptions struct {
 	DryRun bool
 }
 
+// Validate checks the options without reading anything: updates or a group (not both),
+// and every update a KB article or bulletin.
+func (o MissingOptions) Validate() error {
+	switch {
+	case len(o.Updates) > 0 && o.Group != "":
+		return exit.Usagef("pass --update or --group, not both", "both updates and an update group were named")
+	case len(o.Updates) == 0 && o.Group == "":
+		return exit.Usagef("pass --update KB5071234|MS17-010 or --group SUG", "name the updates the notice is about")
+	}
+	for _, s := range o.Updates {
+		if _, err := fleet.ParseUpdateRef(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // MissingUpdate is one update a machine misses.
 type MissingUpdate struct {
 	Update           string `json:"update"` // the journal key: ArticleID, or BulletinID when there is none
@@ -129,10 +146,11 @@ func loadMissing(ctx context.Context, db *site.DB, opt MissingOptions) (hosts []
 		}
 		collection = c.ID
 	}
+	if err := opt.Validate(); err != nil {
+		return nil, nil, err
+	}
 	var params []site.Params
 	switch {
-	case len(opt.Updates) > 0 && opt.Group != "":
-		return nil, nil, exit.Usagef("pass --update or --group, not both", "both updates and an update group were named")
 	case len(opt.Updates) > 0:
 		for _, s := range opt.Updates {
 			ref, err := fleet.ParseUpdateRef(s)
@@ -149,8 +167,6 @@ func loadMissing(ctx context.Context, db *site.DB, opt MissingOptions) (hosts []
 		}
 		params = append(params, site.Params{"article": "", "bulletin": "", "group": g.CIID, "collection": collection})
 		scope = append(scope, "group "+g.Title)
-	default:
-		return nil, nil, exit.Usagef("pass --update KB5071234|MS17-010 or --group SUG", "name the updates the notice is about")
 	}
 	byHost := map[int64][]missingRow{}
 	var order []int64

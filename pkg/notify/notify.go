@@ -183,7 +183,7 @@ type Env struct {
 	Site    *site.DB
 	Journal *journal.DB
 	// Connect returns a runner for one host (its DNS name) and a function that releases
-	// it. ConnectorRunners adapts a *remote.Connector.
+	// it (the session's Hosts.Client).
 	Connect func(host string) (client.Runner, func(), error)
 	// Provider adds escalated machines to the needs-attention collection; nil records the
 	// escalations without touching a collection.
@@ -200,17 +200,6 @@ type Env struct {
 	// (notify-scan, notify-missing) so that the runner can resume a step.
 	Run  journal.RunID
 	Step journal.StepID
-}
-
-// ConnectorRunners adapts a WinRM connector to Env.Connect.
-func ConnectorRunners(k *remote.Connector) func(host string) (client.Runner, func(), error) {
-	return func(host string) (client.Runner, func(), error) {
-		c, err := k.Client(host)
-		if err != nil {
-			return nil, nil, err
-		}
-		return c, func() { c.Close() }, nil
-	}
 }
 
 func (e *Env) check() error {
@@ -250,10 +239,7 @@ func (e *Env) concurrency() int {
 
 // address is how a machine from the site database is reached.
 func (e *Env) address(name string) string {
-	if e.DNSSuffix != "" && !strings.Contains(name, ".") {
-		return name + "." + strings.TrimPrefix(e.DNSSuffix, ".")
-	}
-	return name
+	return remote.Qualify(name, e.DNSSuffix)
 }
 
 // record writes a host action of the night step, when the flow runs in one.

@@ -93,10 +93,8 @@ func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journa
 		todo = append(todo, name)
 	}
 	attempt := func(host string) int { return failures[strings.ToUpper(host)] + 1 }
-	retries := r.Env.Retries
-	if s.Action == night.Restart || s.Action == night.InstallAndRestart {
-		retries = 0 // a restart request is never sent twice in a step
-	}
+	// A restart request is never sent twice in a step (client.Retries).
+	retries := client.Retries(s.Action == night.Restart || s.Action == night.InstallAndRestart, r.Env.Retries)
 	started := r.Env.Clock.Now()
 	jobs := &installJobs{byHost: map[string]*installJob{}}
 	emit := func(res remote.HostResult[string]) {

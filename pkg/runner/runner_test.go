@@ -20,8 +20,6 @@ import (
 	"github.com/patchnight/patchnight/pkg/lab/labprovider"
 	"github.com/patchnight/patchnight/pkg/labsite"
 	"github.com/patchnight/patchnight/pkg/night"
-	"github.com/patchnight/patchnight/pkg/provider"
-	"github.com/patchnight/patchnight/pkg/remote"
 	"github.com/patchnight/patchnight/pkg/runner"
 	"github.com/patchnight/patchnight/pkg/site"
 	"github.com/patchnight/patchnight/pkg/wol"
@@ -74,26 +72,27 @@ func (l labClock) Sleep(ctx context.Context, d time.Duration) error {
 	return l.site.Sim.Tick(ctx)
 }
 
-// hosts opens real WinRM clients to the lab's endpoint; onRestart, when set, is called
-// before every restart request (the kill test stops the process there).
+// hosts opens real WinRM clients to the lab's endpoint through the lab session's hosts;
+// onRestart, when set, is called before every restart request (the kill test stops the
+// process there).
 type hosts struct {
-	k         *remote.Connector
+	h         runner.Hosts
 	onRestart func(host string)
 }
 
 func (h hosts) Client(host string) (client.Runner, func(), error) {
-	c, err := h.k.Client(host)
+	c, release, err := h.h.Client(host)
 	if err != nil {
 		return nil, nil, err
 	}
 	if h.onRestart != nil {
-		return watch{c, host, h.onRestart}, func() { c.Close() }, nil
+		return watch{c, host, h.onRestart}, release, nil
 	}
-	return c, func() { c.Close() }, nil
+	return c, release, nil
 }
 
 type watch struct {
-	c         *remote.Client
+	c         client.Runner
 	host      string
 	onRestart func(string)
 }
@@ -111,7 +110,6 @@ type env struct {
 	site  *labsite.Site
 	db    *site.DB
 	j     *journal.DB
-	k     *remote.Connector
 	run   *runner.Runner
 	close func()
 }
@@ -137,37 +135,21 @@ func newEnvPlan(t testing.TB, path, state, plan string, onRestart func(string)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := site.Open(ctx, "sqlite:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := journal.OpenWith(ctx, state, journal.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := remote.NewConnector(ls.RemoteConfig(), ls.Credentials())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := k.Client(labsite.ProviderHost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prov, err := provider.New(pc, "LAB")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := wol.Listen(ctx)
+	// The lab session opens the site database, the journal, the hosts, the provider and the
+	// wake socket as patchnight's own commands do; the test keeps its own clock and wake.
+	sess := ls.NewSession(labsite.SessionOptions{SiteCode: "LAB", StateDir: state, Concurrency: 16,
+		HostTimeout: 20 * time.Second})
+	se, err := sess.RunnerEnv(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lc := labClock{clock, ls}
-	e := runner.Env{Site: db, Journal: j, Hosts: hosts{k, onRestart}, Provider: prov,
-		Wol: wol.Transports{Conn: ls.Wake.Redirect(conn)},
+	e := runner.Env{Site: se.Site, Journal: se.Journal, Hosts: hosts{se.Hosts, onRestart}, Provider: se.Provider,
+		Wol: wol.Transports{Conn: se.Wol.Conn},
 		WolTune: func(o *wol.Options) {
 			o.Spacing, o.BatchPause, o.SubnetRate, o.Rate = time.Millisecond, time.Millisecond, 5000, 50000
 		},
-		Clock: lc, SiteCode: "LAB", Concurrency: 16, HostTimeout: 20 * time.Second, BarrierPoll: 10 * time.Minute,
+		Clock: lc, SiteCode: se.SiteCode, Concurrency: se.Concurrency, HostTimeout: se.HostTimeout, BarrierPoll: 10 * time.Minute,
 		StateDir: state,
 		AfterAction: func(ctx context.Context) error {
 			if err := ls.Sim.Tick(ctx); err != nil {
@@ -180,13 +162,9 @@ func newEnvPlan(t testing.TB, path, state, plan string, onRestart func(string)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := &env{path: path, state: state, site: ls, db: db, j: j, k: k, run: r}
+	x := &env{path: path, state: state, site: ls, db: se.Site, j: se.Journal, run: r}
 	x.close = func() {
-		conn.Close()
-		pc.Close()
-		k.Close()
-		j.Close()
-		db.Close()
+		sess.Close()
 		ls.Close()
 	}
 	return x

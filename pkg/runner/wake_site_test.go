@@ -8,13 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/labsite"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/provider"
-	"github.com/patchnight/patchnight/pkg/remote"
 	"github.com/patchnight/patchnight/pkg/runner"
-	"github.com/patchnight/patchnight/pkg/site"
 	"github.com/patchnight/patchnight/pkg/wol"
 )
 
@@ -54,34 +51,18 @@ steps:
 		t.Fatal(err)
 	}
 	defer ls.Close()
-	db, err := site.Open(ctx, "sqlite:"+path)
+	sess := ls.NewSession(labsite.SessionOptions{SiteCode: "LAB", StateDir: filepath.Join(t.TempDir(), "state"),
+		Concurrency: 8, HostTimeout: 20 * time.Second})
+	defer sess.Close()
+	se, err := sess.RunnerEnv(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	j, err := journal.OpenWith(ctx, filepath.Join(t.TempDir(), "state"), journal.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	k, err := remote.NewConnector(ls.RemoteConfig(), ls.Credentials())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
-	pc, err := k.ClientTimeout(labsite.ProviderHost, provider.DefaultTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	prov, err := provider.New(pc, "LAB")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sw := &siteWake{p: prov}
-	r, err := runner.New(ctx, p, time.UTC, month, runner.Env{Site: db, Journal: j, Hosts: hosts{k: k}, Provider: prov,
-		Wol: wol.Transports{Site: sw}, WolMode: wol.ModeSite, Clock: labClock{clock, ls}, SiteCode: "LAB",
-		Concurrency: 8, HostTimeout: 20 * time.Second, StateDir: t.TempDir()})
+	j := se.Journal
+	sw := &siteWake{p: se.Provider}
+	r, err := runner.New(ctx, p, time.UTC, month, runner.Env{Site: se.Site, Journal: j, Hosts: hosts{h: se.Hosts}, Provider: se.Provider,
+		Wol: wol.Transports{Site: sw}, WolMode: wol.ModeSite, Clock: labClock{clock, ls}, SiteCode: se.SiteCode,
+		Concurrency: se.Concurrency, HostTimeout: se.HostTimeout, StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

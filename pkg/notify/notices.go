@@ -1,4 +1,4 @@
-package runner
+package notify
 
 import (
 	"context"
@@ -9,33 +9,38 @@ import (
 
 	"github.com/patchnight/patchnight/pkg/client"
 	"github.com/patchnight/patchnight/pkg/journal"
-	"github.com/patchnight/patchnight/pkg/notify"
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/site"
 )
 
-// Notices backs the runner's notice steps with package notify.
+// Hosts turns a machine name into a client runner and a function that releases it (the
+// session's Hosts).
+type Hosts interface {
+	Client(host string) (client.Runner, func(), error)
+}
+
+// Notices carries out a night's notice steps (it implements runner.Notifier).
 type Notices struct {
 	Site        *site.DB
 	Journal     *journal.DB
 	Hosts       Hosts
 	Provider    *provider.Provider
-	Settings    *notify.Settings
+	Settings    *Settings
 	Now         func() time.Time
 	Concurrency int
 	Threshold   int
 	Scope       string // collection ID ("" = every client)
 }
 
-func (n *Notices) env(run journal.RunID, step journal.StepID) notify.Env {
-	return notify.Env{Site: n.Site, Journal: n.Journal, Provider: n.Provider, Settings: n.Settings, Now: n.Now,
+func (n *Notices) env(run journal.RunID, step journal.StepID) Env {
+	return Env{Site: n.Site, Journal: n.Journal, Provider: n.Provider, Settings: n.Settings, Now: n.Now,
 		Concurrency: n.Concurrency, Run: run, Step: step,
-		Connect: func(host string) (client.Runner, func(), error) { return n.Hosts.Client(host) }}
+		Connect: n.Hosts.Client}
 }
 
 // WatchPass runs one pass of the scan-behind watcher.
 func (n *Notices) WatchPass(ctx context.Context, run journal.RunID, step journal.StepID) (string, error) {
-	res, err := notify.WatchPass(ctx, n.env(run, step), notify.WatchOptions{Collection: n.Scope})
+	res, err := WatchPass(ctx, n.env(run, step), WatchOptions{Collection: n.Scope})
 	if err != nil {
 		return "", err
 	}
@@ -53,7 +58,7 @@ func (n *Notices) WatchPass(ctx context.Context, run journal.RunID, step journal
 
 // Missing sends the Thursday notice for the group's updates.
 func (n *Notices) Missing(ctx context.Context, run journal.RunID, step journal.StepID, group int64) (string, error) {
-	res, err := notify.Missing(ctx, n.env(run, step), notify.MissingOptions{Group: strconv.FormatInt(group, 10), Collection: n.Scope})
+	res, err := Missing(ctx, n.env(run, step), MissingOptions{Group: strconv.FormatInt(group, 10), Collection: n.Scope})
 	if err != nil {
 		return "", err
 	}
@@ -67,7 +72,7 @@ func (n *Notices) Missing(ctx context.Context, run journal.RunID, step journal.S
 
 // Escalated lists escalated machines with their notice counts.
 func (n *Notices) Escalated(ctx context.Context) (map[string]int, error) {
-	es, err := notify.Escalations(ctx, n.Journal, n.Site, n.Threshold)
+	es, err := Escalations(ctx, n.Journal, n.Site, n.Threshold)
 	if err != nil {
 		return nil, err
 	}
