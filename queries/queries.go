@@ -48,7 +48,7 @@ func ReadBy() map[string]string {
 	const (
 		site       = "pkg/site"
 		report     = "pkg/report"
-		collection = "pkg/collection"
+		collection = "pkg/sitecoll"
 		notify     = "pkg/notify"
 		runner     = "pkg/runner"
 		wol        = "pkg/wol"

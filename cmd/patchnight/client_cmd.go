@@ -14,12 +14,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/patchnight/patchnight/pkg/client"
-	"github.com/patchnight/patchnight/pkg/collection"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/remote"
 	"github.com/patchnight/patchnight/pkg/session"
+	"github.com/patchnight/patchnight/pkg/sitecoll"
 )
 
 // targetFlags choose the machines a client action goes to.
@@ -105,7 +105,7 @@ func (a *App) resolveTargets(ctx context.Context, s *session.Session, t *targetF
 	if coll.Members == 0 {
 		return nil, 0, exit.Usagef("check the collection in the console, or refresh it", "collection %s (%s) has no members", coll.Name, coll.ID)
 	}
-	members := collection.ClientNames(ctx, db, coll.ID, func(err error) {
+	members := sitecoll.ClientNames(ctx, db, coll.ID, func(err error) {
 		a.Logger().Error("reading collection members failed", "collection", coll.ID, "error", err)
 	})
 	return members, int(coll.Members), nil

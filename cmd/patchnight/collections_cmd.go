@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/patchnight/patchnight/collections"
-	"github.com/patchnight/patchnight/pkg/collection"
 	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/sitecoll"
 )
 
 func newCollectionsCmd(app *App) *cobra.Command {
@@ -42,8 +42,8 @@ type collectionFlags struct {
 	format   string
 }
 
-func (f *collectionFlags) request(app *App, prune bool) collection.Request {
-	return collection.Request{Families: f.families, Group: f.group, Updates: f.updates, Month: f.month,
+func (f *collectionFlags) request(app *App, prune bool) sitecoll.Request {
+	return sitecoll.Request{Families: f.families, Group: f.group, Updates: f.updates, Month: f.month,
 		Now: app.Now().UTC(), Prune: prune}
 }
 
@@ -79,13 +79,13 @@ func newCollectionsPlanCmd(app *App, verb string) *cobra.Command {
 			defer s.Close()
 			req := f.request(app, verb == "prune")
 			if verb == "preview" {
-				res, err := collection.Preview(ctx, db, defs, req)
+				res, err := sitecoll.Preview(ctx, db, defs, req)
 				if err != nil {
 					return err
 				}
 				return app.Print(res)
 			}
-			plan, err := collection.Build(ctx, db, defs, req)
+			plan, err := sitecoll.Build(ctx, db, defs, req)
 			if err != nil {
 				return err
 			}
@@ -102,11 +102,11 @@ func newCollectionsPlanCmd(app *App, verb string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opt := collection.ApplyOptions{Wait: f.wait, Yes: f.yes}
+			opt := sitecoll.ApplyOptions{Wait: f.wait, Yes: f.yes}
 			if !f.yes && app.IO.StdinTerminal {
-				opt.Confirm = func(p *collection.Plan) (bool, error) { return app.confirm(p) }
+				opt.Confirm = func(p *sitecoll.Plan) (bool, error) { return app.confirm(p) }
 			}
-			res, err := collection.Apply(ctx, plan, prov, opt)
+			res, err := sitecoll.Apply(ctx, plan, prov, opt)
 			if err != nil {
 				return err
 			}
@@ -137,7 +137,7 @@ func newCollectionsPlanCmd(app *App, verb string) *cobra.Command {
 }
 
 // confirm asks on the terminal whether the plan's deletes may go ahead.
-func (a *App) confirm(p *collection.Plan) (bool, error) {
+func (a *App) confirm(p *sitecoll.Plan) (bool, error) {
 	if err := a.Print(p); err != nil {
 		return false, err
 	}
@@ -161,7 +161,7 @@ func newCollectionsListCmd(app *App) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			l, err := collection.List(cmd.Context(), db, owned)
+			l, err := sitecoll.List(cmd.Context(), db, owned)
 			if err != nil {
 				return err
 			}
@@ -183,7 +183,7 @@ func newCollectionsMembersCmd(app *App) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			m, err := collection.Members(cmd.Context(), db, args[0])
+			m, err := sitecoll.Members(cmd.Context(), db, args[0])
 			if err != nil {
 				return err
 			}

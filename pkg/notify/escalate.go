@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/patchnight/patchnight/collections"
-	"github.com/patchnight/patchnight/pkg/collection"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/fleet"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/site"
+	"github.com/patchnight/patchnight/pkg/sitecoll"
 	"github.com/patchnight/patchnight/pkg/wql"
 )
 
@@ -28,7 +28,7 @@ func addPendingToCollection(ctx context.Context, env Env, res *MissingResult) er
 	if err != nil {
 		return err
 	}
-	var members []collection.Member
+	var members []sitecoll.Member
 	var hosts []string
 	seen := map[string]bool{}
 	for _, e := range all {
@@ -37,7 +37,7 @@ func addPendingToCollection(ctx context.Context, env Env, res *MissingResult) er
 			continue
 		}
 		seen[k] = true
-		members = append(members, collection.Member{ResourceID: e.ResourceID, Name: e.Host})
+		members = append(members, sitecoll.Member{ResourceID: e.ResourceID, Name: e.Host})
 		hosts = append(hosts, e.Host)
 	}
 	if len(members) == 0 {
@@ -61,7 +61,7 @@ func addPendingToCollection(ctx context.Context, env Env, res *MissingResult) er
 // with the needs-attention rule in collections/, found by its owner tag), creating the
 // collection first if the site does not have it, and asks for a refresh. Machines already
 // members by a direct rule are not added twice. It returns the CollectionID.
-func AddToNeedsAttention(ctx context.Context, db *site.DB, prov *provider.Provider, members []collection.Member, now time.Time) (string, error) {
+func AddToNeedsAttention(ctx context.Context, db *site.DB, prov *provider.Provider, members []sitecoll.Member, now time.Time) (string, error) {
 	defs, err := collections.Load()
 	if err != nil {
 		return "", err
@@ -76,11 +76,11 @@ func AddToNeedsAttention(ctx context.Context, db *site.DB, prov *provider.Provid
 	if family == "" {
 		return "", exit.Usagef("define a family with rule needs-attention in collections/", "no needs-attention collection is defined")
 	}
-	plan, err := collection.Build(ctx, db, defs, collection.Request{Families: []string{family}, Now: now})
+	plan, err := sitecoll.Build(ctx, db, defs, sitecoll.Request{Families: []string{family}, Now: now})
 	if err != nil {
 		return "", err
 	}
-	var want *collection.Desired
+	var want *sitecoll.Desired
 	for _, d := range plan.Desired {
 		if d.Family == family {
 			want = d
@@ -97,7 +97,7 @@ func AddToNeedsAttention(ctx context.Context, db *site.DB, prov *provider.Provid
 		}
 	}
 	if plan.Pending() > 0 {
-		applied, err := collection.Apply(ctx, plan, prov, collection.ApplyOptions{})
+		applied, err := sitecoll.Apply(ctx, plan, prov, sitecoll.ApplyOptions{})
 		if err != nil {
 			return "", fmt.Errorf("create the needs-attention collection: %w", err)
 		}
@@ -133,7 +133,7 @@ func AddToNeedsAttention(ctx context.Context, db *site.DB, prov *provider.Provid
 
 // directRuleName is the machine's name, as the console names direct rules, or
 // "ResourceID <n>" when the name cannot be a rule name.
-func directRuleName(m collection.Member) string {
+func directRuleName(m sitecoll.Member) string {
 	if m.Name != "" && len(m.Name) <= 255 && wql.Comment(m.Name) == nil {
 		return m.Name
 	}

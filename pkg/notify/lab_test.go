@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchnight/patchnight/pkg/collection"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/lab"
 	"github.com/patchnight/patchnight/pkg/labsite"
@@ -24,6 +23,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/remote"
 	"github.com/patchnight/patchnight/pkg/session"
 	"github.com/patchnight/patchnight/pkg/site"
+	"github.com/patchnight/patchnight/pkg/sitecoll"
 )
 
 // templatePath is one lab built for the test binary; each test serves its own copy.
@@ -350,13 +350,13 @@ func TestThursdayNoticesThenEscalation(t *testing.T) {
 func needsAttention(t *testing.T, s *testSite) []string {
 	t.Helper()
 	ctx := context.Background()
-	l, err := collection.List(ctx, s.db, true)
+	l, err := sitecoll.List(ctx, s.db, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range l.Collections {
 		if c.Owner == "[patchnight:needs-attention]" {
-			m, err := collection.Members(ctx, s.db, c.CollectionID)
+			m, err := sitecoll.Members(ctx, s.db, c.CollectionID)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,11 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/patchnight/patchnight/pkg/collection"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/site"
+	"github.com/patchnight/patchnight/pkg/sitecoll"
 )
 
 // target is one machine a step acts on.
@@ -87,7 +87,7 @@ func scanTarget(rows *sql.Rows) (target, error) {
 // attentionID finds the owned "needs attention" collection (owner tag family
 // needs-attention), "" when the site has none yet.
 func (r *Runner) attentionID(ctx context.Context) (string, error) {
-	l, err := collection.List(ctx, r.Env.Site, true)
+	l, err := sitecoll.List(ctx, r.Env.Site, true)
 	if err != nil {
 		return "", err
 	}

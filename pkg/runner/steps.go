@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/patchnight/patchnight/collections"
-	"github.com/patchnight/patchnight/pkg/collection"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/night"
+	"github.com/patchnight/patchnight/pkg/sitecoll"
 	"github.com/patchnight/patchnight/pkg/wol"
 )
 
@@ -65,12 +65,12 @@ func (r *Runner) refreshCollections(ctx context.Context) (string, journal.Status
 	if err != nil {
 		return "", journal.Failed, err
 	}
-	plan, err := collection.Build(ctx, r.Env.Site, defs, collection.Request{Group: fmt.Sprint(r.group.CIID),
+	plan, err := sitecoll.Build(ctx, r.Env.Site, defs, sitecoll.Request{Group: fmt.Sprint(r.group.CIID),
 		Month: r.Month.String(), Now: r.Env.Clock.Now().UTC()})
 	if err != nil {
 		return "", journal.Failed, err
 	}
-	res, err := collection.Apply(ctx, plan, r.Env.Provider, collection.ApplyOptions{Wait: 10 * time.Minute, Poll: 30 * time.Second,
+	res, err := sitecoll.Apply(ctx, plan, r.Env.Provider, sitecoll.ApplyOptions{Wait: 10 * time.Minute, Poll: 30 * time.Second,
 		Now: r.Env.Clock.Now, Sleep: r.Env.Clock.Sleep})
 	if err != nil {
 		return "", journal.Failed, err

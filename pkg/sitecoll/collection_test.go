@@ -1,4 +1,4 @@
-package collection_test
+package sitecoll_test
 
 import (
 	"bytes"
@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/patchnight/patchnight/collections"
-	"github.com/patchnight/patchnight/pkg/collection"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/lab/labprovider"
 	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/pwsh"
+	"github.com/patchnight/patchnight/pkg/sitecoll"
 )
 
 // independentMissing counts, straight from v_UpdateComplianceStatus, the machines missing
@@ -84,19 +84,19 @@ func labIDs(t *testing.T, l *testLab, q string, args ...any) []int64 {
 	return out
 }
 
-func build(t *testing.T, l *testLab, req collection.Request) *collection.Plan {
+func build(t *testing.T, l *testLab, req sitecoll.Request) *sitecoll.Plan {
 	t.Helper()
 	if req.Now.IsZero() {
 		req.Now = labNow
 	}
-	p, err := collection.Build(context.Background(), l.site, defs(t), req)
+	p, err := sitecoll.Build(context.Background(), l.site, defs(t), req)
 	if err != nil {
 		t.Fatalf("Build(%+v): %v", req, err)
 	}
 	return p
 }
 
-func changeOf(p *collection.Plan, family, key string) *collection.Change {
+func changeOf(p *sitecoll.Plan, family, key string) *sitecoll.Change {
 	for i := range p.Changes {
 		if p.Changes[i].Family == family && p.Changes[i].Key == key {
 			return &p.Changes[i]
@@ -111,13 +111,13 @@ func TestPlanGroupOneCollectionPerUpdate(t *testing.T) {
 	t.Parallel()
 	l := newLab(t)
 	want := independentMissing(t, l)
-	p := build(t, l, collection.Request{Families: []string{"missing-update"}, Group: labGroup})
+	p := build(t, l, sitecoll.Request{Families: []string{"missing-update"}, Group: labGroup})
 	if p.Group == nil || p.Group.Title != labGroup {
 		t.Fatalf("plan group = %+v", p.Group)
 	}
 	got := map[string]int64{}
 	for _, c := range p.Changes {
-		if c.Family != "missing-update" || c.Action != collection.Create {
+		if c.Family != "missing-update" || c.Action != sitecoll.Create {
 			t.Errorf("unexpected change %+v", c)
 			continue
 		}
@@ -167,12 +167,12 @@ func TestApplyIsIdempotent(t *testing.T) {
 	l := newLab(t)
 	ctx := context.Background()
 	prov, runner := newProvider(t, l)
-	req := collection.Request{Group: labGroup}
+	req := sitecoll.Request{Group: labGroup}
 	p := build(t, l, req)
 	if p.Pending() == 0 {
 		t.Fatal("first plan has nothing to do")
 	}
-	res, err := collection.Apply(ctx, p, prov, collection.ApplyOptions{Wait: time.Minute, Poll: time.Millisecond})
+	res, err := sitecoll.Apply(ctx, p, prov, sitecoll.ApplyOptions{Wait: time.Minute, Poll: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestApplyIsIdempotent(t *testing.T) {
 		output.Write(&b, output.Table, again)
 		t.Fatalf("plan after apply still has %d changes:\n%s", again.Pending(), b.String())
 	}
-	res2, err := collection.Apply(ctx, again, prov, collection.ApplyOptions{})
+	res2, err := sitecoll.Apply(ctx, again, prov, sitecoll.ApplyOptions{})
 	if err != nil || !res2.NoOp {
 		t.Fatalf("second apply: %+v, %v", res2, err)
 	}
@@ -208,7 +208,7 @@ func TestApplyIsIdempotent(t *testing.T) {
 		if c.Family != "missing-update" {
 			continue
 		}
-		ml, err := collection.Members(ctx, l.site, c.CollectionID)
+		ml, err := sitecoll.Members(ctx, l.site, c.CollectionID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,11 +240,11 @@ func TestScanBehindMembers(t *testing.T) {
 	l := newLab(t)
 	ctx := context.Background()
 	prov, _ := newProvider(t, l)
-	p := build(t, l, collection.Request{Families: []string{"scan-behind"}})
-	if _, err := collection.Apply(ctx, p, prov, collection.ApplyOptions{}); err != nil {
+	p := build(t, l, sitecoll.Request{Families: []string{"scan-behind"}})
+	if _, err := sitecoll.Apply(ctx, p, prov, sitecoll.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	p = build(t, l, collection.Request{Families: []string{"scan-behind"}})
+	p = build(t, l, sitecoll.Request{Families: []string{"scan-behind"}})
 	if p.Pending() != 0 {
 		t.Fatalf("%d changes after apply", p.Pending())
 	}
@@ -291,9 +291,9 @@ func TestScanBehindMembers(t *testing.T) {
 	if _, err := l.rw.Exec(`UPDATE lab_scan_status SET LastScanPackageVersion = `+cur+` WHERE ResourceID = ?`, members[0]); err != nil {
 		t.Fatal(err)
 	}
-	p = build(t, l, collection.Request{Families: []string{"scan-behind"}})
+	p = build(t, l, sitecoll.Request{Families: []string{"scan-behind"}})
 	c := changeOf(p, "scan-behind", "behind")
-	if c.Action != collection.UpdateMembers || !slices.Equal(c.RemoveDirect, members[:1]) || len(c.AddDirect) != 0 {
+	if c.Action != sitecoll.UpdateMembers || !slices.Equal(c.RemoveDirect, members[:1]) || len(c.AddDirect) != 0 {
 		t.Fatalf("after a fresh scan: %+v", c)
 	}
 }
@@ -320,31 +320,31 @@ func TestRefusedBeforeWriting(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		defs *collections.Set
-		req  collection.Request
+		req  sitecoll.Request
 		msg  string
 	}{
-		{"quote in update id", nil, collection.Request{Updates: []string{`5071330"`}}, "is not an update id"},
-		{"backslash in update id", nil, collection.Request{Updates: []string{`5071330\`}}, "is not an update id"},
-		{"wildcard in update id", nil, collection.Request{Updates: []string{"50713%"}}, "is not an update id"},
-		{"underscore wildcard", nil, collection.Request{Updates: []string{"KB507133_"}}, "is not an update id"},
-		{"WQL keyword in update id", nil, collection.Request{Updates: []string{"5071330 or 1=1"}}, "is not an update id"},
-		{"update not in the site", nil, collection.Request{Updates: []string{"KB9999999"}}, "not in the site database"},
-		{"group does not exist", nil, collection.Request{Group: "Patch Tuesday 1999-01"}, "does not exist"},
-		{"missing-update without updates", nil, collection.Request{Families: []string{"missing-update"}}, "name the updates"},
-		{"unknown family", nil, collection.Request{Families: []string{"nope"}}, "is not defined"},
-		{"bad month", nil, collection.Request{Month: "2026-13"}, "month"},
-		{"group without a missing-update family", nil, collection.Request{Families: []string{"scan-behind"}, Group: labGroup}, "none is selected"},
-		{"limiting collection does not exist", custom("families:\n" + night("a", "A", "LAB0FFFF")), collection.Request{}, "limiting collection LAB0FFFF"},
-		{"duplicate names", custom("families:\n" + night("a", "Same", "SMS00001") + night("b", "same", "SMS00001")), collection.Request{}, "would both be named"},
+		{"quote in update id", nil, sitecoll.Request{Updates: []string{`5071330"`}}, "is not an update id"},
+		{"backslash in update id", nil, sitecoll.Request{Updates: []string{`5071330\`}}, "is not an update id"},
+		{"wildcard in update id", nil, sitecoll.Request{Updates: []string{"50713%"}}, "is not an update id"},
+		{"underscore wildcard", nil, sitecoll.Request{Updates: []string{"KB507133_"}}, "is not an update id"},
+		{"WQL keyword in update id", nil, sitecoll.Request{Updates: []string{"5071330 or 1=1"}}, "is not an update id"},
+		{"update not in the site", nil, sitecoll.Request{Updates: []string{"KB9999999"}}, "not in the site database"},
+		{"group does not exist", nil, sitecoll.Request{Group: "Patch Tuesday 1999-01"}, "does not exist"},
+		{"missing-update without updates", nil, sitecoll.Request{Families: []string{"missing-update"}}, "name the updates"},
+		{"unknown family", nil, sitecoll.Request{Families: []string{"nope"}}, "is not defined"},
+		{"bad month", nil, sitecoll.Request{Month: "2026-13"}, "month"},
+		{"group without a missing-update family", nil, sitecoll.Request{Families: []string{"scan-behind"}, Group: labGroup}, "none is selected"},
+		{"limiting collection does not exist", custom("families:\n" + night("a", "A", "LAB0FFFF")), sitecoll.Request{}, "limiting collection LAB0FFFF"},
+		{"duplicate names", custom("families:\n" + night("a", "Same", "SMS00001") + night("b", "same", "SMS00001")), sitecoll.Request{}, "would both be named"},
 		{"name held by a collection patchnight does not own", custom("families:\n" + night("a", "Patch - Pilot", "SMS00001")),
-			collection.Request{}, "not managed by patchnight"},
+			sitecoll.Request{}, "not managed by patchnight"},
 	} {
 		d := tc.defs
 		if d == nil {
 			d = defs(t)
 		}
 		tc.req.Now = labNow
-		_, err := collection.Build(context.Background(), l.site, d, tc.req)
+		_, err := sitecoll.Build(context.Background(), l.site, d, tc.req)
 		if err == nil || exit.Code(err) != exit.Usage || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%s: got %v (code %d), want a usage error with %q", tc.name, err, exit.Code(err), tc.msg)
 		}
@@ -361,15 +361,15 @@ func TestForeignCollectionsAreNeverTouched(t *testing.T) {
 	l := newLab(t)
 	ctx := context.Background()
 	prov, _ := newProvider(t, l)
-	req := collection.Request{Families: []string{"pending-restart"}}
-	if _, err := collection.Apply(ctx, build(t, l, req), prov, collection.ApplyOptions{}); err != nil {
+	req := sitecoll.Request{Families: []string{"pending-restart"}}
+	if _, err := sitecoll.Apply(ctx, build(t, l, req), prov, sitecoll.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	id := build(t, l, req).Changes[0].CollectionID
 	if _, err := l.rw.Exec(`UPDATE lab_collection SET Comment = 'taken over by the desktop team' WHERE CollectionID = ?`, id); err != nil {
 		t.Fatal(err)
 	}
-	_, err := collection.Build(ctx, l.site, defs(t), collection.Request{Families: []string{"pending-restart"}, Now: labNow})
+	_, err := sitecoll.Build(ctx, l.site, defs(t), sitecoll.Request{Families: []string{"pending-restart"}, Now: labNow})
 	if exit.Code(err) != exit.Usage || !strings.Contains(err.Error(), "not managed by patchnight") {
 		t.Fatalf("plan over a foreign collection: %v", err)
 	}
@@ -398,8 +398,8 @@ func TestDriftIsRepaired(t *testing.T) {
 	l := newLab(t)
 	ctx := context.Background()
 	prov, _ := newProvider(t, l)
-	req := collection.Request{Families: []string{"failed-install", "logged-on"}}
-	if _, err := collection.Apply(ctx, build(t, l, req), prov, collection.ApplyOptions{}); err != nil {
+	req := sitecoll.Request{Families: []string{"failed-install", "logged-on"}}
+	if _, err := sitecoll.Apply(ctx, build(t, l, req), prov, sitecoll.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	p := build(t, l, req)
@@ -416,14 +416,14 @@ func TestDriftIsRepaired(t *testing.T) {
 	}
 	p = build(t, l, req)
 	f := changeOf(p, "failed-install", "")
-	if f.Action != collection.Update || !f.SetProps || !f.SetQuery || !f.Move || len(f.RemoveQuery) != 1 {
+	if f.Action != sitecoll.Update || !f.SetProps || !f.SetQuery || !f.Move || len(f.RemoveQuery) != 1 {
 		t.Fatalf("failed-install drift: %+v", f)
 	}
 	g := changeOf(p, "logged-on", "")
-	if g.Action != collection.UpdateMembers || len(g.AddDirect) != 1 || !slices.Equal(g.RemoveDirect, []int64{999999999}) {
+	if g.Action != sitecoll.UpdateMembers || len(g.AddDirect) != 1 || !slices.Equal(g.RemoveDirect, []int64{999999999}) {
 		t.Fatalf("logged-on drift: %+v", g)
 	}
-	if _, err := collection.Apply(ctx, p, prov, collection.ApplyOptions{}); err != nil {
+	if _, err := sitecoll.Apply(ctx, p, prov, sitecoll.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if p := build(t, l, req); p.Pending() != 0 {
@@ -444,12 +444,12 @@ func TestPrune(t *testing.T) {
 	l := newLab(t)
 	ctx := context.Background()
 	prov, _ := newProvider(t, l)
-	nov := collection.Request{Families: []string{"missing-update"}, Updates: []string{"KB" + firstArticle(t, l)}, Month: "2026-11"}
-	if _, err := collection.Apply(ctx, build(t, l, nov), prov, collection.ApplyOptions{}); err != nil {
+	nov := sitecoll.Request{Families: []string{"missing-update"}, Updates: []string{"KB" + firstArticle(t, l)}, Month: "2026-11"}
+	if _, err := sitecoll.Apply(ctx, build(t, l, nov), prov, sitecoll.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	dec := collection.Request{Families: []string{"missing-update"}, Group: labGroup}
-	if _, err := collection.Apply(ctx, build(t, l, dec), prov, collection.ApplyOptions{}); err != nil {
+	dec := sitecoll.Request{Families: []string{"missing-update"}, Group: labGroup}
+	if _, err := sitecoll.Apply(ctx, build(t, l, dec), prov, sitecoll.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// Without prune, November's collection is listed as stale and left alone.
@@ -457,9 +457,9 @@ func TestPrune(t *testing.T) {
 	if p.Pending() != 0 {
 		t.Fatalf("%d changes", p.Pending())
 	}
-	var stale *collection.Change
+	var stale *sitecoll.Change
 	for i := range p.Changes {
-		if p.Changes[i].Action == collection.Stale {
+		if p.Changes[i].Action == sitecoll.Stale {
 			stale = &p.Changes[i]
 		}
 	}
@@ -467,15 +467,15 @@ func TestPrune(t *testing.T) {
 		t.Fatalf("no stale November collection: %+v", p.Changes)
 	}
 	// Prune with only the month (no group): deletes November, keeps December.
-	pr := build(t, l, collection.Request{Families: []string{"missing-update"}, Prune: true}).Deletes()
+	pr := build(t, l, sitecoll.Request{Families: []string{"missing-update"}, Prune: true}).Deletes()
 	if len(pr.Changes) != 1 || pr.Changes[0].CollectionID != stale.CollectionID {
 		t.Fatalf("prune plan: %+v", pr.Changes)
 	}
-	if _, err := collection.Apply(ctx, pr, prov, collection.ApplyOptions{}); exit.Code(err) != exit.Usage {
+	if _, err := sitecoll.Apply(ctx, pr, prov, sitecoll.ApplyOptions{}); exit.Code(err) != exit.Usage {
 		t.Fatalf("prune without --yes or a confirmation: %v", err)
 	}
 	asked := 0
-	res, err := collection.Apply(ctx, pr, prov, collection.ApplyOptions{Confirm: func(p *collection.Plan) (bool, error) {
+	res, err := sitecoll.Apply(ctx, pr, prov, sitecoll.ApplyOptions{Confirm: func(p *sitecoll.Plan) (bool, error) {
 		asked++
 		return false, nil
 	}})
@@ -485,7 +485,7 @@ func TestPrune(t *testing.T) {
 	if n := labCount(t, l, `SELECT COUNT(*) FROM lab_collection WHERE CollectionID = ?`, stale.CollectionID); n != 1 {
 		t.Fatal("declined prune deleted")
 	}
-	res, err = collection.Apply(ctx, pr, prov, collection.ApplyOptions{Yes: true})
+	res, err = sitecoll.Apply(ctx, pr, prov, sitecoll.ApplyOptions{Yes: true})
 	if err != nil || !slices.Equal(res.Deleted, []string{stale.CollectionID}) {
 		t.Fatalf("prune: %+v, %v", res, err)
 	}
@@ -494,7 +494,7 @@ func TestPrune(t *testing.T) {
 			t.Errorf("%s still has %d rows of the pruned collection", tbl, n)
 		}
 	}
-	list, err := collection.List(ctx, l.site, true)
+	list, err := sitecoll.List(ctx, l.site, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,8 +537,8 @@ func TestApplyWaitsForEvaluation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := build(t, l, collection.Request{Families: []string{"needs-attention"}})
-			res, err := collection.Apply(context.Background(), p, prov, collection.ApplyOptions{Wait: tc.wait, Poll: time.Millisecond})
+			p := build(t, l, sitecoll.Request{Families: []string{"needs-attention"}})
+			res, err := sitecoll.Apply(context.Background(), p, prov, sitecoll.ApplyOptions{Wait: tc.wait, Poll: time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -574,7 +574,7 @@ func (s *slowStatus) Run(ctx context.Context, script string, params any, out any
 func TestExport(t *testing.T) {
 	t.Parallel()
 	l := newLab(t)
-	p := build(t, l, collection.Request{Group: labGroup})
+	p := build(t, l, sitecoll.Request{Group: labGroup})
 	var ps, js bytes.Buffer
 	if err := p.Export(&ps, "ps1"); err != nil {
 		t.Fatal(err)
@@ -611,11 +611,11 @@ func TestExport(t *testing.T) {
 	var doc struct {
 		Month       string `json:"month"`
 		Collections []struct {
-			Name        string              `json:"name"`
-			Membership  string              `json:"membership"`
-			QueryRule   *map[string]string  `json:"query_rule"`
-			DirectRules []collection.Member `json:"direct_rules"`
-			Members     int                 `json:"members"`
+			Name        string             `json:"name"`
+			Membership  string             `json:"membership"`
+			QueryRule   *map[string]string `json:"query_rule"`
+			DirectRules []sitecoll.Member  `json:"direct_rules"`
+			Members     int                `json:"members"`
 		} `json:"collections"`
 	}
 	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
@@ -642,14 +642,14 @@ func TestListMembersPreview(t *testing.T) {
 	t.Parallel()
 	l := newLab(t)
 	ctx := context.Background()
-	all, err := collection.List(ctx, l.site, false)
+	all, err := sitecoll.List(ctx, l.site, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(all.Collections) == 0 || all.Collections[0].Owner != "" {
 		t.Fatalf("list: %+v", all.Collections)
 	}
-	m, err := collection.Members(ctx, l.site, "Patch - Pilot")
+	m, err := sitecoll.Members(ctx, l.site, "Patch - Pilot")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -657,10 +657,10 @@ func TestListMembersPreview(t *testing.T) {
 	if len(m.Members) != len(pilot) || len(m.Members) == 0 || !m.Members[0].Direct {
 		t.Fatalf("pilot members %+v, want %v", m.Members, pilot)
 	}
-	if _, err := collection.Members(ctx, l.site, "no such collection"); exit.Code(err) != exit.Usage {
+	if _, err := sitecoll.Members(ctx, l.site, "no such collection"); exit.Code(err) != exit.Usage {
 		t.Fatalf("unknown collection: %v", err)
 	}
-	pv, err := collection.Preview(ctx, l.site, defs(t), collection.Request{Families: []string{"nobody-logged-on"}, Now: labNow})
+	pv, err := sitecoll.Preview(ctx, l.site, defs(t), sitecoll.Request{Families: []string{"nobody-logged-on"}, Now: labNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -710,8 +710,8 @@ func TestLabRefreshFollowsTheFleet(t *testing.T) {
 	ctx := context.Background()
 	prov, _ := newProvider(t, l)
 	art := firstArticle(t, l)
-	req := collection.Request{Updates: []string{art}, Families: []string{"missing-update"}}
-	if _, err := collection.Apply(ctx, build(t, l, req), prov, collection.ApplyOptions{}); err != nil {
+	req := sitecoll.Request{Updates: []string{art}, Families: []string{"missing-update"}}
+	if _, err := sitecoll.Apply(ctx, build(t, l, req), prov, sitecoll.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	c := build(t, l, req).Changes[0]
@@ -741,7 +741,7 @@ func TestLabRefreshFollowsTheFleet(t *testing.T) {
 func TestPlanWithoutUpdates(t *testing.T) {
 	t.Parallel()
 	l := newLab(t)
-	p := build(t, l, collection.Request{})
+	p := build(t, l, sitecoll.Request{})
 	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "missing-update") {
 		t.Fatalf("notes %v", p.Notes)
 	}
@@ -755,13 +755,13 @@ func TestPlanWithoutUpdates(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back struct {
-		Changes []collection.Change `json:"changes"`
-		Notes   []string            `json:"notes"`
+		Changes []sitecoll.Change `json:"changes"`
+		Notes   []string          `json:"notes"`
 	}
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil || len(back.Changes) != len(p.Changes) || len(back.Notes) != 1 {
 		t.Fatalf("json: %v, %d changes", err, len(back.Changes))
 	}
-	if back.Changes[0].Action != collection.Create || back.Changes[0].Members < 0 {
+	if back.Changes[0].Action != sitecoll.Create || back.Changes[0].Members < 0 {
 		t.Fatalf("first change %+v", back.Changes[0])
 	}
 }
@@ -775,7 +775,7 @@ func TestPlanByBulletin(t *testing.T) {
 	if err := l.rw.QueryRow(`SELECT MIN(BulletinID) FROM lab_update WHERE COALESCE(BulletinID, '') <> ''`).Scan(&b); err != nil || b == "" {
 		t.Fatalf("the lab has no bulletin: %v", err)
 	}
-	p := build(t, l, collection.Request{Updates: []string{strings.ToLower(b)}})
+	p := build(t, l, sitecoll.Request{Updates: []string{strings.ToLower(b)}})
 	c := changeOf(p, "missing-update", "2026-12/"+b)
 	if c == nil {
 		t.Fatalf("no collection for %s: %+v", b, p.Changes)
@@ -795,10 +795,10 @@ func TestPlanByBulletin(t *testing.T) {
 		t.Fatalf("query %q", q)
 	}
 	prov, _ := newProvider(t, l)
-	if _, err := collection.Apply(context.Background(), p, prov, collection.ApplyOptions{}); err != nil {
+	if _, err := sitecoll.Apply(context.Background(), p, prov, sitecoll.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	got := build(t, l, collection.Request{Updates: []string{b}})
+	got := build(t, l, sitecoll.Request{Updates: []string{b}})
 	if got.Pending() != 0 || changeOf(got, "missing-update", "2026-12/"+b).Current != want {
 		t.Fatalf("after apply: %+v", got.Changes)
 	}

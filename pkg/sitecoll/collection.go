@@ -1,5 +1,5 @@
-// Package collection keeps a site's patchnight collections in the state the definitions of
-// package collections describe: it computes the desired collections from the definitions
+// Package sitecoll (the engine; the definitions are package collections) keeps a site's
+// patchnight collections in the state the definitions of package collections describe: it computes the desired collections from the definitions
 // and site data (the updates of a software update group, the members of the SQL-computed
 // families), compares them with the collections the site has, and produces a Plan of
 // creates, updates, membership changes and deletes, which Apply carries out through the SMS
@@ -12,7 +12,7 @@
 // anything is written.
 //
 // The lab double of the provider operations is package lab/labprovider.
-package collection
+package sitecoll
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package collection_test
+package sitecoll_test
 
 import (
 	"context"
