@@ -65,15 +65,33 @@ func Usagef(hint string, format string, args ...any) *Error {
 	return New(Usage, hint, format, args...)
 }
 
-// Code returns the exit code for err: OK for nil, the code of the first *Error in the
-// chain, Failed otherwise.
+// Coder is an error that knows its exit code. *Error is one; product packages give their
+// own error types an ExitCode method (pkg/remote: a host that refused the credentials is
+// NoPerm, one that cannot be reached is Unavailable), so that the code is decided where the
+// failure is understood, not by the command that happened to meet it.
+type Coder interface {
+	error
+	ExitCode() int
+}
+
+// ExitCode returns e.Code.
+func (e *Error) ExitCode() int { return e.Code }
+
+// Code returns the exit code for err: OK for nil, the code of the first Coder in the chain
+// (the outermost classification wins), Failed otherwise.
 func Code(err error) int {
 	if err == nil {
 		return OK
 	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
+	var c Coder
+	if errors.As(err, &c) {
+		return c.ExitCode()
 	}
 	return Failed
+}
+
+// Classified reports whether err carries an exit code of its own (a Coder in its chain).
+func Classified(err error) bool {
+	var c Coder
+	return errors.As(err, &c)
 }

@@ -17,6 +17,8 @@ func TestCode(t *testing.T) {
 		{"plain", errors.New("x"), Failed},
 		{"usage", Usagef("hint", "bad %s", "thing"), Usage},
 		{"wrapped twice", fmt.Errorf("outer: %w", Wrap(NoPerm, errors.New("401"), "", "auth")), NoPerm},
+		{"coder of another package", fmt.Errorf("provider: %w", coded{Unavailable}), Unavailable},
+		{"outermost wins", Wrap(Usage, coded{NoPerm}, "", "bad"), Usage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,3 +41,9 @@ func TestErrorIsOneLine(t *testing.T) {
 		t.Error("Unwrap lost the cause")
 	}
 }
+
+// coded is an error type of another package that knows its exit code.
+type coded struct{ code int }
+
+func (c coded) Error() string { return fmt.Sprintf("coded %d", c.code) }
+func (c coded) ExitCode() int { return c.code }
