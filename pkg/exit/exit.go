@@ -6,6 +6,7 @@ package exit
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 )
 
@@ -32,12 +33,29 @@ type Error struct {
 func (e *Error) Error() string {
 	s := e.Msg
 	if e.Err != nil {
-		s += ": " + oneLine(e.Err.Error())
+		s += ": " + oneLine(causeText(e.Msg, e.Err))
 	}
 	if e.Hint != "" {
 		s += " (" + e.Hint + ")"
 	}
 	return s
+}
+
+// causeText is the text of a cause after msg: a file-system error about a path that msg
+// already names says only what happened to it ("not found"), not the system call and the
+// path again in the library's words ("stat /x/lab.db: no such file or directory").
+func causeText(msg string, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path != "" && strings.Contains(msg, pe.Path) && err.Error() == pe.Error() {
+		switch {
+		case errors.Is(pe.Err, fs.ErrNotExist):
+			return "not found"
+		case errors.Is(pe.Err, fs.ErrPermission):
+			return "permission denied"
+		}
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func oneLine(s string) string {

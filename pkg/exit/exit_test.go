@@ -3,6 +3,7 @@ package exit
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"testing"
 )
 
@@ -47,3 +48,26 @@ type coded struct{ code int }
 
 func (c coded) Error() string { return fmt.Sprintf("coded %d", c.code) }
 func (c coded) ExitCode() int { return c.code }
+
+// TestPathErrorsInOurWords: a file error about the path the message names says what
+// happened, not the system call and the path again.
+func TestPathErrorsInOurWords(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  *Error
+		want string
+	}{
+		{Wrap(Usage, &fs.PathError{Op: "stat", Path: "/x/lab.db", Err: fs.ErrNotExist}, "build one", "lab database %s", "/x/lab.db"),
+			"lab database /x/lab.db: not found (build one)"},
+		{Wrap(Usage, &fs.PathError{Op: "open", Path: "/x/c.yaml", Err: fs.ErrPermission}, "", "config %s", "/x/c.yaml"),
+			"config /x/c.yaml: permission denied"},
+		{Wrap(Usage, &fs.PathError{Op: "open", Path: "/x/other", Err: fs.ErrNotExist}, "", "config %s", "/x/c.yaml"),
+			"config /x/c.yaml: open /x/other: file does not exist"},
+		{Wrap(Usage, fmt.Errorf("read: %w", &fs.PathError{Op: "open", Path: "/x/c.yaml", Err: fs.ErrNotExist}), "", "config %s", "/x/c.yaml"),
+			"config /x/c.yaml: read: open /x/c.yaml: file does not exist"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+}
