@@ -221,6 +221,23 @@ func TestErrorContract(t *testing.T) {
 		)
 	}
 
+	// Words that name nothing, where cobra printed help and exited 0.
+	cases = append(cases,
+		contractCase{name: "unknown help topic", args: []string{"help", "frobnicate"}, code: exit.Usage, want: "frobnicate"},
+		contractCase{name: "unknown help subtopic", args: []string{"help", "client", "frobnicate"}, code: exit.Usage, want: "frobnicate"},
+		contractCase{name: "unknown shell", args: []string{"completion", "nosuchshell"}, code: exit.Usage, want: "nosuchshell"},
+	)
+	// lab serve on a port another process holds: the port is the caller's choice, 64.
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { held.Close() })
+	cases = append(cases,
+		contractCase{name: "lab serve port in use", args: []string{"lab", "serve", "--db", e.path, "--addr", held.Addr().String()}, code: exit.Usage, want: "in use"},
+		contractCase{name: "lab serve database missing", args: []string{"lab", "serve", "--db", e.dir + "/missing.db"}, code: exit.Usage, want: "lab init"},
+	)
+
 	seen := map[string]bool{}
 	for _, tc := range cases {
 		if seen[tc.name] {

@@ -128,6 +128,11 @@ Try it without a site: patchnight demo`,
 	} {
 		root.AddCommand(sub(app))
 	}
+	// cobra's completion commands keep the writer the root has when they are made: give
+	// the root its streams first.
+	root.SetIn(app.IO.In)
+	root.SetOut(app.IO.Out)
+	root.SetErr(app.IO.Err)
 	enforceContract(root)
 	return root
 }
