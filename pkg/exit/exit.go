@@ -33,7 +33,13 @@ type Error struct {
 func (e *Error) Error() string {
 	s := e.Msg
 	if e.Err != nil {
-		s += ": " + oneLine(causeText(e.Msg, e.Err))
+		cause := causeText(e.Msg, e.Err)
+		// One remedy per line: the outer one, which knows more of what was being done.
+		var inner *Error
+		if e.Hint != "" && errors.As(e.Err, &inner) && inner.Hint != "" {
+			cause = strings.Replace(cause, " ("+inner.Hint+")", "", 1)
+		}
+		s += ": " + oneLine(cause)
 	}
 	if e.Hint != "" {
 		s += " (" + e.Hint + ")"

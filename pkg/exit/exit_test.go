@@ -71,3 +71,22 @@ func TestPathErrorsInOurWords(t *testing.T) {
 		}
 	}
 }
+
+// TestOneRemedy: an error with a remedy around one with its own gives the outer remedy
+// only, however deep the inner one is.
+func TestOneRemedy(t *testing.T) {
+	t.Parallel()
+	inner := Usagef("write it as YYYY-MM", "month %q is not valid", "2026-13")
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{Wrap(Usage, inner, "fix the plan", "plan"), `plan: month "2026-13" is not valid (fix the plan)`},
+		{Wrap(Usage, fmt.Errorf("step 3: %w", inner), "fix the plan", "plan"), `plan: step 3: month "2026-13" is not valid (fix the plan)`},
+		{Wrap(Usage, inner, "", "plan"), `plan: month "2026-13" is not valid (write it as YYYY-MM)`},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+}
