@@ -93,7 +93,7 @@ func TestE2EClientBadInput(t *testing.T) {
 		attempts int
 		want     string
 	}{
-		{"unknown host", e.cfgPath, "NOSUCH-99999", exit.Failed, "unreachable", 2, "NOSUCH-99999"},
+		{"unknown host", e.cfgPath, "NOSUCH-99999", exit.Unavailable, "unreachable", 2, "NOSUCH-99999"},
 		{"wrong password", wrongCfg, host, exit.NoPerm, "auth", 1, "authentication failed for " + host + " as " + labsite.User},
 		{"untrusted certificate", noCACfg, host, exit.Failed, "tls", 1, "certificate"},
 	}

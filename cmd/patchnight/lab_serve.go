@@ -48,7 +48,7 @@ Every host name goes to the endpoint (winrm.connect_to); the HTTP Host header na
 			s, err := labsite.Start(cmd.Context(), path, labsite.Options{Addr: addr, HTTP: plainHTTP, Password: password,
 				Tick: 30 * time.Second})
 			if err != nil {
-				return exit.Wrap(exit.Failed, err, "", "start the lab site")
+				return fmt.Errorf("start the lab site: %w", err) // keeps the site's exit code (address in use: 64)
 			}
 			defer s.Close()
 			n, err := s.ServeBroadcasts(cmd.Context(), wolPort)

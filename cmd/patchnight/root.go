@@ -56,7 +56,10 @@ func Main(ctx context.Context, args []string, streams IO, getenv func(string) st
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
-	err := root.ExecuteContext(ctx)
+	err := checkFlagsBeforeCommand(root, args)
+	if err == nil {
+		err = root.ExecuteContext(ctx)
+	}
 	if err == nil {
 		return exit.OK
 	}
@@ -107,9 +110,6 @@ Try it without a site: patchnight demo`,
 	pf.StringVar(&app.sql, "sql", "", "site database DSN, overriding the profile: sqlserver://HOST?database=CM_ABC or sqlite:PATH (env PATCHNIGHT_SQL)")
 	pf.StringVarP(&app.outputFlag, "output", "o", "table", "output format: table, json, csv or md (env PATCHNIGHT_OUTPUT)")
 	pf.BoolVarP(&app.verbose, "verbose", "v", false, "log what is done to stderr (env PATCHNIGHT_VERBOSE)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return exit.Usagef("see --help", "%s", err.Error())
-	})
 	for _, sub := range []func(*App) *cobra.Command{
 		newConfigCmd,
 		newLabCmd,
@@ -128,6 +128,12 @@ Try it without a site: patchnight demo`,
 	} {
 		root.AddCommand(sub(app))
 	}
+	// cobra's completion commands keep the writer the root has when they are made: give
+	// the root its streams first.
+	root.SetIn(app.IO.In)
+	root.SetOut(app.IO.Out)
+	root.SetErr(app.IO.Err)
+	enforceContract(root)
 	return root
 }
 

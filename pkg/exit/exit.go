@@ -6,6 +6,7 @@ package exit
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 )
 
@@ -32,12 +33,35 @@ type Error struct {
 func (e *Error) Error() string {
 	s := e.Msg
 	if e.Err != nil {
-		s += ": " + oneLine(e.Err.Error())
+		cause := causeText(e.Msg, e.Err)
+		// One remedy per line: the outer one, which knows more of what was being done.
+		var inner *Error
+		if e.Hint != "" && errors.As(e.Err, &inner) && inner.Hint != "" {
+			cause = strings.Replace(cause, " ("+inner.Hint+")", "", 1)
+		}
+		s += ": " + oneLine(cause)
 	}
 	if e.Hint != "" {
 		s += " (" + e.Hint + ")"
 	}
 	return s
+}
+
+// causeText is the text of a cause after msg: a file-system error about a path that msg
+// already names says only what happened to it ("not found"), not the system call and the
+// path again in the library's words ("stat /x/lab.db: no such file or directory").
+func causeText(msg string, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path != "" && strings.Contains(msg, pe.Path) && err.Error() == pe.Error() {
+		switch {
+		case errors.Is(pe.Err, fs.ErrNotExist):
+			return "not found"
+		case errors.Is(pe.Err, fs.ErrPermission):
+			return "permission denied"
+		}
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func oneLine(s string) string {
@@ -65,15 +89,33 @@ func Usagef(hint string, format string, args ...any) *Error {
 	return New(Usage, hint, format, args...)
 }
 
-// Code returns the exit code for err: OK for nil, the code of the first *Error in the
-// chain, Failed otherwise.
+// Coder is an error that knows its exit code. *Error is one; product packages give their
+// own error types an ExitCode method (pkg/remote: a host that refused the credentials is
+// NoPerm, one that cannot be reached is Unavailable), so that the code is decided where the
+// failure is understood, not by the command that happened to meet it.
+type Coder interface {
+	error
+	ExitCode() int
+}
+
+// ExitCode returns e.Code.
+func (e *Error) ExitCode() int { return e.Code }
+
+// Code returns the exit code for err: OK for nil, the code of the first Coder in the chain
+// (the outermost classification wins), Failed otherwise.
 func Code(err error) int {
 	if err == nil {
 		return OK
 	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
+	var c Coder
+	if errors.As(err, &c) {
+		return c.ExitCode()
 	}
 	return Failed
+}
+
+// Classified reports whether err carries an exit code of its own (a Coder in its chain).
+func Classified(err error) bool {
+	var c Coder
+	return errors.As(err, &c)
 }

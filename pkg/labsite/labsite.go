@@ -23,8 +23,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/lab"
 	"github.com/patchnight/patchnight/pkg/remote"
 )
@@ -203,6 +205,13 @@ func Start(ctx context.Context, path string, opt Options) (*Site, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		s.Close()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			// The port is the caller's choice: another one is the remedy (64, not a
+			// dependency that is down). The cause is dropped from the text: it only
+			// repeats the address in the socket library's words.
+			return nil, &exit.Error{Code: exit.Usage, Msg: fmt.Sprintf("the lab endpoint address %s is in use", addr),
+				Hint: "give another port with --addr, or stop the process that listens on it"}
+		}
 		return nil, fmt.Errorf("lab endpoint: %w", err)
 	}
 	// Handshake errors of clients that refuse the lab's certificate (tests do that on

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/patchnight/patchnight/pkg/exit"
 )
 
 // Offsets a step may have, in days from Patch Tuesday. The range is 28 days wide, so the
@@ -165,12 +167,12 @@ type Month struct {
 func ParseMonth(s string) (Month, error) {
 	y, m, ok := strings.Cut(strings.TrimSpace(s), "-")
 	if !ok || len(y) != 4 || len(m) != 2 || !allDigits(y) || !allDigits(m) {
-		return Month{}, fmt.Errorf("month %q: write it as YYYY-MM, e.g. 2026-12", s)
+		return Month{}, exit.Usagef("write it as YYYY-MM, e.g. 2026-12", "month %q is not valid", s)
 	}
 	yy, _ := strconv.Atoi(y)
 	mm, _ := strconv.Atoi(m)
 	if mm < 1 || mm > 12 || yy < 1900 {
-		return Month{}, fmt.Errorf("month %q: write it as YYYY-MM, e.g. 2026-12", s)
+		return Month{}, exit.Usagef("write it as YYYY-MM, e.g. 2026-12", "month %q is not valid", s)
 	}
 	return Month{Year: yy, Month: time.Month(mm)}, nil
 }

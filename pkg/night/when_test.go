@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/patchnight/patchnight/pkg/exit"
 )
 
 func mustLoc(t *testing.T, name string) *time.Location {
@@ -238,6 +240,8 @@ func TestParseMonth(t *testing.T) {
 	for _, bad := range []string{"", "2026-13", "2026-00", "26-12", "2026/12", "2026-1", "abcd-ef", "2026-12-01"} {
 		if _, err := ParseMonth(bad); err == nil {
 			t.Errorf("ParseMonth(%q) accepted", bad)
+		} else if exit.Code(err) != exit.Usage {
+			t.Errorf("ParseMonth(%q): exit code %d, want %d (bad input)", bad, exit.Code(err), exit.Usage)
 		}
 	}
 }

@@ -398,7 +398,10 @@ type reasoner interface{ Reason() string }
 // classify wraps a runner error with context, and gives the refusals of the provider
 // scripts their exit code: a collection that is not patchnight's, a stale plan or a bad
 // parameter is the user's to fix (Usage), access denied is NoPerm, a host without the SMS
-// Provider is Unavailable. Other errors keep the runner's own classification.
+// Provider is Unavailable. A provider host that refused the login is NoPerm and one that
+// cannot be reached is Unavailable, whether or not the runner's error says so itself
+// (remote.Error does, with its own remedy, which is then not repeated). Other errors keep
+// the runner's own classification.
 func classify(err error, format string, args ...any) error {
 	var r reasoner
 	if errors.As(err, &r) {
@@ -409,6 +412,14 @@ func classify(err error, format string, args ...any) error {
 			return exit.Wrap(exit.NoPerm, err, "the account needs rights on the collections (and Notify Resource for client operations)", format, args...)
 		case "script:no-provider":
 			return exit.Wrap(exit.Unavailable, err, "point the provider setting at the site server with the SMS Provider", format, args...)
+		case "auth":
+			if !exit.Classified(err) {
+				return exit.Wrap(exit.NoPerm, err, "check the provider account's user name and password", format, args...)
+			}
+		case "unreachable":
+			if !exit.Classified(err) {
+				return exit.Wrap(exit.Unavailable, err, "check the provider setting and that WinRM answers on the SMS Provider's host", format, args...)
+			}
 		}
 	}
 	return fmt.Errorf(format+": %w", append(args, err)...)

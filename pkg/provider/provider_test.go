@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/remote"
 	"github.com/patchnight/patchnight/pkg/wql"
 	"github.com/patchnight/patchnight/scripts"
 )
@@ -259,5 +260,43 @@ func TestScriptRefusalsGetExitCodes(t *testing.T) {
 		if exit.Code(err) != want || !errors.Is(err, cause) || !strings.Contains(err.Error(), code) {
 			t.Errorf("%s: %v (code %d), want code %d", code, err, exit.Code(err), want)
 		}
+	}
+}
+
+// transportErr is a runner's failure to reach or log on to the provider host, of a runner
+// that does not classify its errors itself.
+type transportErr struct{ kind string }
+
+func (e *transportErr) Error() string  { return "smsprov: " + e.kind }
+func (e *transportErr) Reason() string { return e.kind }
+
+// TestTransportFailuresGetExitCodes: a provider host that cannot be reached is an
+// unreachable dependency (69), one that refuses the login is an authentication failure
+// (77), both from a runner that classifies nothing and from pkg/remote, whose own remedy is
+// then the only one in the message.
+func TestTransportFailuresGetExitCodes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		cause error
+		want  int
+	}{
+		{"unreachable", &transportErr{"unreachable"}, exit.Unavailable},
+		{"auth", &transportErr{"auth"}, exit.NoPerm},
+		{"timeout", &transportErr{"timeout"}, exit.Failed},
+		{"remote refused", &remote.Error{Host: "smsprov", Kind: remote.KindUnreachable, Message: "connection refused on port 5986", Hint: "check WinRM"}, exit.Unavailable},
+		{"remote login refused", &remote.Error{Host: "smsprov", Kind: remote.KindAuth, Message: "authentication failed for smsprov as LAB\\svc", Hint: "check the user name"}, exit.NoPerm},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, _ := New(&recorder{err: tc.cause}, "LAB")
+			_, err := p.CollectionStatus(context.Background(), []string{"LAB00100"})
+			if exit.Code(err) != tc.want || !errors.Is(err, tc.cause) {
+				t.Errorf("%v (code %d), want code %d", err, exit.Code(err), tc.want)
+			}
+			if n := strings.Count(err.Error(), "("); n > 1 {
+				t.Errorf("%q gives %d remedies, want at most one", err, n)
+			}
+		})
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/patchnight/patchnight/pkg/exit"
 )
 
 // Kind classifies a failure on one host.
@@ -57,6 +59,20 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// ExitCode is the process exit code of the failure (pkg/exit.Coder): a host that refused
+// the credentials or denied access is exit.NoPerm, one that cannot be reached (connection
+// refused, reset or timed out, name not resolved) is exit.Unavailable, anything else
+// exit.Failed.
+func (e *Error) ExitCode() int {
+	switch e.Kind {
+	case KindAuth:
+		return exit.NoPerm
+	case KindUnreachable:
+		return exit.Unavailable
+	}
+	return exit.Failed
+}
 
 // Transient reports whether a retry may succeed: unreachable (except an unknown host
 // name), timeout and quota.
@@ -252,13 +268,16 @@ func (c *Client) classify(parent, opCtx context.Context, op string, err error, e
 	case errors.As(err, &dns):
 		e.Kind, e.Message = KindUnreachable, fmt.Sprintf("cannot resolve %s", c.host)
 		e.Code, e.permanent = "dns", dns.IsNotFound
+		e.Hint = "check the host name and DNS"
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		e.Kind = KindUnreachable
 		switch {
 		case opErr.Timeout():
-			e.Message, e.Code = fmt.Sprintf("no answer to connect on port %s within %s (host off or filtered)", port, c.cfg.ConnectTimeout), "connect-timeout"
+			e.Message, e.Code = fmt.Sprintf("no answer to connect on port %s within %s", port, c.cfg.ConnectTimeout), "connect-timeout"
+			e.Hint = "the host is off, or a firewall drops the port"
 		case errors.Is(err, syscall.ECONNREFUSED):
-			e.Message, e.Code = fmt.Sprintf("connection refused on port %s (WinRM not listening?)", port), "refused"
+			e.Message, e.Code = fmt.Sprintf("connection refused on port %s", port), "refused"
+			e.Hint = "check that WinRM listens on port " + port + " of the host (winrm quickconfig) and the firewall lets it through"
 		default:
 			e.Message, e.Code = fmt.Sprintf("cannot connect on port %s: %s", port, c.creds.scrub(opErr.Err.Error())), "connect"
 		}

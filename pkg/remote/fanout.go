@@ -78,8 +78,9 @@ type Summary struct {
 }
 
 // ExitCode maps the summary to patchnight's exit codes: 0 when every host succeeded, 2
-// (partial) when some failed, 77 when all failed on authentication, 1 when all failed
-// otherwise or the run was canceled with nothing done.
+// (partial) when some failed, 77 when all failed on authentication, 69 when all failed
+// because they could not be reached, 1 when all failed otherwise (or for mixed reasons) or
+// the run was canceled with nothing done.
 func (s Summary) ExitCode() int {
 	bad := s.Failed + s.Canceled
 	switch {
@@ -89,6 +90,8 @@ func (s Summary) ExitCode() int {
 		return exit.Partial
 	case s.Failed > 0 && s.ByReason[string(KindAuth)] == s.Failed && s.Canceled == 0:
 		return exit.NoPerm
+	case s.Failed > 0 && s.ByReason[string(KindUnreachable)] == s.Failed && s.Canceled == 0:
+		return exit.Unavailable
 	default:
 		return exit.Failed
 	}

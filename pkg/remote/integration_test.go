@@ -328,6 +328,9 @@ func testWrongPassword(t *testing.T, rec *recorder) {
 			if e.Message != want {
 				t.Errorf("message %q, want %q", e.Message, want)
 			}
+			if code := exit.Code(err); code != exit.NoPerm {
+				t.Errorf("exit code %d, want %d (authentication refused)", code, exit.NoPerm)
+			}
 			if strings.Contains(err.Error(), "not-the-") || strings.Contains(err.Error(), "invalid content type") {
 				t.Errorf("error %q", err)
 			}
@@ -456,8 +459,14 @@ func testTransientFaults(t *testing.T, rec *recorder) {
 		return d.DialContext(ctx, "tcp", dead)
 	}
 	cd := newClient(t, "down.lab.test", cfgDead, labCreds)
-	if e := wantKind(t, rec, cd.Run(context.Background(), "client-logged-on", nil, nil), remote.KindUnreachable); e.Code != "refused" || !e.Transient() {
+	refused := cd.Run(context.Background(), "client-logged-on", nil, nil)
+	if e := wantKind(t, rec, refused, remote.KindUnreachable); e.Code != "refused" || !e.Transient() || e.Hint == "" {
 		t.Errorf("refused: %+v", e)
+	}
+	// The exit code is decided here, where the failure is understood: a port that refuses
+	// is an unreachable dependency (69), through any wrapping.
+	if code := exit.Code(fmt.Errorf("scan: %w", refused)); code != exit.Unavailable {
+		t.Errorf("connection refused: exit code %d, want %d", code, exit.Unavailable)
 	}
 
 	// Through FanOut: quota is retried and stays quota, a one-time reset is retried and

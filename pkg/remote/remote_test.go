@@ -236,6 +236,8 @@ func TestSummary(t *testing.T) {
 		{remote.Summary{Total: 4, OK: 1, Failed: 3, Retries: 2, ByReason: map[string]int{"timeout": 2, "quota": 1}}, 2, "4 hosts: 1 ok, 3 failed (timeout 2, quota 1); 2 retries, 0s"},
 		{remote.Summary{Total: 2, Failed: 2, ByReason: map[string]int{"auth": 2}}, exit.NoPerm, "2 hosts: 0 ok, 2 failed (auth 2); 0 retries, 0s"},
 		{remote.Summary{Total: 2, Failed: 2, ByReason: map[string]int{"auth": 1, "tls": 1}}, exit.Failed, "2 hosts: 0 ok, 2 failed (auth 1, tls 1); 0 retries, 0s"},
+		{remote.Summary{Total: 2, Failed: 2, ByReason: map[string]int{"unreachable": 2}}, exit.Unavailable, "2 hosts: 0 ok, 2 failed (unreachable 2); 0 retries, 0s"},
+		{remote.Summary{Total: 2, Failed: 2, ByReason: map[string]int{"unreachable": 1, "timeout": 1}}, exit.Failed, "2 hosts: 0 ok, 2 failed (timeout 1, unreachable 1); 0 retries, 0s"},
 		{remote.Summary{Total: 3, OK: 1, Canceled: 2, Duplicates: 1}, 2, "3 hosts: 1 ok, 0 failed, 2 canceled, 1 duplicates skipped; 0 retries, 0s"},
 	} {
 		if tc.s.ExitCode() != tc.code || tc.s.String() != tc.text {

@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
@@ -155,6 +156,27 @@ func openSQLServer(ctx context.Context, dsn string) (*DB, error) {
 	return d, nil
 }
 
+// unreachableReason says in a few words why SQL Server could not be reached: the driver's
+// text repeats the address and the socket library's words ("unable to open tcp connection
+// with host ...: dial tcp ...: connect: connection refused"). Other causes keep the
+// (scrubbed) driver text.
+func unreachableReason(err error, scrubbed string) string {
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(err, &dns):
+		return "the host name does not resolve"
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
+		return "no answer in time"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "no answer in time"
+	}
+	return scrubbed
+}
+
 // classify turns a connection error into an exit-coded error without leaking secrets.
 func classify(err error, where string, u *url.URL) error {
 	msg := errors.New(scrub(err.Error(), u))
@@ -166,7 +188,7 @@ func classify(err error, where string, u *url.URL) error {
 	var oe *net.OpError
 	if errors.As(err, &oe) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
 		strings.Contains(err.Error(), "unable to open tcp connection") {
-		return exit.Wrap(exit.Unavailable, msg, "check the host, port, firewall and that SQL Server is running", "cannot reach SQL Server at %s", where)
+		return exit.Wrap(exit.Unavailable, errors.New(unreachableReason(err, msg.Error())), "check the host, port, firewall and that SQL Server is running", "cannot reach SQL Server at %s", where)
 	}
 	if strings.Contains(strings.ToLower(err.Error()), "login") {
 		return exit.Wrap(exit.NoPerm, msg, "check the account and its rights on the site database", "SQL login failed at %s", where)

@@ -152,6 +152,9 @@ func TestOpenErrors(t *testing.T) {
 			if strings.Contains(err.Error(), "Pa55word") {
 				t.Errorf("password in error: %v", err)
 			}
+			if strings.Contains(err.Error(), "dial tcp") || strings.Contains(err.Error(), "unable to open tcp connection") {
+				t.Errorf("the driver's words in the error: %v", err)
+			}
 		})
 	}
 	db, err := site.Open(context.Background(), "sqlite:"+empty)
