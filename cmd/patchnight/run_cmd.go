@@ -161,18 +161,15 @@ func newNightCmd(app *App) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			unlock, err := lock.Try(cfg.Profile.StateDir)
-			if err != nil {
-				return err
-			}
-			defer unlock()
 			r, done, err := app.nightEnv(ctx, planFile, month)
 			if err != nil {
 				return err
 			}
 			defer done()
-			fmt.Fprintf(app.IO.Out, "night of %s (Patch Tuesday %s), update group %s, run %d\n", r.Month,
-				r.Month.PatchTuesday(r.Loc).Format("2006-01-02"), r.Group().Title, r.Run().ID)
+			// The night holds the lock only while a step runs, not while it sleeps.
+			r.Env.Lock = func(ctx context.Context) (func(), error) { return lock.Wait(ctx, cfg.Profile.StateDir, 5*time.Second) }
+			fmt.Fprintf(app.IO.Out, "night of %s (Patch Tuesday %s), update group %s\n", r.Month,
+				r.Month.PatchTuesday(r.Loc).Format("2006-01-02"), r.Group().Title)
 			return r.Night(ctx)
 		},
 	}
@@ -255,9 +252,5 @@ func (a *App) printMorning(m *report.Morning, out string) error {
 	if a.Format() == output.HTML {
 		return a.writeHTML(out, func(w io.Writer) error { return html.Morning(w, m) })
 	}
-	if a.Format() == output.Table {
-		fmt.Fprintln(a.IO.Out, report.Headline(m))
-		fmt.Fprintln(a.IO.Out)
-	}
-	return a.Print(m)
+	return a.Print(m) // the first table's title is the headline
 }
