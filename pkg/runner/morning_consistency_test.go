@@ -98,7 +98,7 @@ func TestMorningReportConsistency(t *testing.T) {
 	const inScope = `FROM lab_host h JOIN lab_collection_member cm ON cm.ResourceID = h.ResourceID AND cm.CollectionID = 'LAB00010'
 		WHERE h.IsClient = 1 AND h.Obsolete = 0 AND h.Decommissioned = 0`
 	var members, eligible int64
-	if err := raw.QueryRow(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN h.Active = 1 AND h.ClientCheckPass = 1 THEN 1 ELSE 0 END), 0) ` + inScope).
+	if err := raw.QueryRow(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN h.Active = 1 AND h.ClientCheckPass = 1 THEN 1 ELSE 0 END), 0) `+inScope).
 		Scan(&members, &eligible); err != nil {
 		t.Fatal(err)
 	}
