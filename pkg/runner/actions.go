@@ -304,13 +304,13 @@ func (r *Runner) restart(ctx context.Context, c client.Runner, s night.Step, rec
 	return "restarting", rec(actRestart, journal.OutcomeOK, "restarting", 0)
 }
 
-// barrierShare says what a barrier's percentage is of: "1,812 of the step's 1,984 target
-// machines scan-current (91%)". The denominator is the step's targets still in scope.
+// barrierShare says what a barrier's percentage is of: "1812 of the step's 1984 target
+// machines scan-current, 91%". The denominator is the step's targets still in scope.
 func barrierShare(met, total int, c night.Condition) string {
 	if total == 0 {
 		return fmt.Sprintf("none of the step's target machines is left to be %s", c)
 	}
-	return fmt.Sprintf("%d of the step's %d target machines %s (%.0f%%)", met, total, c, 100*float64(met)/float64(total))
+	return fmt.Sprintf("%d of the step's %d target machines %s, %.0f%%", met, total, c, 100*float64(met)/float64(total))
 }
 
 // barrier waits until the condition holds for percent of the targets, or the timeout.

@@ -365,8 +365,10 @@ func OKMeaning(a night.Action) string {
 		return "restarting"
 	case night.InstallAndRestart:
 		return "installed (restarting, or no restart needed)"
-	case night.NotifyScan, night.NotifyMissing:
-		return "told or scanned"
+	case night.NotifyScan:
+		return "told or scan started"
+	case night.NotifyMissing:
+		return "told"
 	}
 	return "ok"
 }
