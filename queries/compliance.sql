@@ -10,7 +10,9 @@
 -- scans it as site.Flag.
 -- Parameters: @collection ('' = all clients), @group (SUG CI_ID, 0 = any), @article and
 -- @bulletin ('' = any; validated by the caller), @all (1 = every update CI, 0 = only updates
--- some client in scope requires or has installed).
+-- some client in scope requires or has installed), @eligible (1 = only the night's eligible
+-- machines: active and passing the client check, as night_host_state.sql defines them, so
+-- that the morning report's per-update rows add up to its denominator).
 WITH scope AS (
     SELECT s.ResourceID
     FROM v_R_System s
@@ -19,6 +21,9 @@ WITH scope AS (
       AND COALESCE(s.Decommissioned0, 0) = 0
       AND (@collection = '' OR s.ResourceID IN (SELECT fcm.ResourceID FROM v_FullCollectionMembership fcm
                                                  WHERE fcm.CollectionID = @collection))
+      AND (@eligible = 0 OR (COALESCE(s.Active0, 0) = 1
+                             AND s.ResourceID IN (SELECT cdr.MachineID FROM v_CombinedDeviceResources cdr
+                                                  WHERE cdr.ClientCheckPass = 1)))
 ),
 total AS (
     SELECT COUNT(*) AS Clients FROM scope

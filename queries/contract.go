@@ -102,7 +102,7 @@ func Contracts() []Contract {
 		{"collection_sug_updates", []Param{{"group", Int}}, cols("CI_ID", "int", "ArticleID", "string", "BulletinID", "string",
 			"Title", "string", "IsExpired", "flag", "IsSuperseded", "flag")},
 		{"collection_update_lookup", str("article", "bulletin"), cols("CI_ID", "int", "ArticleID", "string", "BulletinID", "string", "Title", "string")},
-		{"compliance", []Param{{"all", Int}, {"article", String}, {"bulletin", String}, {"collection", String}, {"group", Int}},
+		{"compliance", []Param{{"all", Int}, {"article", String}, {"bulletin", String}, {"collection", String}, {"eligible", Int}, {"group", Int}},
 			cols("CI_ID", "int", "ArticleID", "string", "BulletinID", "string", "Title", "string", "Severity", "int",
 				"IsSuperseded", "flag", "Required", "int", "Installed", "int", "NotRequired", "int", "Clients", "int")},
 		{"doctor_group_deployments", []Param{{"group", Int}}, cols("AssignmentID", "int", "AssignmentName", "string", "CollectionID", "string")},

@@ -169,10 +169,11 @@ func (a *App) demo(ctx context.Context, dir string, opt lab.Options, concurrency
 			return err
 		}
 	}
-	fmt.Fprintln(w, report.Headline(m))
-	fmt.Fprintln(w)
 	if err := output.Write(w, a.Format(), m); err != nil {
 		return err
+	}
+	if !keep {
+		fmt.Fprintf(w, "\nThe report files named above are in a temporary folder, deleted when the demo ends; keep them with --keep DIR\n")
 	}
 	if keep {
 		fmt.Fprintf(w, "\nThe lab and the journal stay in %s: patchnight lab serve --db %s, then patchnight --config %s/patchnight-lab.yaml history\n",

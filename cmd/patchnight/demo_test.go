@@ -37,6 +37,14 @@ func TestDemoNightAndReportInBrowser(t *testing.T) {
 		t.Fatalf("no headline in the demo output:\n%s", out)
 	}
 	pct := m[1]
+	// The headline once, above the report (it is the first table's title), not twice.
+	if n := len(regexp.MustCompile(`(?m)^Patched on the night: `).FindAllString(out, -1)); n != 1 {
+		t.Errorf("the headline starts %d lines, want 1:\n%s", n, out)
+	}
+	// The report paths the report step printed are in a folder the demo deletes: it says so.
+	if !strings.Contains(out, "temporary folder, deleted when the demo ends") {
+		t.Errorf("the demo prints report paths in a folder it deletes without saying so")
+	}
 	bin, ok := browsertest.Need(t)
 	if !ok {
 		return

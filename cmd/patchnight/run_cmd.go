@@ -95,18 +95,16 @@ type runOptions struct {
 	Out  io.Writer
 }
 
-// newRunOptions returns options wired to the app's session and state folder.
-func newRunOptions(app *App, wait bool) *runOptions {
+// newRunOptions returns options wired to the app's session and state folder. The lock
+// waits a moment for another runner's step to end.
+func newRunOptions(app *App) *runOptions {
 	return &runOptions{
 		Lock: func(ctx context.Context) (func(), error) {
 			cfg, err := app.Config()
 			if err != nil {
 				return nil, err
 			}
-			if wait {
-				return lock.Wait(ctx, cfg.Profile.StateDir, 5*time.Second)
-			}
-			return lock.Try(cfg.Profile.StateDir)
+			return lock.Wait(ctx, cfg.Profile.StateDir, 5*time.Second)
 		},
 		Env: app.nightEnv,
 		Out: app.IO.Out,
@@ -114,7 +112,7 @@ func newRunOptions(app *App, wait bool) *runOptions {
 }
 
 func newRunCmd(app *App, runF func(context.Context, *runOptions) error) *cobra.Command {
-	opts := newRunOptions(app, true)
+	opts := newRunOptions(app)
 	cmd := &cobra.Command{
 		Use:   "run STEP",
 		Short: "Run one step of the night (what a scheduled task calls)",
@@ -165,7 +163,7 @@ func runStep(ctx context.Context, opts *runOptions) error {
 }
 
 func newNightCmd(app *App, runF func(context.Context, *runOptions) error) *cobra.Command {
-	opts := newRunOptions(app, false)
+	opts := newRunOptions(app)
 	cmd := &cobra.Command{
 		Use:   "night",
 		Short: "Run the whole night from a console, waiting for each step's time",
@@ -181,13 +179,19 @@ func newNightCmd(app *App, runF func(context.Context, *runOptions) error) *cobra
 	return cmd
 }
 
-// runNight runs the whole night under the state folder's lock.
+// runNight runs the whole night. It holds the state folder's lock only while a step runs,
+// not while it sleeps until the next one, so a scheduled run of a step in between is not
+// kept waiting (README, "How a night runs").
 func runNight(ctx context.Context, opts *runOptions) error {
-	return withRunner(ctx, opts, func(r *runner.Runner) error {
-		fmt.Fprintf(opts.Out, "night of %s (Patch Tuesday %s), update group %s, run %d\n", r.Month,
-			r.Month.PatchTuesday(r.Loc).Format("2006-01-02"), r.Group().Title, r.Run().ID)
-		return r.Night(ctx)
-	})
+	r, done, err := opts.Env(ctx, opts.Plan, opts.Month)
+	if err != nil {
+		return err
+	}
+	defer done()
+	r.Env.Lock = opts.Lock
+	fmt.Fprintf(opts.Out, "night of %s (Patch Tuesday %s), update group %s\n", r.Month,
+		r.Month.PatchTuesday(r.Loc).Format("2006-01-02"), r.Group().Title)
+	return r.Night(ctx)
 }
 
 func newReportMorningCmd(app *App) *cobra.Command {
@@ -270,9 +274,5 @@ func (a *App) printMorning(m *report.Morning, out string) error {
 	if a.Format() == output.HTML {
 		return a.writeHTML(out, func(w io.Writer) error { return html.Morning(w, m) })
 	}
-	if a.Format() == output.Table {
-		fmt.Fprintln(a.IO.Out, report.Headline(m))
-		fmt.Fprintln(a.IO.Out)
-	}
-	return a.Print(m)
+	return a.Print(m) // the first table's title is the headline
 }

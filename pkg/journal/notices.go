@@ -166,3 +166,25 @@ func (j *DB) Notices(ctx context.Context, host string) ([]Notice, error) {
 	}
 	return out, rows.Err()
 }
+
+// DeliveredNotices counts the notices delivered in run per machine (upper-cased name), of
+// both kinds: what the morning report's Notices column shows. A notice shown at one time
+// (to several users, or about several updates) counts once, as NoticeCount counts.
+func (j *DB) DeliveredNotices(ctx context.Context, run RunID) (map[string]int, error) {
+	rows, err := j.db.QueryContext(ctx, `SELECT UPPER(host), COUNT(DISTINCT at) FROM notices
+		WHERE run = ? AND delivered = 1 GROUP BY UPPER(host)`, run)
+	if err != nil {
+		return nil, fmt.Errorf("journal: delivered notices of run %d: %w", run, err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var host string
+		var n int
+		if err := rows.Scan(&host, &n); err != nil {
+			return nil, fmt.Errorf("journal: delivered notices of run %d: %w", run, err)
+		}
+		out[host] = n
+	}
+	return out, rows.Err()
+}

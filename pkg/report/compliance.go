@@ -23,6 +23,9 @@ type Scope struct {
 	Group      *site.UpdateGroup   `json:"update_group,omitempty"`
 	Update     *fleet.UpdateRef    `json:"update,omitempty"`
 	All        bool                `json:"all_updates,omitempty"` // every update CI, not only those some client requires or has
+	// Eligible keeps only the night's eligible machines (active, passing the client check):
+	// the morning report's per-update rows are over its denominator, not the collection.
+	Eligible bool `json:"eligible_only,omitempty"`
 }
 
 // scanCompliance reads one row of queries/compliance.sql. IsSuperseded is bit on SQL
@@ -73,7 +76,10 @@ type Compliance struct {
 
 // ComplianceReport runs the compliance query for scope.
 func ComplianceReport(ctx context.Context, db *site.DB, scope Scope) (*Compliance, error) {
-	p := site.Params{"collection": "", "group": int64(0), "article": "", "bulletin": "", "all": int64(0)}
+	p := site.Params{"collection": "", "group": int64(0), "article": "", "bulletin": "", "all": int64(0), "eligible": int64(0)}
+	if scope.Eligible {
+		p["eligible"] = int64(1)
+	}
 	if scope.Collection != nil {
 		p["collection"] = scope.Collection.ID
 	}

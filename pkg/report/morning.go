@@ -26,7 +26,8 @@ type Morning struct {
 	Benchmark float64 `json:"benchmark_percent"`
 	// BurnDown is the patched share after each step, in order.
 	BurnDown []BurnPoint `json:"burn_down"`
-	// ByUpdate is compliance per update of the group over the eligible machines.
+	// ByUpdate is compliance per update of the group over the eligible machines: each row's
+	// required, installed, not required and unknown add up to Eligible.
 	ByUpdate []UpdateCompliance `json:"by_update"`
 	// ByLocation is the patched share per location (AD site) or subnet.
 	ByLocation []GroupShare `json:"by_location"`
@@ -89,6 +90,6 @@ type HostIssue struct {
 	Reasons    []string   `json:"reasons"`     // e.g. "install failed 0x80070643", "told 4 times"
 	Missing    []string   `json:"missing"`     // updates still missing, e.g. KB5071234
 	ErrorCodes []string   `json:"error_codes"` // distinct error codes seen, 0x...
-	Notices    int        `json:"notices"`     // notices delivered for the missing updates
+	Notices    int        `json:"notices"`     // notices delivered to its users during the night's run (journal), each time counted once
 	LastSeen   *time.Time `json:"last_seen,omitempty"`
 }

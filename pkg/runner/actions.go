@@ -302,6 +302,15 @@ func (r *Runner) restart(ctx context.Context, c client.Runner, s night.Step, rec
 	return "restarting", rec(actRestart, journal.OutcomeOK, "restarting", 0)
 }
 
+// barrierShare says what a barrier's percentage is of: "1812 of the step's 1984 target
+// machines scan-current, 91%". The denominator is the step's targets still in scope.
+func barrierShare(met, total int, c night.Condition) string {
+	if total == 0 {
+		return fmt.Sprintf("none of the step's target machines is left to be %s", c)
+	}
+	return fmt.Sprintf("%d of the step's %d target machines %s, %.0f%%", met, total, c, 100*float64(met)/float64(total))
+}
+
 // barrier waits until the condition holds for percent of the targets, or the timeout.
 func (r *Runner) barrier(ctx context.Context, b *night.Barrier, targets []target) (string, error) {
 	want := map[int64]bool{}
@@ -345,10 +354,10 @@ func (r *Runner) barrier(ctx context.Context, b *night.Barrier, targets []target
 		}
 		now := r.Env.Clock.Now()
 		if pct >= float64(b.Percent) {
-			return fmt.Sprintf("barrier met: %.0f%% %s", pct, b.Condition), nil
+			return fmt.Sprintf("barrier met: %s (wanted %d%%)", barrierShare(met, total, b.Condition), b.Percent), nil
 		}
 		if !now.Before(deadline) {
-			return fmt.Sprintf("barrier timed out at %.0f%% %s (wanted %d%%)", pct, b.Condition, b.Percent), nil
+			return fmt.Sprintf("barrier timed out: %s (wanted %d%%)", barrierShare(met, total, b.Condition), b.Percent), nil
 		}
 		wait := r.Env.BarrierPoll
 		if rest := deadline.Sub(now); rest < wait {

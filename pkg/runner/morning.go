@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -79,8 +80,10 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 			At: at, Patched: mt.Patched, Eligible: mt.Eligible, PatchedPct: share(mt.Patched, mt.Eligible),
 			Hosts: int64(s.Counts.Hosts), Failed: int64(s.Counts.Failed)})
 	}
-	// What the journal knows per host: the last outcome per action, and wakes that failed.
+	// What the journal knows per host: the last outcome per action, the last failed attempt
+	// (what "retries exhausted" hides), and the notices delivered.
 	last := map[string]map[string]journal.HostOutcome{}
+	lastFailure := map[string]journal.HostOutcome{}
 	installs := map[string]int64{}
 	err = j.EachHostOutcome(ctx, journal.Filter{Run: run.ID}, func(o journal.HostOutcome) error {
 		if o.Action == actInstall {
@@ -89,6 +92,9 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 			}
 		}
 		k := strings.ToUpper(o.Host)
+		if o.Outcome.Failure() {
+			lastFailure[k] = o
+		}
 		if last[k] == nil {
 			last[k] = map[string]journal.HostOutcome{}
 		}
@@ -97,6 +103,12 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 	})
 	if err != nil {
 		return nil, err
+	}
+	notices := map[string]int{}
+	if run.ID != 0 {
+		if notices, err = j.DeliveredNotices(ctx, run.ID); err != nil {
+			return nil, err
+		}
 	}
 	escalated := map[string]int{}
 	if r.Env.Notifier != nil {
@@ -128,7 +140,11 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 			loc.Patched++
 			return nil
 		}
-		reason, issue := r.whyNot(h, last[strings.ToUpper(h.Name)], escalated[strings.ToUpper(h.Name)])
+		k := strings.ToUpper(h.Name)
+		reason, issue := r.whyNot(h, last[k], escalated[k], lastFailure[k])
+		if issue != nil {
+			issue.Notices = notices[k]
+		}
 		stopped[reason]++
 		if issue != nil {
 			m.NeedsPerson = append(m.NeedsPerson, *issue)
@@ -157,7 +173,7 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 	}
 	sort.Slice(m.ByLocation, func(i, k int) bool { return m.ByLocation[i].Name < m.ByLocation[k].Name })
 	sort.Slice(m.NeedsPerson, func(i, k int) bool { return m.NeedsPerson[i].Name < m.NeedsPerson[k].Name })
-	comp, err := report.ComplianceReport(ctx, r.Env.Site, report.Scope{Collection: r.scope, Group: r.group})
+	comp, err := report.ComplianceReport(ctx, r.Env.Site, report.Scope{Collection: r.scope, Group: r.group, Eligible: true})
 	if err != nil {
 		return nil, err
 	}
@@ -194,8 +210,11 @@ func burnDownAction(a night.Action) bool {
 
 // whyNot names the first reason that applies to an unpatched eligible machine, in the
 // order the morning report lists them, and says whether a person should look at it.
-func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, notices int) (string, *report.HostIssue) {
-	issue := &report.HostIssue{Name: h.Name, Location: h.Location, Missing: []string{}, ErrorCodes: []string{}, Notices: notices}
+// escalated is the machine's notice count when it was escalated (0: not escalated);
+// lastFail is its last failed attempt of the night (zero when none).
+func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escalated int, lastFail journal.HostOutcome) (string, *report.HostIssue) {
+	notices := escalated
+	issue := &report.HostIssue{Name: h.Name, Location: h.Location, Missing: []string{}, ErrorCodes: []string{}}
 	if h.LastOnline.Valid {
 		t := h.LastOnline.Time
 		issue.LastSeen = &t
@@ -232,6 +251,7 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, notice
 		reason = "logged-on deferral"
 	case anyOutcome(last, journal.RetriesExhausted):
 		reason = "retries exhausted"
+		issue.Reasons = append(issue.Reasons, exhausted(lastFail))
 		person = true
 	case notices > 0:
 		reason = "escalated"
@@ -239,10 +259,15 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, notice
 	default:
 		reason = "install not finished"
 	}
-	issue.Reasons = append(issue.Reasons, strings.TrimSpace(reason))
+	if reason != "retries exhausted" {
+		issue.Reasons = append(issue.Reasons, strings.TrimSpace(reason))
+	}
 	if anyOutcome(last, journal.RetriesExhausted) && reason != "retries exhausted" {
-		issue.Reasons = append(issue.Reasons, "retries exhausted")
+		issue.Reasons = append(issue.Reasons, exhausted(lastFail))
 		person = true
+	}
+	if code := fleet.HResult(lastFail.ErrorCode); code != "" && !slices.Contains(issue.ErrorCodes, code) {
+		issue.ErrorCodes = append(issue.ErrorCodes, code)
 	}
 	if notices > 0 && reason != "escalated" {
 		issue.Reasons = append(issue.Reasons, fmt.Sprintf("escalated after %d notices", notices))
@@ -252,6 +277,22 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, notice
 		return strings.TrimSpace(reason), nil
 	}
 	return strings.TrimSpace(reason), issue
+}
+
+// exhausted is the "retries exhausted" reason with the failure behind it: "retries
+// exhausted; last failure: install unreachable: connection refused (0x80072EE2)".
+func exhausted(f journal.HostOutcome) string {
+	if f.Outcome == "" {
+		return "retries exhausted"
+	}
+	s := "retries exhausted; last failure: " + f.Action + " " + string(f.Outcome)
+	if f.Reason != "" {
+		s += ": " + f.Reason
+	}
+	if code := fleet.HResult(f.ErrorCode); code != "" {
+		s += " (" + code + ")"
+	}
+	return s
 }
 
 func anyOutcome(last map[string]journal.HostOutcome, o journal.Outcome) bool {
@@ -294,8 +335,12 @@ func (r *Runner) stepLabel(s journal.Step) string {
 // baselineStep is the journal step that holds the measurement before the night.
 const baselineStep = "before-night"
 
-// Baseline measures the patched share before the first step, once per run.
+// Baseline measures the patched share before the first step, once per run; it opens the
+// run if needed. Night and Step call it when the first step is due, never earlier.
 func (r *Runner) Baseline(ctx context.Context) error {
+	if err := r.begin(ctx); err != nil {
+		return err
+	}
 	first := r.timeline[0].Time
 	st, _, err := r.Env.Journal.BeginStep(ctx, journal.StepSpec{Run: r.run.ID, Step: baselineStep, Occurrence: baselineStep,
 		Action: "measure", Planned: first})

@@ -13,10 +13,13 @@ import (
 // runner's clock) and runs it; occurrences already finished are skipped, so a night
 // killed half-way and started again carries on where it stopped. Occurrences whose
 // time limit passed before they could start are recorded as aborted, not run late.
+//
+// The journal records only what happened: the run is opened, and the "before the night"
+// baseline measured, when the first occurrence is due, not when the night is started (it
+// may be started days early). With Env.Lock set, the lock is held while an occurrence runs
+// and released while the night sleeps, so scheduled steps are never kept waiting by an
+// idle night; a step the night finds already done by such a task is skipped.
 func (r *Runner) Night(ctx context.Context) error {
-	if err := r.Baseline(ctx); err != nil {
-		return err
-	}
 	var failed int
 	for _, occ := range r.timeline {
 		now := r.Env.Clock.Now()
@@ -29,13 +32,13 @@ func (r *Runner) Night(ctx context.Context) error {
 					return err
 				}
 			}
-		} else if !occ.Deadline().IsZero() && now.After(occ.Deadline()) {
-			if err := r.missed(ctx, occ); err != nil {
-				return err
-			}
-			continue
 		}
-		res, err := r.RunOccurrence(ctx, occ)
+		unlock, err := r.lock(ctx)
+		if err != nil {
+			return err
+		}
+		res, err := r.occurrence(ctx, occ)
+		unlock()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -44,7 +47,7 @@ func (r *Runner) Night(ctx context.Context) error {
 			failed++
 			continue
 		}
-		if res.Step.Status == journal.Failed {
+		if res != nil && res.Step.Status == journal.Failed {
 			failed++
 		}
 	}
@@ -52,12 +55,43 @@ func (r *Runner) Night(ctx context.Context) error {
 	if failed > 0 {
 		status = journal.Partial
 	}
+	unlock, err := r.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := r.begin(ctx); err != nil {
+		return err
+	}
 	return r.Env.Journal.FinishRun(ctx, r.run.ID, status)
+}
+
+// occurrence runs one occurrence of the night under the lock: the baseline first (once),
+// then the step, or records it missed when its time limit passed before it could start.
+func (r *Runner) occurrence(ctx context.Context, occ night.Occurrence) (*StepResult, error) {
+	if err := r.Baseline(ctx); err != nil {
+		return nil, err
+	}
+	if dl := occ.Deadline(); !dl.IsZero() && r.Env.Clock.Now().After(dl) {
+		return nil, r.missed(ctx, occ)
+	}
+	return r.RunOccurrence(ctx, occ)
+}
+
+// lock takes Env.Lock if there is one.
+func (r *Runner) lock(ctx context.Context) (func(), error) {
+	if r.Env.Lock == nil {
+		return func() {}, nil
+	}
+	return r.Env.Lock(ctx)
 }
 
 // missed records an occurrence whose window passed before it could start (the machine
 // was off, the runner was stopped).
 func (r *Runner) missed(ctx context.Context, occ night.Occurrence) error {
+	if err := r.begin(ctx); err != nil {
+		return err
+	}
 	st, _, err := r.Env.Journal.BeginStep(ctx, journal.StepSpec{Run: r.run.ID, Step: occ.StepID, Occurrence: occ.ID,
 		Action: string(occ.Step.Action), Planned: occ.Time})
 	if err != nil {

@@ -93,6 +93,11 @@ type Env struct {
 	// AfterAction is called after every step's actions and every barrier poll, before the
 	// site is read again (the lab re-evaluates its collections there). Optional.
 	AfterAction func(ctx context.Context) error
+	// Lock, when set, takes the single-runner lock; Night holds it only while it works (a
+	// step, the baseline, closing the run) and never while it sleeps until the next step,
+	// so a scheduled `run STEP` is not kept waiting by an idle night. Nil: no lock (the
+	// caller holds one for the whole call, as `run STEP` does).
+	Lock func(ctx context.Context) (unlock func(), err error)
 }
 
 // Runner runs one month's night of a plan.
@@ -102,15 +107,17 @@ type Runner struct {
 	Month night.Month
 	Env   Env
 
-	run      journal.Run
+	run      journal.Run // ID 0 until the run is opened (the first step that is due)
+	spec     journal.RunSpec
 	group    *site.UpdateGroup
 	scopeID  string
 	scope    *site.CollectionRef
 	timeline []night.Occurrence
 }
 
-// New prepares a runner: it resolves the update group and the scope and opens (or resumes)
-// the month's run in the journal.
+// New prepares a runner: it resolves the update group and the scope and finds the month's
+// run in the journal if there is one. It opens none: the run is opened by the first step
+// that actually runs, so a task that fires on another day leaves no trace in the journal.
 func New(ctx context.Context, p *night.Plan, loc *time.Location, m night.Month, env Env) (*Runner, error) {
 	if env.Clock == nil {
 		env.Clock = RealClock{}
@@ -128,19 +135,40 @@ func New(ctx context.Context, p *night.Plan, loc *time.Location, m night.Month, 
 	if err := r.resolve(ctx); err != nil {
 		return nil, err
 	}
-	run, resumed, err := env.Journal.BeginRun(ctx, journal.RunSpec{Plan: p.Name, Month: m.String(),
-		PatchTuesday: m.PatchTuesday(loc).Format("2006-01-02"), TimeZone: loc.String()})
+	r.spec = journal.RunSpec{Plan: p.Name, Month: m.String(),
+		PatchTuesday: m.PatchTuesday(loc).Format("2006-01-02"), TimeZone: loc.String()}
+	run, found, err := env.Journal.FindRun(ctx, r.spec.Plan, r.spec.Month)
 	if err != nil {
 		return nil, err
 	}
-	r.run = run
-	if resumed {
-		env.Log.Info("resuming the month's run", "run", run.ID, "month", m.String())
+	if found {
+		r.run = run
+	} else {
+		r.run = journal.Run{Plan: r.spec.Plan, Month: r.spec.Month, PatchTuesday: r.spec.PatchTuesday,
+			TimeZone: r.spec.TimeZone, Status: journal.Running}
 	}
 	return r, nil
 }
 
-// Run is the journal's run.
+// begin opens (or resumes) the month's run in the journal, once.
+func (r *Runner) begin(ctx context.Context) error {
+	if r.run.ID != 0 {
+		return nil
+	}
+	run, resumed, err := r.Env.Journal.BeginRun(ctx, r.spec)
+	if err != nil {
+		return err
+	}
+	r.run = run
+	if resumed {
+		r.Env.Log.Info("resuming the month's run", "run", run.ID, "month", r.spec.Month)
+	} else {
+		r.Env.Log.Info("opened the month's run", "run", run.ID, "month", r.spec.Month)
+	}
+	return nil
+}
+
+// Run is the journal's run; its ID is 0 while no step of the month has run yet.
 func (r *Runner) Run() journal.Run { return r.run }
 
 // Group is the night's software update group.
@@ -220,6 +248,9 @@ type StepResult struct {
 // measurement, and the summary line.
 func (r *Runner) RunOccurrence(ctx context.Context, occ night.Occurrence) (*StepResult, error) {
 	j := r.Env.Journal
+	if err := r.begin(ctx); err != nil {
+		return nil, err
+	}
 	st, resumed, err := j.BeginStep(ctx, journal.StepSpec{Run: r.run.ID, Step: occ.StepID, Occurrence: occ.ID,
 		Action: string(occ.Step.Action), Planned: occ.Time})
 	if err != nil {
@@ -268,7 +299,7 @@ func (r *Runner) RunOccurrence(ctx context.Context, occ night.Occurrence) (*Step
 	c := fin.Counts
 	hosts := ""
 	if c.Hosts > 0 {
-		hosts = fmt.Sprintf("%d hosts: %d ok, %d failed, %d skipped; ", c.Hosts, c.OK, c.Failed, c.Skipped)
+		hosts = fmt.Sprintf("%d hosts: %d %s, %d failed, %d skipped; ", c.Hosts, c.OK, OKMeaning(occ.Step.Action), c.Failed, c.Skipped)
 	}
 	if note != "" {
 		note += "; "
@@ -317,6 +348,29 @@ func (r *Runner) act(ctx context.Context, occ night.Occurrence, st journal.Step)
 		return r.report(ctx)
 	}
 	return "", journal.Failed, fmt.Errorf("action %s is not known to this runner", s.Action)
+}
+
+// OKMeaning says what a host counted "ok" in a step of action a is: what the step line
+// prints instead of a bare "ok". The journal counts a host ok when its last row in the step
+// is ok or pending-restart; started (restart requested, not yet seen back) is counted apart.
+func OKMeaning(a night.Action) string {
+	switch a {
+	case night.Scan:
+		return "scan started"
+	case night.Wake:
+		return "online (woken or already on)"
+	case night.Install:
+		return "install queued"
+	case night.Restart:
+		return "restarting"
+	case night.InstallAndRestart:
+		return "installed (restarting, or no restart needed)"
+	case night.NotifyScan:
+		return "told or scan started"
+	case night.NotifyMissing:
+		return "told"
+	}
+	return "ok"
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -124,13 +124,19 @@ func newEnv(t testing.TB, path, state string, onRestart func(string)) *env {
 // newEnvPlan is newEnv with another plan.
 func newEnvPlan(t testing.TB, path, state, plan string, onRestart func(string)) *env {
 	t.Helper()
+	return newEnvEarly(t, path, state, plan, time.Minute, onRestart)
+}
+
+// newEnvEarly is newEnvPlan with the lab's clock set early before the first step.
+func newEnvEarly(t testing.TB, path, state, plan string, early time.Duration, onRestart func(string)) *env {
+	t.Helper()
 	ctx := context.Background()
 	p, err := night.Parse("test-night.yaml", []byte(plan))
 	if err != nil {
 		t.Fatal(err)
 	}
 	month := night.MonthOf(time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC))
-	clock := labsite.NewClock(night.Timeline(p, month, time.UTC)[0].Time.Add(-time.Minute))
+	clock := labsite.NewClock(night.Timeline(p, month, time.UTC)[0].Time.Add(-early))
 	ls, err := labsite.Start(ctx, path, labsite.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)

@@ -29,7 +29,7 @@ func sampleParams() site.Params {
 	now := time.Date(2026, 12, 8, 15, 0, 0, 0, time.UTC)
 	return site.Params{
 		"now": now, "since": now.Add(-time.Hour), "late_before": now.AddDate(0, 0, -14),
-		"collection": "", "group": int64(0), "article": "", "bulletin": "", "all": int64(1),
+		"collection": "", "group": int64(0), "article": "", "bulletin": "", "all": int64(1), "eligible": int64(1),
 		"key": "SMS00001", "id": int64(0), "title": "x", "name": "PC-00001",
 		"resource_id": int64(1), "ci_id": int64(1), "status": int64(2), "state": int64(9),
 		"subnet": "", "host": "", "hosts": "", "limit_collection": "SMS00001", "limit": "SMS00001",
