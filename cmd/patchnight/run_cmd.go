@@ -76,10 +76,23 @@ type nightFlags struct {
 // planHelp is --plan's help wherever it is defined.
 const planHelp = "plan file (default: the built-in restart method)"
 
-// addNightFlags adds --plan and --month (monthHelp says what the month means there).
+// addNightFlags adds --plan and --month (monthHelp says what the month means there). A
+// month that does not parse is refused before the command opens anything.
 func addNightFlags(cmd *cobra.Command, n *nightFlags, monthHelp string) {
 	cmd.Flags().StringVar(&n.Plan, "plan", "", planHelp)
 	cmd.Flags().StringVar(&n.Month, "month", "", monthHelp)
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		if n.Month != "" {
+			if _, err := night.ParseMonth(n.Month); err != nil {
+				return err
+			}
+		}
+		if prev != nil {
+			return prev(c, args)
+		}
+		return nil
+	}
 }
 
 const nightMonthHelp = "the night's month YYYY-MM (default: the night under way or next)"
