@@ -294,20 +294,15 @@ func (j *DB) DoneHosts(ctx context.Context, step StepID, action string) (HostSet
 	return set, nil
 }
 
-func doneList() string {
-	var q []string
-	for _, o := range Outcomes() {
-		if o.Done() {
-			q = append(q, "'"+string(o)+"'")
-		}
-	}
-	return "(" + strings.Join(q, ", ") + ")"
-}
+func doneList() string    { return outcomeList(Outcome.Done) }
+func failureList() string { return outcomeList(Outcome.Failure) }
 
-func failureList() string {
+// outcomeList is the SQL list "('a', 'b')" of the outcomes keep selects: constants of
+// this package, never user input.
+func outcomeList(keep func(Outcome) bool) string {
 	var q []string
 	for _, o := range Outcomes() {
-		if o.Failure() {
+		if keep(o) {
 			q = append(q, "'"+string(o)+"'")
 		}
 	}
