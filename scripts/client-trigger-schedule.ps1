@@ -8,20 +8,9 @@
 # (configmgr.md section 12). The scan itself runs on after TriggerSchedule returns: 111
 # sends what is unsent at that moment.
 # Result: {"scheduleId": "{...}", "returnValue": 0, "stateMessagesSent": true|false}
-# patchnight-uses: common
+# patchnight-uses: common, cim
 param($p)
 $ErrorActionPreference = 'Stop'
-
-function Stop-Cim($err) {
-    $x = $err.Exception
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {
-        Stop-Op 'no-client' 'the ConfigMgr client is not installed (WMI namespace root\ccm is missing)'
-    }
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'AccessDenied') {
-        Stop-Op 'access-denied' ('access denied: ' + $x.Message)
-    }
-    Stop-Op 'cim' ([string]$x.Message)
-}
 
 $id = [string]$p.ScheduleID
 if ($id -notmatch '^\{00000000-0000-0000-0000-000000000[0-9]{3}\}$') {
@@ -30,7 +19,7 @@ if ($id -notmatch '^\{00000000-0000-0000-0000-000000000[0-9]{3}\}$') {
 try {
     $r = Invoke-CimMethod -Namespace 'root\ccm' -ClassName 'SMS_Client' -MethodName 'TriggerSchedule' -Arguments @{ sScheduleID = $id }
 } catch {
-    Stop-Cim $_
+    Stop-Cim $_ 'root\ccm'
 }
 $rv = 0
 if ($null -ne $r -and $null -ne $r.ReturnValue) { $rv = [int64]$r.ReturnValue }
@@ -44,7 +33,7 @@ if ($null -ne $p.SendStateMessages) {
         try {
             $r2 = Invoke-CimMethod -Namespace 'root\ccm' -ClassName 'SMS_Client' -MethodName 'TriggerSchedule' -Arguments @{ sScheduleID = '{00000000-0000-0000-0000-000000000111}' }
         } catch {
-            Stop-Cim $_
+            Stop-Cim $_ 'root\ccm'
         }
         if ($null -ne $r2 -and $null -ne $r2.ReturnValue -and [int64]$r2.ReturnValue -ne 0) {
             Stop-Op 'method-failed' ('TriggerSchedule (send state messages) returned ' + [int64]$r2.ReturnValue)

@@ -14,14 +14,7 @@
 param($p)
 $ErrorActionPreference = 'Stop'
 
-$only = @()
-if ($null -ne $p -and $null -ne $p.ArticleIDs) {
-    foreach ($a in @($p.ArticleIDs)) {
-        $s = [string]$a
-        if ($s -notmatch '^(KB)?[0-9]{1,10}$') { Stop-Op 'bad-parameter' 'ArticleIDs must be KB numbers such as 5034441' }
-        $only += ($s -replace '^KB', '')
-    }
-}
+$only = @(Get-PnArticleIDs $p)
 try {
     $all = @(Get-CimInstance -Namespace 'root\ccm\ClientSDK' -ClassName 'CCM_SoftwareUpdate')
 } catch {

@@ -7,18 +7,11 @@
 # Result: {"operationId": 16777300, "found": true, "type": 14, "state": 1, "isExpired": false,
 #          "totalClients": 10, "completedClients": 8, "failedClients": 0, "offlineClients": 2,
 #          "unknownClients": 0, "lastUpdated": "2026-12-08T22:05:00Z"}
-# patchnight-uses: common
+# patchnight-uses: common, provider
 param($p)
 $ErrorActionPreference = 'Stop'
 
-function Format-PnTime($t) {
-    if ($null -eq $t) { return $null }
-    return ([datetime]$t).ToUniversalTime().ToString('yyyy-MM-dd\THH:mm:ss\Z', [Globalization.CultureInfo]::InvariantCulture)
-}
-
-$site = [string]$p.SiteCode
-if ($site -notmatch '^[A-Za-z0-9]{3}$') { Stop-Op 'bad-parameter' 'SiteCode must be three letters or digits' }
-$ns = 'root\sms\site_' + $site
+$ns = Get-PnSiteNamespace $p
 $id = [uint32]$p.OperationID
 $filter = [string]$p.Filter
 if ($filter -cne ('ID = ' + $id)) { Stop-Op 'bad-parameter' 'Filter must be "ID = <OperationID>"' }

@@ -6,24 +6,11 @@
 # Parameters: {"SiteCode": "ABC", "Type": 14, "CollectionID": "ABC00012",
 #              "ResourceIDs": [16777220]}   (empty: every member of the collection)
 # Result: {"operationId": 16777300}
-# patchnight-uses: common
+# patchnight-uses: common, provider
 param($p)
 $ErrorActionPreference = 'Stop'
 
-function Stop-Cim($err) {
-    $x = $err.Exception
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {
-        Stop-Op 'no-provider' ('the SMS Provider namespace ' + $ns + ' does not exist on this host')
-    }
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'AccessDenied') {
-        Stop-Op 'access-denied' ('access denied (Notify Resource on the collection is needed): ' + $x.Message)
-    }
-    Stop-Op 'cim' ([string]$x.Message)
-}
-
-$site = [string]$p.SiteCode
-if ($site -notmatch '^[A-Za-z0-9]{3}$') { Stop-Op 'bad-parameter' 'SiteCode must be three letters or digits' }
-$ns = 'root\sms\site_' + $site
+$ns = Get-PnSiteNamespace $p
 $type = [uint32]$p.Type
 if (@(8, 14, 17, 150) -notcontains $type) { Stop-Op 'bad-parameter' ('client operation type ' + $type + ' is not one patchnight starts') }
 $coll = [string]$p.CollectionID
@@ -36,7 +23,7 @@ if ($ids.Count -gt 0) { $a.TargetResourceIDs = [uint32[]]$ids }
 try {
     $r = Invoke-CimMethod -Namespace $ns -ClassName 'SMS_ClientOperation' -MethodName 'InitiateClientOperation' -Arguments $a
 } catch {
-    Stop-Cim $_
+    Stop-ProviderCim $_ $ns 'access denied (Notify Resource on the collection is needed): '
 }
 $rv = 0
 if ($null -ne $r -and $null -ne $r.ReturnValue) { $rv = [int64]$r.ReturnValue }

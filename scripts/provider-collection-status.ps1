@@ -6,28 +6,11 @@
 # Result: {"collections": [{"collectionId": "ABC00012", "found": true, "name": "...",
 #          "currentStatus": 1, "lastRefreshTime": "2026-12-08T22:05:00Z",
 #          "lastChangeTime": "...", "memberCount": 12}]}   (times UTC)
-# patchnight-uses: common
+# patchnight-uses: common, provider
 param($p)
 $ErrorActionPreference = 'Stop'
 
-function Stop-Cim($err) {
-    $x = $err.Exception
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {
-        Stop-Op 'no-provider' ('the SMS Provider namespace ' + $ns + ' does not exist on this host')
-    }
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'AccessDenied') {
-        Stop-Op 'access-denied' ('access denied: ' + $x.Message)
-    }
-    Stop-Op 'cim' ([string]$x.Message)
-}
-function Format-PnTime($t) {
-    if ($null -eq $t) { return $null }
-    return ([datetime]$t).ToUniversalTime().ToString('yyyy-MM-dd\THH:mm:ss\Z', [Globalization.CultureInfo]::InvariantCulture)
-}
-
-$site = [string]$p.SiteCode
-if ($site -notmatch '^[A-Za-z0-9]{3}$') { Stop-Op 'bad-parameter' 'SiteCode must be three letters or digits' }
-$ns = 'root\sms\site_' + $site
+$ns = Get-PnSiteNamespace $p
 $ids = @()
 if ($null -ne $p.CollectionIDs) { $ids = @($p.CollectionIDs) }
 
@@ -54,6 +37,6 @@ try {
             lastChangeTime = (Format-PnTime $c.LastChangeTime); memberCount = [int64]$c.MemberCount })
     }
 } catch {
-    Stop-Cim $_
+    Stop-ProviderCim $_ $ns 'access denied: '
 }
 Write-Result @{ collections = $out.ToArray() }

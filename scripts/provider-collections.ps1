@@ -17,11 +17,11 @@
 #   "Deletes": [{"CollectionID": "ABC00012", "OwnerTag": "[patchnight:...]"}]}
 # Result: {"collections": [{"key", "collectionId", "created", "updated", "moved", "queryIds",
 #          "added", "removed", "refreshed"}], "deleted": ["ABC00012"]}
-# patchnight-uses: common
+# patchnight-uses: common, provider
 param($p)
 $ErrorActionPreference = 'Stop'
 
-function Stop-Cim($err, [string]$what) {
+function Stop-CollectionsCim($err, [string]$what) {
     $x = $err.Exception
     $done = ''
     if ($progress.Count -gt 0) { $done = ' (done before the failure: ' + ($progress -join ', ') + '; run plan again to see what is left)' }
@@ -43,10 +43,8 @@ function Assert-PnReturn($r, [string]$what) {
     if ($rv -ne 0) { Stop-Op 'method-failed' ($what + ' returned ' + $rv) }
 }
 
-$site = [string]$p.SiteCode
-if ($site -notmatch '^[A-Za-z0-9]{3}$') { Stop-Op 'bad-parameter' 'SiteCode must be three letters or digits' }
+$ns = Get-PnSiteNamespace $p
 if ([string]$p.ContainerFilter -cne 'ObjectType = 5000') { Stop-Op 'bad-parameter' 'ContainerFilter must select device collection folders (ObjectType = 5000)' }
-$ns = 'root\sms\site_' + $site
 $idPattern = '^(?:[A-Z0-9]{3}[0-9A-F]{5}|SMS[A-Z0-9]{5})$'
 $batch = 1000
 $progress = New-Object 'System.Collections.Generic.List[string]'
@@ -147,7 +145,7 @@ $deletes = @(Get-PnList $p.Deletes)
 try {
     $null = Get-PnClass 'SMS_Collection'
 } catch {
-    Stop-Cim $_ 'open the SMS Provider'
+    Stop-CollectionsCim $_ 'open the SMS Provider'
 }
 $existing = @{}
 try {
@@ -184,7 +182,7 @@ try {
         }
     }
 } catch {
-    Stop-Cim $_ 'check the collections'
+    Stop-CollectionsCim $_ 'check the collections'
 }
 
 # Phase 2: write.
@@ -285,7 +283,7 @@ foreach ($c in $changes) {
             $res.refreshed = $true
         }
     } catch {
-        Stop-Cim $_ ('collection ' + [string]$c.Key)
+        Stop-CollectionsCim $_ ('collection ' + [string]$c.Key)
     }
     $results.Add($res)
 }
@@ -307,7 +305,7 @@ try {
         $progress.Add($id + ' deleted')
     }
 } catch {
-    Stop-Cim $_ 'move or delete collections'
+    Stop-CollectionsCim $_ 'move or delete collections'
 }
 
 Write-Result @{ collections = $results.ToArray(); deleted = $deleted.ToArray() }

@@ -13,15 +13,13 @@
 #   "namespace": "root\\sms\\site_ABC", "namespacePresent": true,
 #   "owned": [{"collectionId", "name", "canModify": true|false|null}], "ownedTotal": 3,
 #   "canCreate": true|false|null, "permissionError": ""}
-# patchnight-uses: common
+# patchnight-uses: common, provider
 param($p)
 $ErrorActionPreference = 'Stop'
 
-$site = [string]$p.SiteCode
-if ($site -notmatch '^[A-Za-z0-9]{3}$') { Stop-Op 'bad-parameter' 'SiteCode must be three letters or digits' }
+$ns = Get-PnSiteNamespace $p
 $max = 50
 if ($null -ne $p.MaxOwned) { $max = [int]$p.MaxOwned }
-$ns = 'root\sms\site_' + $site
 $idPattern = '^[A-Z0-9]{3}[0-9A-F]{5}$'
 
 $providers = New-Object 'System.Collections.Generic.List[object]'

@@ -8,13 +8,11 @@
 # member of the collection (the exact format for several machines is unconfirmed).
 # Parameters: {"SiteCode": "ABC", "CollectionID": "ABC00012", "MachineIDs": "16777220,16777221"}
 # Result: {"numSleepers": 2}
-# patchnight-uses: common
+# patchnight-uses: common, provider
 param($p)
 $ErrorActionPreference = 'Stop'
 
-$site = [string]$p.SiteCode
-if ($site -notmatch '^[A-Za-z0-9]{3}$') { Stop-Op 'bad-parameter' 'SiteCode must be three letters or digits' }
-$ns = 'root\sms\site_' + $site
+$ns = Get-PnSiteNamespace $p
 $coll = [string]$p.CollectionID
 if ($coll -notmatch '^[A-Z0-9]{3}[0-9A-F]{5}$' -or $coll.StartsWith('SMS')) {
     Stop-Op 'bad-parameter' 'CollectionID is not a collection patchnight may wake (built-in collections are not woken)'
@@ -26,14 +24,7 @@ try {
     $r = Invoke-CimMethod -Namespace $ns -ClassName 'SMS_SleepServer' -MethodName 'MachinesToWakeup' -Arguments @{
         MachineIDs = $ids; CollectionID = $coll }
 } catch {
-    $x = $_.Exception
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'InvalidNamespace') {
-        Stop-Op 'no-provider' ('the SMS Provider namespace ' + $ns + ' does not exist on this host')
-    }
-    if ($x -is [Microsoft.Management.Infrastructure.CimException] -and [string]$x.NativeErrorCode -eq 'AccessDenied') {
-        Stop-Op 'access-denied' ('access denied (Notify Resource on the collection is needed): ' + $x.Message)
-    }
-    Stop-Op 'cim' ([string]$x.Message)
+    Stop-ProviderCim $_ $ns 'access denied (Notify Resource on the collection is needed): '
 }
 if ($null -eq $r) { Stop-Op 'method-failed' 'MachinesToWakeup returned nothing' }
 if ($null -ne $r.ReturnValue -and [int64]$r.ReturnValue -ne 0) { Stop-Op 'method-failed' ('MachinesToWakeup returned ' + [string]$r.ReturnValue) }

@@ -3,6 +3,7 @@ package scripts
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -262,7 +263,8 @@ func itoa(v int) string {
 // text that travels, right after param($p); the libraries themselves are not operations.
 func TestSharedLibraries(t *testing.T) {
 	t.Parallel()
-	shared := []string{"Write-Result", "Stop-Op", "Get-PnSessions"}
+	shared := []string{"Write-Result", "Stop-Op", "Get-PnSessions", "Stop-Cim", "Get-PnArticleIDs",
+		"Get-PnSiteNamespace", "Stop-ProviderCim", "Format-PnTime"}
 	for _, name := range Names() {
 		if strings.HasPrefix(name, libPrefix) {
 			t.Errorf("Names lists the library %s", name)
@@ -297,5 +299,34 @@ func TestSharedLibraries(t *testing.T) {
 	plain := "# patchnight-op: x/1\nparam($p)\n'hi'\n"
 	if got, err := compose("x", plain); err != nil || got != plain {
 		t.Errorf("a script without libraries changed: %q, %v", got, err)
+	}
+}
+
+// A function is written once in scripts/: no operation script defines a function that a
+// library or another script defines too (a shared one goes in a lib-*.ps1 file).
+func TestFunctionsDefinedOnce(t *testing.T) {
+	t.Parallel()
+	def := regexp.MustCompile(`(?mi)^\s*function\s+([A-Za-z][A-Za-z0-9-]*)`)
+	entries, err := fs.ReadDir(files, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	where := map[string]string{}
+	for _, e := range entries {
+		b, err := files.ReadFile(e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range def.FindAllStringSubmatch(string(b), -1) {
+			name := strings.ToLower(m[1])
+			if first, ok := where[name]; ok {
+				t.Errorf("function %s is defined in %s and again in %s", m[1], first, e.Name())
+				continue
+			}
+			where[name] = e.Name()
+		}
+	}
+	if len(where) == 0 {
+		t.Fatal("no function definitions found: the pattern is wrong")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/patchnight/patchnight/pkg/client"
+	"github.com/patchnight/patchnight/pkg/clock"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/provider"
@@ -191,7 +192,7 @@ database). Each prints a per-host table and a summary; exit code 2 when some hos
 				// InstallUpdates only queued the job: follow it until its updates have
 				// ended (installed, failed or pending a restart) or --wait has passed.
 				return client.Wait(ctx, r, res.ArticleIDs, client.WaitOptions{Until: time.Now().Add(wait),
-					Now: time.Now, Sleep: realSleep})
+					Now: time.Now, Sleep: clock.Sleep})
 			}, nil
 		}},
 		{"restart", "Restart through the ConfigMgr client", provider.OpRestart, func(_ []string, x *clientOptions) (clientAction, error) {
@@ -293,18 +294,6 @@ type clientOptions struct {
 	Wait         time.Duration                // install --wait
 	SiteOp       provider.ClientOperationType // the action through the site (0: none)
 	Act          clientAction
-}
-
-// realSleep waits d on the wall clock, or until ctx ends.
-func realSleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // runClientAction fans the action out over the targets and prints the per-host results.

@@ -90,12 +90,8 @@ type Installed struct {
 // CCM_SoftwareUpdate), or only those of articleIDs when given. It returns once the job is
 // queued.
 func Install(ctx context.Context, r Runner, articleIDs []string) (Installed, error) {
-	params := map[string]any{}
-	if len(articleIDs) > 0 {
-		params["ArticleIDs"] = articleIDs
-	}
 	var out Installed
-	err := r.Run(ctx, "client-install-updates", params, &out)
+	err := r.Run(ctx, "client-install-updates", articleParams(articleIDs), &out)
 	return out, err
 }
 
@@ -215,4 +211,15 @@ func Retries(restart bool, transient int) int {
 		return 0
 	}
 	return transient
+}
+
+// articleParams is the parameter object of the scripts that take an optional list of KB
+// numbers (client-install-updates, client-update-state): {} for every update, else
+// {"ArticleIDs": [...]}.
+func articleParams(articleIDs []string) map[string]any {
+	params := map[string]any{}
+	if len(articleIDs) > 0 {
+		params["ArticleIDs"] = articleIDs
+	}
+	return params
 }

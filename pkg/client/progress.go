@@ -41,12 +41,8 @@ type UpdateStates struct {
 // ReadUpdateStates reads how the client's updates stand (scripts/client-update-state.ps1,
 // read-only), only those of articleIDs when given.
 func ReadUpdateStates(ctx context.Context, r Runner, articleIDs []string) (UpdateStates, error) {
-	params := map[string]any{}
-	if len(articleIDs) > 0 {
-		params["ArticleIDs"] = articleIDs
-	}
 	var out UpdateStates
-	err := r.Run(ctx, "client-update-state", params, &out)
+	err := r.Run(ctx, "client-update-state", articleParams(articleIDs), &out)
 	return out, err
 }
 

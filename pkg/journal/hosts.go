@@ -277,36 +277,32 @@ func (j *DB) DoneHosts(ctx context.Context, step StepID, action string) (HostSet
 	if err := j.Flush(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := j.db.QueryContext(ctx, `SELECT DISTINCT host FROM host_actions WHERE step = ? AND action = ? AND outcome IN `+doneList(), step, action)
-	if err != nil {
-		return nil, fmt.Errorf("journal: done hosts of step %d: %w", step, err)
-	}
-	defer rows.Close()
 	set := HostSet{}
-	for rows.Next() {
-		var h string
-		if err := rows.Scan(&h); err != nil {
-			return nil, fmt.Errorf("journal: done hosts of step %d: %w", step, err)
-		}
-		set[strings.ToUpper(h)] = struct{}{}
+	err := j.eachRow(ctx, fmt.Sprintf("done hosts of step %d", step),
+		`SELECT DISTINCT host FROM host_actions WHERE step = ? AND action = ? AND outcome IN `+doneList(), []any{step, action},
+		func(rows *sql.Rows) error {
+			var h string
+			if err := rows.Scan(&h); err != nil {
+				return err
+			}
+			set[strings.ToUpper(h)] = struct{}{}
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
-	return set, rows.Err()
+	return set, nil
 }
 
-func doneList() string {
-	var q []string
-	for _, o := range Outcomes() {
-		if o.Done() {
-			q = append(q, "'"+string(o)+"'")
-		}
-	}
-	return "(" + strings.Join(q, ", ") + ")"
-}
+func doneList() string    { return outcomeList(Outcome.Done) }
+func failureList() string { return outcomeList(Outcome.Failure) }
 
-func failureList() string {
+// outcomeList is the SQL list "('a', 'b')" of the outcomes keep selects: constants of
+// this package, never user input.
+func outcomeList(keep func(Outcome) bool) string {
 	var q []string
 	for _, o := range Outcomes() {
-		if o.Failure() {
+		if keep(o) {
 			q = append(q, "'"+string(o)+"'")
 		}
 	}
@@ -334,21 +330,9 @@ func (j *DB) FailedCounts(ctx context.Context, run RunID, action string) (map[st
 	if err := j.Flush(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := j.db.QueryContext(ctx, `SELECT UPPER(host), COUNT(*) FROM host_actions WHERE run = ? AND action = ? AND outcome IN `+failureList()+` GROUP BY UPPER(host)`, run, action)
-	if err != nil {
-		return nil, fmt.Errorf("journal: failed counts: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var h string
-		var n int
-		if err := rows.Scan(&h, &n); err != nil {
-			return nil, fmt.Errorf("journal: failed counts: %w", err)
-		}
-		out[h] = n
-	}
-	return out, rows.Err()
+	return countRows[string](ctx, j, "failed counts",
+		`SELECT UPPER(host), COUNT(*) FROM host_actions WHERE run = ? AND action = ? AND outcome IN `+failureList()+` GROUP BY UPPER(host)`,
+		run, action)
 }
 
 // Filter selects host outcomes; zero fields select everything.
@@ -423,21 +407,7 @@ func (j *DB) OutcomeCounts(ctx context.Context, step StepID) (map[Outcome]int, e
 	if err := j.Flush(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := j.db.QueryContext(ctx, `SELECT outcome, COUNT(*) FROM host_actions WHERE step = ? GROUP BY outcome`, step)
-	if err != nil {
-		return nil, fmt.Errorf("journal: outcome counts: %w", err)
-	}
-	defer rows.Close()
-	out := map[Outcome]int{}
-	for rows.Next() {
-		var o string
-		var n int
-		if err := rows.Scan(&o, &n); err != nil {
-			return nil, fmt.Errorf("journal: outcome counts: %w", err)
-		}
-		out[Outcome(o)] = n
-	}
-	return out, rows.Err()
+	return countRows[Outcome](ctx, j, "outcome counts", `SELECT outcome, COUNT(*) FROM host_actions WHERE step = ? GROUP BY outcome`, step)
 }
 
 // Wake is the result of waking one host in a wake step.
@@ -471,20 +441,12 @@ func (j *DB) Wakes(ctx context.Context, step StepID) ([]Wake, error) {
 	if err := j.Flush(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := j.db.QueryContext(ctx, `SELECT run, step, host, resource_id, mac, method, packets, sent, online_before, woke FROM wakes WHERE step = ? ORDER BY id`, step)
-	if err != nil {
-		return nil, fmt.Errorf("journal: wakes: %w", err)
-	}
-	defer rows.Close()
-	var out []Wake
-	for rows.Next() {
-		var w Wake
-		var sent, woke sql.NullString
-		if err := rows.Scan(&w.Run, &w.Step, &w.Host, &w.ResourceID, &w.MAC, &w.Method, &w.Packets, &sent, &w.OnlineBefore, &woke); err != nil {
-			return nil, fmt.Errorf("journal: wakes: %w", err)
-		}
-		w.Sent, w.Woke = parseTS(sent), parseTS(woke)
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return listRows(ctx, j, "wakes", `SELECT run, step, host, resource_id, mac, method, packets, sent, online_before, woke FROM wakes WHERE step = ? ORDER BY id`,
+		[]any{step}, func(rows *sql.Rows) (Wake, error) {
+			var w Wake
+			var sent, woke sql.NullString
+			err := rows.Scan(&w.Run, &w.Step, &w.Host, &w.ResourceID, &w.MAC, &w.Method, &w.Packets, &sent, &w.OnlineBefore, &woke)
+			w.Sent, w.Woke = parseTS(sent), parseTS(woke)
+			return w, err
+		})
 }

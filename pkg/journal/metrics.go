@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -31,25 +32,24 @@ func (j *DB) RecordMetric(ctx context.Context, m Metric) error {
 
 // Metrics returns the measurements of a run's steps, keyed by step.
 func (j *DB) Metrics(ctx context.Context, run RunID) (map[StepID]Metric, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT m.step, m.eligible, m.patched, m.at FROM step_metrics m
-		JOIN steps s ON s.id = m.step WHERE s.run = ?`, int64(run))
-	if err != nil {
-		return nil, fmt.Errorf("journal: metrics: %w", err)
-	}
-	defer rows.Close()
 	out := map[StepID]Metric{}
-	for rows.Next() {
+	err := j.eachRow(ctx, "metrics", `SELECT m.step, m.eligible, m.patched, m.at FROM step_metrics m
+		JOIN steps s ON s.id = m.step WHERE s.run = ?`, []any{int64(run)}, func(rows *sql.Rows) error {
 		var m Metric
 		var at string
 		var id int64
 		if err := rows.Scan(&id, &m.Eligible, &m.Patched, &at); err != nil {
-			return nil, fmt.Errorf("journal: metrics: %w", err)
+			return err
 		}
 		m.Step = StepID(id)
 		if t, err := time.ParseInLocation(timeLayout, at, time.UTC); err == nil {
 			m.At = t
 		}
 		out[m.Step] = m
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	return out, nil
 }

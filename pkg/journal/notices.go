@@ -122,25 +122,17 @@ type NoticeTally struct {
 // most told first: `notify escalations --threshold N` lists those above N. Notices are
 // counted as NoticeCount counts them.
 func (j *DB) NoticeTallies(ctx context.Context, kind NoticeKind, min int) ([]NoticeTally, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT UPPER(host), MAX(resource_id), UPPER(update_id), COUNT(DISTINCT at), MIN(at), MAX(at)
+	return listRows(ctx, j, "notice tallies", `SELECT UPPER(host), MAX(resource_id), UPPER(update_id), COUNT(DISTINCT at), MIN(at), MAX(at)
 		FROM notices WHERE kind = ? AND delivered = 1
 		GROUP BY UPPER(host), UPPER(update_id) HAVING COUNT(DISTINCT at) >= ?
-		ORDER BY COUNT(DISTINCT at) DESC, UPPER(host), UPPER(update_id)`, string(kind), min)
-	if err != nil {
-		return nil, fmt.Errorf("journal: notice tallies: %w", err)
-	}
-	defer rows.Close()
-	var out []NoticeTally
-	for rows.Next() {
-		var t NoticeTally
-		var first, last sql.NullString
-		if err := rows.Scan(&t.Host, &t.ResourceID, &t.Update, &t.Count, &first, &last); err != nil {
-			return nil, fmt.Errorf("journal: notice tallies: %w", err)
-		}
-		t.First, t.Last = parseTS(first), parseTS(last)
-		out = append(out, t)
-	}
-	return out, rows.Err()
+		ORDER BY COUNT(DISTINCT at) DESC, UPPER(host), UPPER(update_id)`, []any{string(kind), min},
+		func(rows *sql.Rows) (NoticeTally, error) {
+			var t NoticeTally
+			var first, last sql.NullString
+			err := rows.Scan(&t.Host, &t.ResourceID, &t.Update, &t.Count, &first, &last)
+			t.First, t.Last = parseTS(first), parseTS(last)
+			return t, err
+		})
 }
 
 // Notices lists the notices to a host (all of them when host is empty), oldest first.
@@ -151,20 +143,7 @@ func (j *DB) Notices(ctx context.Context, host string) ([]Notice, error) {
 		q += ` WHERE host = ?`
 		args = append(args, host)
 	}
-	rows, err := j.db.QueryContext(ctx, q+` ORDER BY at, id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("journal: notices: %w", err)
-	}
-	defer rows.Close()
-	var out []Notice
-	for rows.Next() {
-		n, err := scanNotice(rows)
-		if err != nil {
-			return nil, fmt.Errorf("journal: notices: %w", err)
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return listRows(ctx, j, "notices", q+` ORDER BY at, id`, args, func(rows *sql.Rows) (Notice, error) { return scanNotice(rows) })
 }
 
 // DeliveredNotices counts the notices delivered in run per machine (upper-cased name), of

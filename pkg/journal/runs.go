@@ -109,23 +109,8 @@ func (j *DB) Run(ctx context.Context, id RunID) (Run, error) {
 
 // Runs lists every run, newest first.
 func (j *DB) Runs(ctx context.Context) ([]Run, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT `+runCols+` FROM runs ORDER BY month DESC, id DESC`)
-	if err != nil {
-		return nil, fmt.Errorf("journal: list runs: %w", err)
-	}
-	defer rows.Close()
-	var out []Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("journal: list runs: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("journal: list runs: %w", err)
-	}
-	return out, nil
+	return listRows(ctx, j, "list runs", `SELECT `+runCols+` FROM runs ORDER BY month DESC, id DESC`, nil,
+		func(rows *sql.Rows) (Run, error) { return scanRun(rows) })
 }
 
 // FinishRun marks a run finished with a status. Steps may still be run again later (a
@@ -250,23 +235,8 @@ func (j *DB) GetStep(ctx context.Context, id StepID) (Step, error) {
 
 // Steps lists the steps of a run in the order they started.
 func (j *DB) Steps(ctx context.Context, run RunID) ([]Step, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT `+stepCols+` FROM steps WHERE run = ? ORDER BY planned, id`, run)
-	if err != nil {
-		return nil, fmt.Errorf("journal: steps of run %d: %w", run, err)
-	}
-	defer rows.Close()
-	var out []Step
-	for rows.Next() {
-		s, err := scanStep(rows)
-		if err != nil {
-			return nil, fmt.Errorf("journal: steps of run %d: %w", run, err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("journal: steps of run %d: %w", run, err)
-	}
-	return out, nil
+	return listRows(ctx, j, fmt.Sprintf("steps of run %d", run), `SELECT `+stepCols+` FROM steps WHERE run = ? ORDER BY planned, id`,
+		[]any{run}, func(rows *sql.Rows) (Step, error) { return scanStep(rows) })
 }
 
 // StepCounts counts a step's hosts by their last outcome, from the rows written so far.

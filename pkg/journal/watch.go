@@ -47,22 +47,21 @@ type WatchAction struct {
 
 // WatchOnline returns the machines the last pass saw online, keyed by upper-case name.
 func (j *DB) WatchOnline(ctx context.Context) (map[string]WatchHost, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT host, resource_id, since FROM watch_online`)
-	if err != nil {
-		return nil, fmt.Errorf("journal: watcher state: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]WatchHost{}
-	for rows.Next() {
+	err := j.eachRow(ctx, "watcher state", `SELECT host, resource_id, since FROM watch_online`, nil, func(rows *sql.Rows) error {
 		var h WatchHost
 		var since sql.NullString
 		if err := rows.Scan(&h.Host, &h.ResourceID, &since); err != nil {
-			return nil, fmt.Errorf("journal: watcher state: %w", err)
+			return err
 		}
 		h.Since = parseTS(since)
 		out[strings.ToUpper(h.Host)] = h
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // LastWatchPass returns the watcher's last pass; ok is false before the first.
@@ -144,42 +143,33 @@ func (j *DB) WatchActions(ctx context.Context, host string) ([]WatchAction, erro
 		q += ` WHERE host = ?`
 		args = append(args, host)
 	}
-	rows, err := j.db.QueryContext(ctx, q+` ORDER BY at, id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("journal: watcher actions: %w", err)
-	}
-	defer rows.Close()
-	var out []WatchAction
-	for rows.Next() {
+	return listRows(ctx, j, "watcher actions", q+` ORDER BY at, id`, args, func(rows *sql.Rows) (WatchAction, error) {
 		var a WatchAction
 		var at sql.NullString
-		if err := rows.Scan(&a.Pass, &a.Host, &a.ResourceID, &a.Noticed, &a.NoticeNote, &a.Scanned, &a.ScanNote, &at); err != nil {
-			return nil, fmt.Errorf("journal: watcher actions: %w", err)
-		}
+		err := rows.Scan(&a.Pass, &a.Host, &a.ResourceID, &a.Noticed, &a.NoticeNote, &a.Scanned, &a.ScanNote, &at)
 		a.At = parseTS(at)
-		out = append(out, a)
-	}
-	return out, rows.Err()
+		return a, err
+	})
 }
 
 // LastNotices returns, per machine (upper-case name), the time of the last notice of any
 // kind delivered to it: the minimum interval between notices, for a whole run in one query.
 func (j *DB) LastNotices(ctx context.Context) (map[string]time.Time, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT UPPER(host), MAX(at) FROM notices WHERE delivered = 1 GROUP BY UPPER(host)`)
-	if err != nil {
-		return nil, fmt.Errorf("journal: last notices: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]time.Time{}
-	for rows.Next() {
-		var h string
-		var at sql.NullString
-		if err := rows.Scan(&h, &at); err != nil {
-			return nil, fmt.Errorf("journal: last notices: %w", err)
-		}
-		out[h] = parseTS(at)
+	err := j.eachRow(ctx, "last notices", `SELECT UPPER(host), MAX(at) FROM notices WHERE delivered = 1 GROUP BY UPPER(host)`, nil,
+		func(rows *sql.Rows) error {
+			var h string
+			var at sql.NullString
+			if err := rows.Scan(&h, &at); err != nil {
+				return err
+			}
+			out[h] = parseTS(at)
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Escalation is a machine escalated to a person after repeated notices about an update
@@ -256,24 +246,15 @@ func (j *DB) SetEscalationCollection(ctx context.Context, collectionID string, h
 
 // Escalations lists every escalation, oldest first.
 func (j *DB) Escalations(ctx context.Context) ([]Escalation, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT COALESCE(run, 0), host, resource_id, update_id, article_id, bulletin_id, title,
-		notices, error_code, collection_id, at FROM escalations ORDER BY at, id`)
-	if err != nil {
-		return nil, fmt.Errorf("journal: escalations: %w", err)
-	}
-	defer rows.Close()
-	var out []Escalation
-	for rows.Next() {
+	return listRows(ctx, j, "escalations", `SELECT COALESCE(run, 0), host, resource_id, update_id, article_id, bulletin_id, title,
+		notices, error_code, collection_id, at FROM escalations ORDER BY at, id`, nil, func(rows *sql.Rows) (Escalation, error) {
 		var e Escalation
 		var at sql.NullString
-		if err := rows.Scan(&e.Run, &e.Host, &e.ResourceID, &e.Update, &e.ArticleID, &e.BulletinID, &e.Title,
-			&e.Notices, &e.ErrorCode, &e.CollectionID, &at); err != nil {
-			return nil, fmt.Errorf("journal: escalations: %w", err)
-		}
+		err := rows.Scan(&e.Run, &e.Host, &e.ResourceID, &e.Update, &e.ArticleID, &e.BulletinID, &e.Title,
+			&e.Notices, &e.ErrorCode, &e.CollectionID, &at)
 		e.At = parseTS(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	})
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

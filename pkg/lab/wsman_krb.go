@@ -24,6 +24,11 @@ package lab
 //
 // Authorization (membership of Remote Management Users) is not modelled: any principal
 // the KDC vouches for is let in.
+//
+// The token framing and the wrap (flags, header, rotation, sealing) are written here again
+// on purpose, not taken from pkg/remote: this acceptor is the only independent check of
+// the client's wrap tokens (remote's own tests seal with the same code on both sides), and
+// a shared helper would let a wrong flag or rotation pass on both ends.
 
 import (
 	"crypto/rand"

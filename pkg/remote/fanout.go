@@ -15,6 +15,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/patchnight/patchnight/pkg/clock"
 	"github.com/patchnight/patchnight/pkg/exit"
 )
 
@@ -315,16 +316,8 @@ func backoff(o FanOutOptions, n int) time.Duration {
 	return half + rand.N(d-half+1)
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+// sleepCtx waits d; it reports whether d passed before ctx ended.
+func sleepCtx(ctx context.Context, d time.Duration) bool { return clock.Sleep(ctx, d) == nil }
 
 // progress shows how a fan-out goes: a bar on a terminal, plain lines otherwise.
 // progressbar/v3 ignores whether its writer is a terminal (it would fill a log file with

@@ -27,7 +27,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/jcmturner/gokrb5/v8/crypto"
@@ -201,19 +200,8 @@ func (s *krbSealer) wrap(plain []byte) ([]byte, error) {
 
 // unwrap opens a sealed answer.
 func (s *krbSealer) unwrap(contentType string, body []byte) ([]byte, error) {
-	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "multipart/encrypted") {
-		return body, nil
-	}
-	length, sig, sealed, err := openEnvelope(body, 0)
-	if err != nil {
-		return nil, err
-	}
-	plain, err := s.open(sig, sealed)
-	if err != nil {
-		return nil, fmt.Errorf("sealed answer: %w", err)
-	}
-	if len(plain) != length {
-		return nil, fmt.Errorf("sealed answer: %d bytes, header says %d", len(plain), length)
-	}
-	return bytes.Clone(plain), nil
+	return unwrapEnvelope(contentType, body, 0, func(sig, sealed []byte) ([]byte, error) {
+		plain, err := s.open(sig, sealed)
+		return bytes.Clone(plain), err
+	})
 }

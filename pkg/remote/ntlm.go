@@ -135,14 +135,22 @@ func sealEnvelope(plain, sealed, sig []byte) []byte {
 // unwrap opens a sealed answer. Bodies that are not multipart/encrypted (an empty 401)
 // pass unchanged.
 func (s *ntlmSealer) unwrap(contentType string, body []byte) ([]byte, error) {
+	return unwrapEnvelope(contentType, body, 16, func(sig, sealed []byte) ([]byte, error) { return s.s.Unwrap(sealed, sig) })
+}
+
+// unwrapEnvelope opens a sealed answer of either mechanism: a body that is not
+// multipart/encrypted passes unchanged; otherwise the envelope (openEnvelope, sigLen as
+// there) is parsed, open decrypts it, and the plaintext must have the length the envelope
+// states.
+func unwrapEnvelope(contentType string, body []byte, sigLen int, open func(sig, sealed []byte) ([]byte, error)) ([]byte, error) {
 	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "multipart/encrypted") {
 		return body, nil
 	}
-	length, sig, sealed, err := openEnvelope(body, 16)
+	length, sig, sealed, err := openEnvelope(body, sigLen)
 	if err != nil {
 		return nil, err
 	}
-	plain, err := s.s.Unwrap(sealed, sig)
+	plain, err := open(sig, sealed)
 	if err != nil {
 		return nil, fmt.Errorf("sealed answer: %w", err)
 	}

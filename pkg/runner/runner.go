@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/patchnight/patchnight/pkg/client"
+	"github.com/patchnight/patchnight/pkg/clock"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/night"
@@ -37,19 +38,7 @@ type RealClock struct{}
 func (RealClock) Now() time.Time { return time.Now() }
 
 // Sleep waits d or until ctx ends.
-func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func (RealClock) Sleep(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, d) }
 
 // Hosts opens a WinRM client for one host; done releases it.
 type Hosts interface {

@@ -50,17 +50,8 @@ func (r *Runner) targets(ctx context.Context, selector, collection string) ([]ta
 		}
 		attention = id
 	}
-	var out []target
-	err := r.Env.Site.Each(ctx, "night_targets", site.Params{"scope": scope, "selector": selector,
-		"group": r.group.CIID, "attention": attention}, func(rows *sql.Rows) error {
-		t, err := scanTarget(rows)
-		if err != nil {
-			return err
-		}
-		out = append(out, t)
-		return nil
-	})
-	return out, err
+	return site.Collect(ctx, r.Env.Site, "night_targets", site.Params{"scope": scope, "selector": selector,
+		"group": r.group.CIID, "attention": attention}, scanTarget)
 }
 
 // groupSelector reports whether a selector means "of the night's update group".
@@ -185,16 +176,7 @@ type deployment struct {
 
 // deployments lists the deployments of group (0 = every software update group deployment).
 func deployments(ctx context.Context, db *site.DB, group int64) ([]deployment, error) {
-	var out []deployment
-	err := db.Each(ctx, "night_deployments", site.Params{"group": group}, func(rows *sql.Rows) error {
-		d, err := scanDeployment(rows)
-		if err != nil {
-			return err
-		}
-		out = append(out, d)
-		return nil
-	})
-	return out, err
+	return site.Collect(ctx, db, "night_deployments", site.Params{"group": group}, scanDeployment)
 }
 
 // scanDeployment reads one row of queries/night_deployments.sql. SuppressReboot is a bit

@@ -33,11 +33,12 @@ func scanCollectionRef(r *sql.Rows) (CollectionRef, error) {
 // LookupCollection lists the collections whose CollectionID or name is key. The site
 // compares case-insensitively (its collation), so the query does not fold case.
 func (d *DB) LookupCollection(ctx context.Context, key string) ([]CollectionRef, error) {
-	return collect(ctx, d, "collection_lookup", Params{"key": key}, scanCollectionRef)
+	return Collect(ctx, d, "collection_lookup", Params{"key": key}, scanCollectionRef)
 }
 
-// collect runs the named query and returns its rows as scan reads them.
-func collect[T any](ctx context.Context, d *DB, name string, p Params, scan func(*sql.Rows) (T, error)) ([]T, error) {
+// Collect runs the named query and returns its rows as scan reads them, in the query's
+// order; on an error it returns the rows read so far with it.
+func Collect[T any](ctx context.Context, d *DB, name string, p Params, scan func(*sql.Rows) (T, error)) ([]T, error) {
 	var out []T
 	err := d.Each(ctx, name, p, func(r *sql.Rows) error {
 		v, err := scan(r)
@@ -92,7 +93,7 @@ func (d *DB) LookupGroup(ctx context.Context, key string) ([]UpdateGroup, error)
 	if n, err := strconv.ParseInt(key, 10, 64); err == nil {
 		id = n
 	}
-	return collect(ctx, d, "sug_lookup", Params{"id": id, "title": key}, func(r *sql.Rows) (UpdateGroup, error) {
+	return Collect(ctx, d, "sug_lookup", Params{"id": id, "title": key}, func(r *sql.Rows) (UpdateGroup, error) {
 		var g UpdateGroup
 		if err := r.Scan(&g.CIID, &g.Title, &g.Updates); err != nil {
 			return g, fmt.Errorf("read software update group (v_AuthListInfo): %w", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/patchnight/patchnight/collections"
+	"github.com/patchnight/patchnight/pkg/clock"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/provider"
 	"github.com/patchnight/patchnight/pkg/wql"
@@ -141,16 +142,7 @@ func waitEvaluated(ctx context.Context, prov *provider.Provider, ids []string, b
 		now = time.Now
 	}
 	if sleep == nil {
-		sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		sleep = clock.Sleep
 	}
 	deadline := now().Add(opt.Wait)
 	index := map[string]int{}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patchnight/patchnight/pkg/clock"
 	"github.com/patchnight/patchnight/pkg/site"
 )
 
@@ -121,7 +122,7 @@ func Confirm(ctx context.Context, db *site.DB, p *Plan, o ConfirmOptions) (*Conf
 	if o.Prober == nil && db == nil {
 		return nil, errors.New("wol: confirmation needs the site database or a prober")
 	}
-	if err := sleep(ctx, o.Wait); err != nil {
+	if err := clock.Sleep(ctx, o.Wait); err != nil {
 		return nil, fmt.Errorf("wait before confirming: %w", err)
 	}
 	c := &Confirmation{By: "site", Waited: o.Wait, At: time.Now().UTC()}

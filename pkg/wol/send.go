@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/patchnight/patchnight/pkg/clock"
 	"github.com/patchnight/patchnight/pkg/exit"
 )
 
@@ -209,7 +210,7 @@ func (p *pacer) wait(ctx context.Context) error {
 		return err
 	}
 	if len(p.ring) == p.n {
-		if err := sleep(ctx, time.Until(p.ring[p.next].Add(time.Second))); err != nil {
+		if err := clock.Sleep(ctx, time.Until(p.ring[p.next].Add(time.Second))); err != nil {
 			return err
 		}
 	}
@@ -225,21 +226,6 @@ func (p *pacer) sent() {
 	}
 	p.ring[p.next] = now
 	p.next = (p.next + 1) % p.n
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // hostState accumulates one machine's sends in a subnet.
@@ -263,7 +249,7 @@ func (e *engine) subnet(ctx context.Context, g SubnetPlan) {
 	pc := newPacer(o.SubnetRate)
 	for start := 0; start < len(g.Wakes) && ctx.Err() == nil; start += o.Batch {
 		if start > 0 {
-			if sleep(ctx, o.BatchPause) != nil {
+			if clock.Sleep(ctx, o.BatchPause) != nil {
 				break
 			}
 		}
@@ -329,7 +315,7 @@ func (e *engine) localBatch(ctx context.Context, pc *pacer, batch []Wake, hosts 
 		pkts[i] = b
 	}
 	for round := 0; round < e.o.Repeat; round++ {
-		if round > 0 && sleep(ctx, e.o.Spacing) != nil {
+		if round > 0 && clock.Sleep(ctx, e.o.Spacing) != nil {
 			return
 		}
 		for i, w := range batch {
