@@ -119,7 +119,9 @@ func newRunCmd(app *App, runF func(context.Context, *runOptions) error) *cobra.C
 		Long: `Run one step (or one occurrence of a repeating step, e.g. retry-restart-0400) of the
 month's night, if today is its day: a task that fires on another day exits 0 after a log
 line. One runner at a time: a second waits for the lock. A step is resumable: run again, it
-skips the machines already done and never restarts a machine twice.`,
+skips the machines already done and never restarts a machine twice.
+It asks nothing and takes no --yes: the plan is the consent (unlike client restart or
+install and collections apply, which ask first).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Step = args[0]
@@ -167,7 +169,10 @@ func newNightCmd(app *App, runF func(context.Context, *runOptions) error) *cobra
 	cmd := &cobra.Command{
 		Use:   "night",
 		Short: "Run the whole night from a console, waiting for each step's time",
-		Args:  cobra.NoArgs,
+		Long: `Run the whole night from a console: each step of the plan at its time, as the
+scheduled tasks would. It asks nothing and takes no --yes: the plan is the consent (unlike
+client restart or install and collections apply, which ask first).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), opts)
