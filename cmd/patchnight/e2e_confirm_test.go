@@ -152,7 +152,7 @@ func TestConfirmSelection(t *testing.T) {
 			line := strings.TrimSpace(stderr)
 			if strings.Contains(line, "\n") || !strings.HasPrefix(line, "patchnight: ") ||
 				!strings.Contains(line, "pass --yes to ") || !strings.Contains(line, "or --dry-run to list them") || out != "" {
-				t.Errorf("%s: want one line naming --yes and --dry-run, got stdout %q stderr %q", name, out, stderr)
+				t.Errorf("%s: want one line naming --yes and --dry-run, got stdout %.300q stderr %.300q", name, out, stderr)
 			}
 		case ttyNo, ttyYes:
 			if !strings.Contains(stderr, "? [y/N]") {
