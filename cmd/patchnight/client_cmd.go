@@ -162,7 +162,9 @@ transient faults (unreachable, timeout, quota) and never on authentication or sc
 Targets: --host a,b, --hosts-file FILE, or --collection ID|NAME (members from the site
 database). Each prints a per-host table and a summary; exit code 2 when some hosts failed.
 --via site sends the action to a whole collection through the site's client notification
-(one call to the SMS Provider; policy, evaluate and restart).`,
+(one call to the SMS Provider; policy, evaluate and restart).
+restart and install ask first on a terminal ("restart 132 machines in LAB00011? [y/N]");
+without a terminal they need --yes (else exit 64); --dry-run lists the machines.`,
 	}
 	type def struct {
 		use, short string

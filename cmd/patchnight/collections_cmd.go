@@ -47,7 +47,7 @@ func newCollectionsPlanCmd(app *App, verb string) *cobra.Command {
 	var f collectionFlags
 	short := map[string]string{
 		"plan":    "Compare the wanted collections with the site: create, update rule, update members, delete; writes nothing",
-		"apply":   "Carry the plan out through the SMS Provider (idempotent); --dry-run prints the plan",
+		"apply":   "Carry the plan out through the SMS Provider (idempotent), after confirmation or --yes; --dry-run prints the plan",
 		"prune":   "Delete owned collections no longer wanted (old months), after confirmation or --yes",
 		"preview": "Show who would be in each wanted collection, from the site database, before anything is written",
 		"export":  "Write the wanted collections as a reviewable PowerShell script (ConfigurationManager cmdlets) or JSON",

@@ -77,10 +77,8 @@ func (a *App) confirm(f consentFlags, r confirmRequest) (consent, error) {
 		}
 	}
 	fmt.Fprintf(a.IO.Err, "%s? [y/N] ", what)
-	line, err := bufio.NewReader(a.IO.In).ReadString('\n')
-	if err != nil && line == "" {
-		line = ""
-	}
+	// An answer cut short (end of input) counts as far as it goes: nothing is no.
+	line, _ := bufio.NewReader(a.IO.In).ReadString('\n')
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
 		return consentAct, nil
