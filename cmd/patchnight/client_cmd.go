@@ -163,7 +163,9 @@ transient faults (unreachable, timeout, quota) and never on authentication or sc
 Targets: --host a,b, --hosts-file FILE, or --collection ID|NAME (members from the site
 database). Each prints a per-host table and a summary; exit code 2 when some hosts failed.
 --via site sends the action to a whole collection through the site's client notification
-(one call to the SMS Provider; policy, evaluate and restart).`,
+(one call to the SMS Provider; policy, evaluate and restart).
+restart and install ask first on a terminal ("restart 132 machines in LAB00011? [y/N]");
+without a terminal they need --yes (else exit 64); --dry-run lists the machines.`,
 	}
 	type def struct {
 		use, short string
@@ -263,7 +265,7 @@ database). Each prints a per-host table and a summary; exit code 2 when some hos
 					return runF(cmd.Context(), x)
 				}
 				if x.Via == "site" {
-					return app.clientViaSite(cmd.Context(), name, d.site, x.Targets.collection)
+					return app.clientViaSite(cmd.Context(), x)
 				}
 				return app.runClientAction(cmd.Context(), x)
 			},
@@ -273,6 +275,10 @@ database). Each prints a per-host table and a summary; exit code 2 when some hos
 		c.Flags().StringVar(&x.Via, "via", "winrm", "winrm (each client directly) or site (client notification to a collection)")
 		if name == "restart" {
 			c.Flags().BoolVar(&x.OnlyIfNobody, "only-if-nobody-logged-on", false, "leave machines alone when anyone is logged on (checked on the client)")
+		}
+		if name == "restart" || name == "install" {
+			x.Confirm = true
+			x.Consent.add(c, name+" without asking", "list the machines that would be "+map[string]string{"restart": "restarted", "install": "told to install"}[name]+" and change nothing")
 		}
 		if name == "install" {
 			c.Flags().DurationVar(&x.Wait, "wait", 0, "follow the queued install job on each client up to this long (e.g. 90m) and report how its updates ended; 0 = return once queued")
@@ -294,6 +300,8 @@ type clientOptions struct {
 	Wait         time.Duration                // install --wait
 	SiteOp       provider.ClientOperationType // the action through the site (0: none)
 	Act          clientAction
+	Confirm      bool         // restart and install ask first (confirm)
+	Consent      consentFlags // --yes, --dry-run
 }
 
 // runClientAction fans the action out over the targets and prints the per-host results.
@@ -312,6 +320,20 @@ func (a *App) runClientAction(ctx context.Context, o *clientOptions) error {
 	names, total, err := a.resolveTargets(ctx, s, &o.Targets)
 	if err != nil {
 		return err
+	}
+	if o.Confirm {
+		// The question counts the machines the action goes to (a collection's client
+		// members, not all its members), so they are read before it is asked.
+		list := slices.Collect(names)
+		names, total = slices.Values(list), len(list)
+		where := ""
+		if o.Targets.collection != "" {
+			where = "in " + o.Targets.collection
+		}
+		c, err := a.confirm(o.Consent, confirmRequest{Verb: name, Count: total, Noun: "machines", Where: where, List: names})
+		if err != nil || c == consentStop {
+			return err
+		}
 	}
 	hc, err := s.Hosts(ctx)
 	if err != nil {
@@ -365,15 +387,27 @@ func (a *App) runClientAction(ctx context.Context, o *clientOptions) error {
 }
 
 // clientViaSite sends one client notification to a collection through the SMS Provider.
-func (a *App) clientViaSite(ctx context.Context, name string, typ provider.ClientOperationType, collection string) error {
+// A restart asks first (confirm); --dry-run lists the collection's client members.
+func (a *App) clientViaSite(ctx context.Context, o *clientOptions) error {
+	name, typ := o.Name, o.SiteOp
 	s, db, err := openSite(ctx, a.Session)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	coll, err := db.ResolveCollection(ctx, collection)
+	coll, err := db.ResolveCollection(ctx, o.Targets.collection)
 	if err != nil {
 		return err
+	}
+	if o.Confirm {
+		members := slices.Collect(sitecoll.ClientNames(ctx, db, coll.ID, func(err error) {
+			a.Logger().Error("reading collection members failed", "collection", coll.ID, "error", err)
+		}))
+		c, err := a.confirm(o.Consent, confirmRequest{Verb: name, Count: len(members), Noun: "machines",
+			Where: "in " + coll.ID + " through the site", List: slices.Values(members)})
+		if err != nil || c == consentStop {
+			return err
+		}
 	}
 	p, err := s.Provider(ctx)
 	if err != nil {

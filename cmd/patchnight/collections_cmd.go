@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,8 +33,7 @@ type collectionFlags struct {
 	group    string
 	updates  []string
 	month    string
-	dryRun   bool
-	yes      bool
+	consent  consentFlags // apply, prune: --yes, --dry-run
 	wait     time.Duration
 	format   string
 }
@@ -51,7 +47,7 @@ func newCollectionsPlanCmd(app *App, verb string) *cobra.Command {
 	var f collectionFlags
 	short := map[string]string{
 		"plan":    "Compare the wanted collections with the site: create, update rule, update members, delete; writes nothing",
-		"apply":   "Carry the plan out through the SMS Provider (idempotent); --dry-run prints the plan",
+		"apply":   "Carry the plan out through the SMS Provider (idempotent), after confirmation or --yes; --dry-run prints the plan",
 		"prune":   "Delete owned collections no longer wanted (old months), after confirmation or --yes",
 		"preview": "Show who would be in each wanted collection, from the site database, before anything is written",
 		"export":  "Write the wanted collections as a reviewable PowerShell script (ConfigurationManager cmdlets) or JSON",
@@ -95,23 +91,32 @@ func newCollectionsPlanCmd(app *App, verb string) *cobra.Command {
 			switch {
 			case verb == "export":
 				return plan.Export(app.IO.Out, f.format)
-			case verb == "plan" || f.dryRun:
+			case verb == "plan" || f.consent.DryRun:
 				return app.Print(plan)
+			}
+			if n := plan.Pending(); n > 0 {
+				// The one confirmation of every command that changes the site (confirm.go):
+				// a terminal sees the plan and is asked; without one, --yes is needed.
+				req := confirmRequest{Verb: "apply", Count: n, Noun: "collection changes", Where: "at the site",
+					Show: func() error { return app.Print(plan) }}
+				if verb == "prune" {
+					req.Verb, req.Noun = "delete", "collections"
+				}
+				c, err := app.confirm(f.consent, req)
+				if err != nil {
+					return err
+				}
+				if c == consentStop {
+					return app.Print(&sitecoll.Result{Cancelled: true, Collections: []sitecoll.Applied{}, Deleted: []string{}})
+				}
 			}
 			prov, err := s.Provider(ctx)
 			if err != nil {
 				return err
 			}
-			opt := sitecoll.ApplyOptions{Wait: f.wait, Yes: f.yes}
-			if !f.yes && app.IO.StdinTerminal {
-				opt.Confirm = func(p *sitecoll.Plan) (bool, error) { return app.confirm(p) }
-			}
-			res, err := sitecoll.Apply(ctx, plan, prov, opt)
+			res, err := sitecoll.Apply(ctx, plan, prov, sitecoll.ApplyOptions{Wait: f.wait, Yes: true})
 			if err != nil {
 				return err
-			}
-			if res.Cancelled {
-				fmt.Fprintln(app.IO.Err, "nothing written: the deletes were not confirmed (pass --yes to skip the question)")
 			}
 			return app.Print(res)
 		},
@@ -124,29 +129,13 @@ func newCollectionsPlanCmd(app *App, verb string) *cobra.Command {
 	cmd.MarkFlagsMutuallyExclusive("group", "updates")
 	switch verb {
 	case "apply", "prune":
-		fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and write nothing")
+		f.consent.add(cmd, "write without asking", "print the plan and write nothing")
 		fl.DurationVar(&f.wait, "wait", 5*time.Minute, "how long to wait for the site to evaluate the changed collections (0: do not wait)")
-	}
-	if verb == "prune" {
-		fl.BoolVar(&f.yes, "yes", false, "delete without asking")
 	}
 	if verb == "export" {
 		fl.StringVar(&f.format, "format", "ps1", "ps1 or json")
 	}
 	return cmd
-}
-
-// confirm asks on the terminal whether the plan's deletes may go ahead.
-func (a *App) confirm(p *sitecoll.Plan) (bool, error) {
-	if err := a.Print(p); err != nil {
-		return false, err
-	}
-	fmt.Fprint(a.IO.Err, "Delete these collections? Type yes to go ahead: ")
-	line, err := bufio.NewReader(a.IO.In).ReadString('\n')
-	if err != nil && line == "" {
-		return false, nil
-	}
-	return strings.TrimSpace(strings.ToLower(line)) == "yes", nil
 }
 
 func newCollectionsListCmd(app *App) *cobra.Command {

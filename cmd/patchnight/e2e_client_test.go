@@ -189,7 +189,7 @@ func TestE2EClientActions(t *testing.T) {
 		GROUP BY h.ResourceID`)
 	pendingBefore := e.set(`SELECT UPPER(Name) FROM lab_host WHERE RebootPending = 1`)
 	var inst clientResult
-	e.runJSON(&inst, want, "client", "install", "--collection", coll)
+	e.runJSON(&inst, want, "client", "install", "--yes", "--collection", coll)
 	expectOutcomes(t, "install", &inst, online, offline, 1)
 	started := 0
 	for name, v := range values[client.Installed](t, &inst) {
@@ -274,7 +274,7 @@ func TestE2EClientActions(t *testing.T) {
 
 	// restart --only-if-nobody-logged-on: only the machines nobody uses go down
 	var rs clientResult
-	e.runJSON(&rs, want, "client", "restart", "--only-if-nobody-logged-on", "--collection", coll)
+	e.runJSON(&rs, want, "client", "restart", "--yes", "--only-if-nobody-logged-on", "--collection", coll)
 	expectOutcomes(t, "restart", &rs, online, offline, 0) // a restart is never retried
 	power := e.keyed(`SELECT UPPER(Name), Power, COALESCE(OfflineUntil, ''), RebootPending FROM lab_host`)
 	restarted := map[string]bool{}

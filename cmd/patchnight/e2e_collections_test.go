@@ -128,7 +128,7 @@ func TestE2ECollections(t *testing.T) {
 			Members      int64  `json:"members"`
 		} `json:"collections"`
 	}
-	e.runJSON(&applied, 0, "collections", "apply", "--group", group, "--month", month, "--wait", "0")
+	e.runJSON(&applied, 0, "collections", "apply", "--yes", "--group", group, "--month", month, "--wait", "0")
 	if applied.NoOp || len(applied.Collections) != plan.pending() {
 		t.Fatalf("apply wrote %d collections (no-op %v), the plan had %d changes", len(applied.Collections), applied.NoOp, plan.pending())
 	}
@@ -158,7 +158,7 @@ func TestE2ECollections(t *testing.T) {
 	var second struct {
 		NoOp bool `json:"no_op"`
 	}
-	e.runJSON(&second, 0, "collections", "apply", "--group", group, "--month", month, "--wait", "0")
+	e.runJSON(&second, 0, "collections", "apply", "--yes", "--group", group, "--month", month, "--wait", "0")
 	if !second.NoOp {
 		t.Error("the second apply was not a no-op")
 	}

@@ -48,11 +48,11 @@ func TestE2ENoSecretsInOutput(t *testing.T) {
 		cfg  string
 		args []string
 	}{
-		{wrongCfg, []string{"collections", "apply", "--group", group, "--wait", "0"}}, // before the right one: it has changes
+		{wrongCfg, []string{"collections", "apply", "--yes", "--group", group, "--wait", "0"}}, // before the right one: it has changes
 		{e.cfgPath, []string{"client", "scan", "--collection", coll}},
-		{e.cfgPath, []string{"client", "install", "--collection", coll, "-o", "json"}},
+		{e.cfgPath, []string{"client", "install", "--yes", "--collection", coll, "-o", "json"}},
 		{e.cfgPath, []string{"client", "policy", "--via", "site", "--collection", coll}},
-		{e.cfgPath, []string{"collections", "apply", "--group", group, "--wait", "0"}},
+		{e.cfgPath, []string{"collections", "apply", "--yes", "--group", group, "--wait", "0"}},
 		{e.cfgPath, []string{"config", "show"}},
 		{wrongCfg, []string{"client", "logged-on", "--host", host}},
 		{wrongCfg, []string{"client", "policy", "--via", "site", "--collection", coll}},

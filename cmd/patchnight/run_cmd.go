@@ -132,7 +132,9 @@ func newRunCmd(app *App, runF func(context.Context, *runOptions) error) *cobra.C
 		Long: `Run one step (or one occurrence of a repeating step, e.g. retry-restart-0400) of the
 month's night, if today is its day: a task that fires on another day exits 0 after a log
 line. One runner at a time: a second waits for the lock. A step is resumable: run again, it
-skips the machines already done and never restarts a machine twice.`,
+skips the machines already done and never restarts a machine twice.
+It asks nothing and takes no --yes: the plan is the consent (unlike client restart or
+install and collections apply, which ask first).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Step = args[0]
@@ -180,7 +182,10 @@ func newNightCmd(app *App, runF func(context.Context, *runOptions) error) *cobra
 	cmd := &cobra.Command{
 		Use:   "night",
 		Short: "Run the whole night from a console, waiting for each step's time",
-		Args:  cobra.NoArgs,
+		Long: `Run the whole night from a console: each step of the plan at its time, as the
+scheduled tasks would. It asks nothing and takes no --yes: the plan is the consent (unlike
+client restart or install and collections apply, which ask first).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -223,6 +228,11 @@ func newReportMorningCmd(app *App) *cobra.Command {
 					return exit.Usagef("give a run number from patchnight history", "%q is not a run number", runID)
 				}
 				id = n
+			}
+			if nf.Month != "" {
+				if _, err := night.ParseMonth(nf.Month); err != nil {
+					return err
+				}
 			}
 			cfg, err := app.Config()
 			if err != nil {
