@@ -122,9 +122,13 @@ const (
 	// FaultConstrainedLanguage: every script fails as on a host whose PowerShell runs in
 	// ConstrainedLanguage mode: exit 1, PowerShell's error as CLIXML on stderr.
 	FaultConstrainedLanguage
+	// FaultDropAfterChallenge: the NTLM CHALLENGE goes out with "Connection: close", so the
+	// AUTHENTICATE leg arrives on a new connection, which has no challenge: as when a busy
+	// host or a proxy drops the connection between the legs of a handshake.
+	FaultDropAfterChallenge
 )
 
-var wsFaultNames = [...]string{"none", "hang", "quota", "unauthorized", "reset-receive", "refuse", "constrained-language"}
+var wsFaultNames = [...]string{"none", "hang", "quota", "unauthorized", "reset-receive", "refuse", "constrained-language", "drop-after-challenge"}
 
 func (k FaultKind) String() string {
 	if k >= 0 && int(k) < len(wsFaultNames) {

@@ -116,6 +116,11 @@ func (w *WSMan) authenticate(rw http.ResponseWriter, r *http.Request) (string, b
 			w.mu.Unlock()
 			// The request body (if the client sent one) is not processed on this leg.
 			_, _ = wsDrain(r)
+			if host := wsTargetHost(r.Host); w.opts.Faults != nil {
+				if f := w.opts.Faults(host); f.Kind == FaultDropAfterChallenge && w.fire(host, f) {
+					rw.Header().Set("Connection", "close")
+				}
+			}
 			rw.Header().Set("WWW-Authenticate", scheme+" "+base64.StdEncoding.EncodeToString(challengeMessage(challenge, w.opts.Domain, flags)))
 			rw.WriteHeader(http.StatusUnauthorized)
 			return "", false

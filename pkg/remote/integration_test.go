@@ -177,6 +177,8 @@ func labFaults(host string) lab.Fault {
 		{"reset", lab.Fault{Kind: lab.FaultResetReceive}},
 		{"refuse", lab.Fault{Kind: lab.FaultRefuse}},
 		{"deny", lab.Fault{Kind: lab.FaultUnauthorized}},
+		{"drop1", lab.Fault{Kind: lab.FaultDropAfterChallenge, Times: 1}},
+		{"drop", lab.Fault{Kind: lab.FaultDropAfterChallenge}},
 	}
 	for _, x := range prefixes {
 		if strings.HasPrefix(host, x.p) {
@@ -224,6 +226,39 @@ func TestIntegration(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) { t.Parallel(); testCancel(t, rec) })
 	t.Run("fanout-1000", func(t *testing.T) { t.Parallel(); testFanOut1000(t, rec) })
 	t.Run("credential-renderings", func(t *testing.T) { t.Parallel(); testCredentialRenderings(t, rec) })
+	t.Run("dropped-handshake", func(t *testing.T) { t.Parallel(); testDroppedHandshake(t, rec) })
+}
+
+// A connection dropped between the NTLM legs (the AUTHENTICATE lands on a new connection,
+// which has no challenge) is not refused credentials: the handshake starts again once, in
+// the same Run, over HTTPS and sealed over HTTP. A host that drops every time stays an
+// authentication failure after that one new start.
+func testDroppedHandshake(t *testing.T, rec *recorder) {
+	for _, tc := range []struct {
+		name  string
+		https bool
+		seal  bool
+	}{{"https", true, false}, {"http-sealed", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startLab(t, lab.OpHandlerFunc(labHandler), lab.WSManOptions{Faults: labFaults}, tc.https, lab.TestPKIOptions{})
+			cfg := s.config(remote.AuthNTLM)
+			cfg.NTLMEncryption = tc.seal
+			var r echoResult
+			err := newClient(t, "drop1.lab.test", cfg, labCreds).Run(context.Background(), "client-trigger-schedule", json.RawMessage(scanParams), &r)
+			rec.err(err)
+			if err != nil || r.Host != "drop1.lab.test" {
+				t.Fatalf("one dropped handshake: %+v, %v", r, err)
+			}
+			if n := s.w.Stats().Faults[lab.FaultDropAfterChallenge.String()]; n != 1 {
+				t.Errorf("the fault fired %d times, want 1", n)
+			}
+			err = newClient(t, "drop.lab.test", cfg, labCreds).Run(context.Background(), "client-trigger-schedule", json.RawMessage(scanParams), nil)
+			wantKind(t, rec, err, remote.KindAuth)
+			if n := s.w.Stats().Faults[lab.FaultDropAfterChallenge.String()]; n != 3 {
+				t.Errorf("the fault fired %d times in all, want 3 (one new start only)", n)
+			}
+		})
+	}
 }
 
 const scanParams = `{"ScheduleID":"{00000000-0000-0000-0000-000000000113}"}`

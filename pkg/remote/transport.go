@@ -224,9 +224,45 @@ func (t *transporter) roundTrip(ctx context.Context, body []byte) (*http.Respons
 	return t.handshake(ctx, body)
 }
 
-// handshake authenticates a connection and sends body on it.
+// handshake authenticates a connection and sends body on it. A connection-bound handshake
+// (NTLM, Kerberos) needs every leg on one connection: when the connection is replaced
+// between legs (the host or a proxy closed it) and the host then refuses, the handshake is
+// started again once on the new connection, instead of reporting refused credentials.
 func (t *transporter) handshake(ctx context.Context, body []byte) (*http.Response, error) {
+	resp, err := t.handshakeOnce(ctx, body)
+	var moved *connMoved
+	if errors.As(err, &moved) {
+		return t.handshakeOnce(ctx, body)
+	}
+	return resp, err
+}
+
+// connMoved is a refusal that came on another connection than the handshake's earlier legs.
+type connMoved struct{ err error }
+
+func (c *connMoved) Error() string { return c.err.Error() }
+func (c *connMoved) Unwrap() error { return c.err }
+
+func (t *transporter) handshakeOnce(ctx context.Context, body []byte) (*http.Response, error) {
 	t.session = nil
+	var first net.Conn // the connection of the first leg
+	moved := false
+	refused := func() error {
+		err := &httpStatusError{status: http.StatusUnauthorized}
+		if moved {
+			return &connMoved{err}
+		}
+		return err
+	}
+	send := func(b []byte, authz string) (*http.Response, error) {
+		resp, conn, err := t.sendConn(ctx, b, authz)
+		if first == nil {
+			first = conn
+		} else if conn != first {
+			moved = true
+		}
+		return resp, err
+	}
 	sc, tok, withBody, err := t.mech.begin()
 	if err != nil {
 		return nil, &authFailure{err}
@@ -240,7 +276,7 @@ func (t *transporter) handshake(ctx context.Context, body []byte) (*http.Respons
 		if withBody {
 			b = body
 		}
-		resp, err := t.send(ctx, b, "Negotiate "+base64.StdEncoding.EncodeToString(tok))
+		resp, err := send(b, "Negotiate "+base64.StdEncoding.EncodeToString(tok))
 		if err != nil {
 			return nil, err
 		}
@@ -276,7 +312,7 @@ func (t *transporter) handshake(ctx context.Context, body []byte) (*http.Respons
 				t.authed, t.session = false, nil
 				return nil, err
 			}
-			resp, err = t.send(ctx, wrapped, "")
+			resp, err = send(wrapped, "")
 			if err != nil {
 				t.authed, t.session = false, nil
 				return nil, err
@@ -284,14 +320,14 @@ func (t *transporter) handshake(ctx context.Context, body []byte) (*http.Respons
 			if resp.StatusCode == http.StatusUnauthorized {
 				discard(resp)
 				t.authed, t.session = false, nil
-				return nil, &httpStatusError{status: http.StatusUnauthorized}
+				return nil, refused()
 			}
 			return resp, nil
 		}
 		in := negotiateToken(resp.Header)
 		discard(resp)
 		if in == nil {
-			return nil, &httpStatusError{status: http.StatusUnauthorized}
+			return nil, refused()
 		}
 		if tok, withBody, err = sc.step(in); err != nil {
 			return nil, &authFailure{err}
@@ -319,10 +355,23 @@ func (t *transporter) send(ctx context.Context, body []byte, authz string) (*htt
 // sendTraced sends one HTTP request and reports whether it went over a reused connection.
 func (t *transporter) sendTraced(ctx context.Context, body []byte, authz string) (*http.Response, bool, error) {
 	var reused bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }})
+	resp, err := t.sendWith(ctx, body, authz, func(i httptrace.GotConnInfo) { reused = i.Reused })
+	return resp, reused, err
+}
+
+// sendConn sends one HTTP request and reports the connection it went over.
+func (t *transporter) sendConn(ctx context.Context, body []byte, authz string) (*http.Response, net.Conn, error) {
+	var conn net.Conn
+	resp, err := t.sendWith(ctx, body, authz, func(i httptrace.GotConnInfo) { conn = i.Conn })
+	return resp, conn, err
+}
+
+// sendWith sends one HTTP request; got sees the connection it goes over.
+func (t *transporter) sendWith(ctx context.Context, body []byte, authz string, got func(httptrace.GotConnInfo)) (*http.Response, error) {
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: got})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
 	if err != nil {
-		return nil, false, fmt.Errorf("build the request: %w", err)
+		return nil, fmt.Errorf("build the request: %w", err)
 	}
 	ct := "application/soap+xml;charset=UTF-8"
 	if t.seal && t.session != nil && len(body) > 0 {
@@ -334,11 +383,7 @@ func (t *transporter) sendTraced(ctx context.Context, body []byte, authz string)
 		req.Header.Set("Authorization", authz)
 	}
 	t.requests.Add(1)
-	resp, err := t.tr.RoundTrip(req)
-	if err != nil {
-		return nil, reused, err
-	}
-	return resp, reused, nil
+	return t.tr.RoundTrip(req)
 }
 
 // discard reads and closes a body so the connection can be reused.
