@@ -377,6 +377,9 @@ func (a *App) runClientAction(ctx context.Context, o *clientOptions) error {
 
 // clientViaSite sends one client notification to a collection through the SMS Provider.
 func (a *App) clientViaSite(ctx context.Context, name string, typ provider.ClientOperationType, collection string) error {
+	if f := a.Format(); f != output.Table && f != output.JSON {
+		return exit.Usagef("use -o table or -o json", "client %s --via site cannot write %s", name, f)
+	}
 	s, db, err := openSite(ctx, a.Session)
 	if err != nil {
 		return err
@@ -394,9 +397,18 @@ func (a *App) clientViaSite(ctx context.Context, name string, typ provider.Clien
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.IO.Out, "client %s sent to %s (%s, %d members) through the site: operation %d; follow it with: patchnight client operations %d\n",
-		name, coll.Name, coll.ID, coll.Members, id, id)
-	return nil
+	return a.printText(siteOperation{Action: name, CollectionID: coll.ID, Collection: coll.Name, Members: coll.Members, OperationID: id},
+		fmt.Sprintf("client %s sent to %s (%s, %d members) through the site: operation %d; follow it with: patchnight client operations %d",
+			name, coll.Name, coll.ID, coll.Members, id, id))
+}
+
+// siteOperation is a client notification started through the SMS Provider (-o json).
+type siteOperation struct {
+	Action       string `json:"action"`
+	CollectionID string `json:"collection_id"`
+	Collection   string `json:"collection"`
+	Members      int64  `json:"members"`
+	OperationID  uint32 `json:"operation_id"`
 }
 
 func newClientOperationsCmd(app *App) *cobra.Command {
