@@ -122,6 +122,20 @@ type hostRow struct {
 	Value    any    `json:"value,omitempty"`
 }
 
+// MarshalJSON writes the row with the value's keys in snake_case: the value is what the
+// host's script returned, whose keys are the scripts' camelCase wire format.
+func (h hostRow) MarshalJSON() ([]byte, error) {
+	type plain hostRow
+	if h.Value != nil {
+		v, err := output.SnakeKeys(h.Value)
+		if err != nil {
+			return nil, err
+		}
+		h.Value = v
+	}
+	return json.Marshal(plain(h))
+}
+
 type actionResult struct {
 	Action  string         `json:"action"`
 	Summary remote.Summary `json:"summary"`
@@ -444,7 +458,14 @@ func newClientOperationsCmd(app *App) *cobra.Command {
 
 type opView struct{ *provider.OperationStatus }
 
-func (v opView) MarshalJSON() ([]byte, error) { return json.Marshal(v.OperationStatus) }
+// MarshalJSON writes the status with snake_case keys (the provider script's are camelCase).
+func (v opView) MarshalJSON() ([]byte, error) {
+	s, err := output.SnakeKeys(v.OperationStatus)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(s)
+}
 
 func (v opView) Grids() []output.Grid {
 	s := v.OperationStatus

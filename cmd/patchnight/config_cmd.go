@@ -91,7 +91,6 @@ func showConfig(app *App, cfg *config.Effective) error {
 	if profile == "" {
 		profile = "(none)"
 	}
-	fmt.Fprintf(w, "# configuration file: %s\n# profile: %s\n", file, profile)
 	node := &yaml.Node{}
 	if err := node.Encode(p); err != nil {
 		return fmt.Errorf("show configuration: %w", err)
@@ -100,6 +99,7 @@ func showConfig(app *App, cfg *config.Effective) error {
 		return showConfigJSON(app, cfg, node)
 	}
 	annotate(node, "", cfg.Sources)
+	fmt.Fprintf(w, "# configuration file: %s\n# profile: %s\n", file, profile)
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
 	if err := enc.Encode(node); err != nil {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
@@ -26,6 +28,9 @@ func newDocsCmd(app *App) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
 				return exit.Usagef("pass --out DIR", "no output folder")
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return exit.Wrap(exit.Failed, err, "", "create %s", dir)
 			}
 			root := app.root
 			root.DisableAutoGenTag = true
