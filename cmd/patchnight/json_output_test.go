@@ -17,7 +17,7 @@ import (
 // lab (after its words), or refused: the command cannot give JSON, and must say so with 64
 // before it does anything.
 type jsonRun struct {
-	args    func(e *labEnv) []string
+	args    func(t *testing.T, e *labEnv) []string
 	refused string // why the command gives no JSON ("" = it must)
 	bare    bool   // run without the lab profile (whose path is no Windows path for the tasks)
 }
@@ -27,7 +27,9 @@ type jsonRun struct {
 // run with placeholder arguments ("x"): a command added later is covered without touching
 // the test, and fails it until it prints JSON or is listed here with what it needs.
 func jsonRuns(host, other, group string) map[string]jsonRun {
-	fixed := func(a ...string) func(*labEnv) []string { return func(*labEnv) []string { return a } }
+	fixed := func(a ...string) func(*testing.T, *labEnv) []string {
+		return func(*testing.T, *labEnv) []string { return a }
+	}
 	onHost := fixed("--host", host)
 	return map[string]jsonRun{
 		"client evaluate":       {args: onHost},
@@ -38,28 +40,30 @@ func jsonRuns(host, other, group string) map[string]jsonRun {
 		"client restart":        {args: fixed("--host", other)}, // another host: this one restarts
 		"client scan":           {args: onHost},
 		"client run-schedule":   {args: fixed("021", "--host", host)},
-		"client operations": {args: func(e *labEnv) []string {
+		"client operations": {args: func(t *testing.T, e *labEnv) []string {
 			// An operation started through the site, in JSON too.
 			var op struct {
 				OperationID uint32 `json:"operation_id"`
 			}
-			e.runJSON(&op, 0, "client", "policy", "--via", "site", "--collection", "SMS00001")
-			if op.OperationID == 0 {
-				e.t.Fatal("client policy --via site -o json gave no operation_id")
+			out, stderr, code := e.run("client", "policy", "--via", "site", "--collection", "SMS00001", "-o", "json")
+			if err := json.Unmarshal([]byte(out), &op); code != 0 || err != nil || op.OperationID == 0 {
+				t.Fatalf("client policy --via site -o json: exit %d, %v, no operation_id in %q; stderr %q", code, err, out, stderr)
 			}
 			return []string{jsonNumber(op.OperationID)}
 		}},
-		"collections apply":      {args: fixed("--group", group, "--month", "2026-12", "--wait", "0")},
-		"collections export":     {args: fixed("--group", group, "--month", "2026-12")},
-		"collections plan":       {args: fixed("--group", group, "--month", "2026-12")},
-		"collections preview":    {args: fixed("--group", group, "--month", "2026-12")},
-		"collections prune":      {args: fixed("--month", "2026-12", "--dry-run")},
-		"collections members":    {args: fixed("SMS00001")},
-		"docs":                   {args: func(e *labEnv) []string { return []string{"--out", filepath.Join(e.dir, "docs")} }},
-		"lab init":               {args: func(e *labEnv) []string { return []string{"--db", filepath.Join(e.dir, "init.db"), "--hosts", "5"} }},
+		"collections apply":   {args: fixed("--group", group, "--month", "2026-12", "--wait", "0")},
+		"collections export":  {args: fixed("--group", group, "--month", "2026-12")},
+		"collections plan":    {args: fixed("--group", group, "--month", "2026-12")},
+		"collections preview": {args: fixed("--group", group, "--month", "2026-12")},
+		"collections prune":   {args: fixed("--month", "2026-12", "--dry-run")},
+		"collections members": {args: fixed("SMS00001")},
+		"docs":                {args: func(t *testing.T, e *labEnv) []string { return []string{"--out", filepath.Join(e.dir, "docs")} }},
+		"lab init": {args: func(t *testing.T, e *labEnv) []string {
+			return []string{"--db", filepath.Join(e.dir, "init.db"), "--hosts", "5"}
+		}},
 		"notify missing":         {args: fixed("--group", group, "--dry-run")},
 		"notify watch-unscanned": {args: fixed("--once", "--dry-run")},
-		"plan export-tasks":      {bare: true, args: func(e *labEnv) []string { return []string{"--out", filepath.Join(e.dir, "tasks")} }},
+		"plan export-tasks":      {bare: true, args: func(t *testing.T, e *labEnv) []string { return []string{"--out", filepath.Join(e.dir, "tasks")} }},
 		"report hosts":           {args: fixed("--host", host)},
 		"plan validate":          {args: fixed(filepath.Join("..", "..", "pkg", "night", "default-plan.yaml"))},
 		"run":                    {args: fixed("check-deployments")},
@@ -144,7 +148,7 @@ func TestJSONOutput(t *testing.T) {
 			var args []string
 			switch {
 			case r.args != nil:
-				args = r.args(e)
+				args = r.args(t, e)
 			case r.refused == "":
 				ph, ok := placeholders(c)
 				if !ok {
