@@ -245,6 +245,11 @@ func newReportMorningCmd(app *App) *cobra.Command {
 				}
 				id = n
 			}
+			if nf.Month != "" {
+				if _, err := night.ParseMonth(nf.Month); err != nil {
+					return err
+				}
+			}
 			cfg, err := app.Config()
 			if err != nil {
 				return err
