@@ -215,6 +215,11 @@ func TestFormatRefusedBeforeActing(t *testing.T) {
 		{[]string{"config", "init", "--out", filepath.Join(dir, "c.yaml"), "-o", "json"}, "c.yaml"},
 		{[]string{"completion", "bash", "-o", "json"}, ""},
 		{[]string{"help", "-o", "csv"}, ""},
+		{[]string{"night", "-o", "json"}, ""},
+		{[]string{"run", "wake", "-o", "csv"}, ""},
+		{[]string{"collections", "export", "--format", "ps1", "-o", "json"}, ""},
+		{[]string{"collections", "export", "-o", "md"}, ""},
+		{[]string{"client", "policy", "--via", "site", "--collection", "SMS00001", "-o", "csv"}, ""},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			out, stderr, code := run(t, nil, tc.args...)
