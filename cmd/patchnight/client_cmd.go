@@ -123,6 +123,20 @@ type hostRow struct {
 	Value    any    `json:"value,omitempty"`
 }
 
+// MarshalJSON writes the row with the value's keys in snake_case: the value is what the
+// host's script returned, whose keys are the scripts' camelCase wire format.
+func (h hostRow) MarshalJSON() ([]byte, error) {
+	type plain hostRow
+	if h.Value != nil {
+		v, err := output.SnakeKeys(h.Value)
+		if err != nil {
+			return nil, err
+		}
+		h.Value = v
+	}
+	return json.Marshal(plain(h))
+}
+
 type actionResult struct {
 	Action  string         `json:"action"`
 	Summary remote.Summary `json:"summary"`
@@ -390,6 +404,9 @@ func (a *App) runClientAction(ctx context.Context, o *clientOptions) error {
 // A restart asks first (confirm); --dry-run lists the collection's client members.
 func (a *App) clientViaSite(ctx context.Context, o *clientOptions) error {
 	name, typ := o.Name, o.SiteOp
+	if f := a.Format(); f != output.Table && f != output.JSON {
+		return exit.Usagef("use -o table or -o json", "client %s --via site cannot write %s", name, f)
+	}
 	s, db, err := openSite(ctx, a.Session)
 	if err != nil {
 		return err
@@ -417,9 +434,18 @@ func (a *App) clientViaSite(ctx context.Context, o *clientOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.IO.Out, "client %s sent to %s (%s, %d members) through the site: operation %d; follow it with: patchnight client operations %d\n",
-		name, coll.Name, coll.ID, coll.Members, id, id)
-	return nil
+	return a.printText(siteOperation{Action: name, CollectionID: coll.ID, Collection: coll.Name, Members: coll.Members, OperationID: id},
+		fmt.Sprintf("client %s sent to %s (%s, %d members) through the site: operation %d; follow it with: patchnight client operations %d",
+			name, coll.Name, coll.ID, coll.Members, id, id))
+}
+
+// siteOperation is a client notification started through the SMS Provider (-o json).
+type siteOperation struct {
+	Action       string `json:"action"`
+	CollectionID string `json:"collection_id"`
+	Collection   string `json:"collection"`
+	Members      int64  `json:"members"`
+	OperationID  uint32 `json:"operation_id"`
 }
 
 func newClientOperationsCmd(app *App) *cobra.Command {
@@ -455,7 +481,14 @@ func newClientOperationsCmd(app *App) *cobra.Command {
 
 type opView struct{ *provider.OperationStatus }
 
-func (v opView) MarshalJSON() ([]byte, error) { return json.Marshal(v.OperationStatus) }
+// MarshalJSON writes the status with snake_case keys (the provider script's are camelCase).
+func (v opView) MarshalJSON() ([]byte, error) {
+	s, err := output.SnakeKeys(v.OperationStatus)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(s)
+}
 
 func (v opView) Grids() []output.Grid {
 	s := v.OperationStatus

@@ -7,6 +7,7 @@ import (
 
 	"github.com/patchnight/patchnight/collections"
 	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/sitecoll"
 )
 
@@ -60,6 +61,15 @@ func newCollectionsPlanCmd(app *App, verb string) *cobra.Command {
 			ctx := cmd.Context()
 			if f.wait < 0 {
 				return exit.Usagef("use a duration like 5m, or 0 not to wait", "--wait %s is negative", f.wait)
+			}
+			if verb == "export" {
+				// -o json asks for the JSON export; --format says which file it is.
+				switch o := app.Format(); {
+				case o == output.JSON && !cmd.Flags().Changed("format"):
+					f.format = "json"
+				case o == output.JSON && f.format != "json", o != output.Table && o != output.JSON:
+					return exit.Usagef("use --format ps1 or --format json, and -o table or -o json", "collections export cannot write %s as %s", f.format, o)
+				}
 			}
 			if verb == "export" && f.format != "ps1" && f.format != "json" {
 				return exit.Usagef("use --format ps1 or --format json", "--format %q is not an export format", f.format)

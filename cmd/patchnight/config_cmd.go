@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
 	"github.com/patchnight/patchnight/pkg/config"
 	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/site"
 )
 
@@ -32,6 +34,7 @@ func newConfigCmd(app *App) *cobra.Command {
 	}
 	initCmd.Flags().StringVar(&out, "out", "", "file to write (default: standard output)")
 	initCmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
+	onlyFormats(initCmd, output.Table) // the example is a commented YAML file
 	showCmd := &cobra.Command{
 		Use:   "show",
 		Short: "Print the effective configuration, with where each setting came from; secrets masked",
@@ -44,6 +47,7 @@ func newConfigCmd(app *App) *cobra.Command {
 			return showConfig(app, cfg)
 		},
 	}
+	onlyFormats(showCmd, output.Table, output.JSON)
 	cmd.AddCommand(initCmd, showCmd)
 	return cmd
 }
@@ -87,18 +91,53 @@ func showConfig(app *App, cfg *config.Effective) error {
 	if profile == "" {
 		profile = "(none)"
 	}
-	fmt.Fprintf(w, "# configuration file: %s\n# profile: %s\n", file, profile)
 	node := &yaml.Node{}
 	if err := node.Encode(p); err != nil {
 		return fmt.Errorf("show configuration: %w", err)
 	}
+	if app.Format() == output.JSON {
+		return showConfigJSON(app, cfg, node)
+	}
 	annotate(node, "", cfg.Sources)
+	fmt.Fprintf(w, "# configuration file: %s\n# profile: %s\n", file, profile)
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
 	if err := enc.Encode(node); err != nil {
 		return fmt.Errorf("show configuration: %w", err)
 	}
 	return enc.Close()
+}
+
+// configDoc is config show -o json: the settings under their configuration file keys
+// (snake_case, as in the file) and, in the same shape, where each came from.
+type configDoc struct {
+	File     string         `json:"file"`    // "" when no file was read
+	Profile  string         `json:"profile"` // "" when none
+	Settings map[string]any `json:"settings"`
+	Sources  map[string]any `json:"sources"`
+}
+
+// showConfigJSON writes the effective configuration (node: its profile, secrets masked,
+// encoded as YAML) as one JSON document.
+func showConfigJSON(app *App, cfg *config.Effective, node *yaml.Node) error {
+	doc := configDoc{File: cfg.Path, Profile: cfg.ProfileName, Settings: map[string]any{}, Sources: map[string]any{}}
+	if err := node.Decode(&doc.Settings); err != nil {
+		return fmt.Errorf("show configuration: %w", err)
+	}
+	for key, src := range cfg.Sources {
+		m := doc.Sources
+		parts := strings.Split(key, ".")
+		for _, p := range parts[:len(parts)-1] {
+			next, ok := m[p].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[p] = next
+			}
+			m = next
+		}
+		m[parts[len(parts)-1]] = string(src)
+	}
+	return output.WriteJSON(app.IO.Out, doc)
 }
 
 // annotate adds "# from env" style comments to each setting.

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/output"
 )
 
 // The command-line half of the error contract (README "Exit codes"): every mistake in the
@@ -40,6 +41,9 @@ func enforceContract(root *cobra.Command) {
 			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 		case c.Args != nil:
 			c.Args = explainArgs(c.Args)
+		}
+		if c.HasParent() && (c.Name() == "help" && c.Parent() == root || c.Parent().Name() == "completion" && c.Parent().Parent() == root) {
+			onlyFormats(c, output.Table) // help text and shell scripts have one form
 		}
 		for _, sub := range c.Commands() {
 			walk(sub)

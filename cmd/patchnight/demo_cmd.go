@@ -74,6 +74,7 @@ printed as it runs, then the morning report.`,
 	cmd.Flags().StringVar(&reportHTML, "report-html", "", "also write the morning report as HTML to this file")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 64, "hosts at once")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the demo to this file (go tool pprof)")
+	onlyFormats(cmd, output.Table) // a narrated walk through a night, not one result
 	return cmd
 }
 

@@ -1,11 +1,20 @@
 package main
 
 import (
+	"os"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
 	"github.com/patchnight/patchnight/pkg/exit"
+	"github.com/patchnight/patchnight/pkg/output"
 )
+
+// docsResult is what docs wrote (-o json; the table form prints nothing, as before).
+type docsResult struct {
+	Format string `json:"format"`
+	Folder string `json:"folder"`
+}
 
 func newDocsCmd(app *App) *cobra.Command {
 	var format, dir string
@@ -19,6 +28,9 @@ func newDocsCmd(app *App) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
 				return exit.Usagef("pass --out DIR", "no output folder")
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return exit.Wrap(exit.Failed, err, "", "create %s", dir)
 			}
 			root := app.root
 			root.DisableAutoGenTag = true
@@ -34,9 +46,10 @@ func newDocsCmd(app *App) *cobra.Command {
 			default:
 				return exit.Usagef("use man or markdown", "--format %q is not a documentation format", format)
 			}
-			return nil
+			return app.printText(docsResult{Format: format, Folder: dir})
 		},
 	}
+	onlyFormats(cmd, output.Table, output.JSON)
 	cmd.Flags().StringVar(&format, "format", "markdown", "man or markdown")
 	cmd.Flags().StringVar(&dir, "out", "", "folder to write the pages into (created if missing)")
 	return cmd

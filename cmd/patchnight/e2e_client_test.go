@@ -89,7 +89,9 @@ func expectOutcomes(t *testing.T, what string, r *clientResult, online, offline 
 	}
 }
 
-// values decodes each ok host's value, by upper-case host name.
+// values decodes each ok host's value, by upper-case host name. The output's keys are
+// snake_case and T's are the scripts' camelCase: with the underscores taken out they
+// match, as encoding/json matches keys without regard to case.
 func values[T any](t *testing.T, r *clientResult) map[string]T {
 	t.Helper()
 	out := map[string]T{}
@@ -97,13 +99,38 @@ func values[T any](t *testing.T, r *clientResult) map[string]T {
 		if h.Outcome != "ok" {
 			continue
 		}
+		var snake any
+		if err := json.Unmarshal(h.Value, &snake); err != nil {
+			t.Fatalf("%s: value %s: %v", h.Host, h.Value, err)
+		}
+		b, err := json.Marshal(withoutUnderscores(snake))
+		if err != nil {
+			t.Fatal(err)
+		}
 		var v T
-		if err := json.Unmarshal(h.Value, &v); err != nil {
+		if err := json.Unmarshal(b, &v); err != nil {
 			t.Fatalf("%s: value %s: %v", h.Host, h.Value, err)
 		}
 		out[strings.ToUpper(h.Host)] = v
 	}
 	return out
+}
+
+// withoutUnderscores is a decoded JSON value with the underscores taken out of its keys.
+func withoutUnderscores(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, c := range x {
+			out[strings.ReplaceAll(k, "_", "")] = withoutUnderscores(c)
+		}
+		return out
+	case []any:
+		for i, c := range x {
+			x[i] = withoutUnderscores(c)
+		}
+	}
+	return v
 }
 
 // TestE2EClientActions runs every client action against a lab collection through the

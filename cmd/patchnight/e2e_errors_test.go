@@ -169,13 +169,13 @@ func TestE2EClientViaSite(t *testing.T) {
 		t.Fatalf("no operation ID in %q", out)
 	}
 	var st struct {
-		OperationID uint32 `json:"operationId"`
+		OperationID uint32 `json:"operation_id"`
 		Found       bool   `json:"found"`
 		Type        uint32 `json:"type"`
-		Total       int    `json:"totalClients"`
-		Completed   int    `json:"completedClients"`
-		Failed      int    `json:"failedClients"`
-		Offline     int    `json:"offlineClients"`
+		Total       int    `json:"total_clients"`
+		Completed   int    `json:"completed_clients"`
+		Failed      int    `json:"failed_clients"`
+		Offline     int    `json:"offline_clients"`
 	}
 	raw, _ := e.runJSON(&st, 0, "client", "operations", m[1])
 	if strconv.FormatUint(uint64(st.OperationID), 10) != m[1] || !st.Found || st.Type != 8 {

@@ -8,7 +8,18 @@ import (
 
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/lab"
+	"github.com/patchnight/patchnight/pkg/output"
 )
+
+// labInitResult is what lab init built (-o json).
+type labInitResult struct {
+	SiteCode       string `json:"site_code"`
+	Hosts          int    `json:"hosts"`
+	Updates        int    `json:"updates"`
+	Collections    int    `json:"collections"`
+	CatalogVersion int    `json:"catalog_version"`
+	Path           string `json:"path"`
+}
 
 func newLabCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{
@@ -52,12 +63,14 @@ func newLabInitCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(app.IO.Out, "lab site %s: %d hosts, %d updates, %d collections, catalog version %d, written to %s\n",
-				sum.SiteCode, sum.Hosts, sum.Updates, sum.Collections, sum.CatalogVersion, sum.Path)
-			fmt.Fprintf(app.IO.Out, "try: patchnight report compliance --sql sqlite:%s\n", sum.Path)
-			return nil
+			return app.printText(labInitResult{SiteCode: sum.SiteCode, Hosts: sum.Hosts, Updates: sum.Updates,
+				Collections: sum.Collections, CatalogVersion: sum.CatalogVersion, Path: sum.Path},
+				fmt.Sprintf("lab site %s: %d hosts, %d updates, %d collections, catalog version %d, written to %s",
+					sum.SiteCode, sum.Hosts, sum.Updates, sum.Collections, sum.CatalogVersion, sum.Path),
+				fmt.Sprintf("try: patchnight report compliance --sql sqlite:%s", sum.Path))
 		},
 	}
+	onlyFormats(cmd, output.Table, output.JSON)
 	f := cmd.Flags()
 	f.StringVar(&path, "db", "", "lab database file to create")
 	f.IntVar(&opt.Hosts, "hosts", opt.Hosts, "number of machines")

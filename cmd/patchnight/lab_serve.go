@@ -14,6 +14,7 @@ import (
 
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/labsite"
+	"github.com/patchnight/patchnight/pkg/output"
 )
 
 func newLabServeCmd(app *App) *cobra.Command {
@@ -114,5 +115,6 @@ Every host name goes to the endpoint (winrm.connect_to); the HTTP Host header na
 	f.StringVar(&addr, "addr", "127.0.0.1:15986", "loopback address of the WS-Man endpoint")
 	f.BoolVar(&plainHTTP, "http", false, "serve plain HTTP (NTLM with message encryption) instead of HTTPS")
 	f.IntVar(&wolPort, "wol-port", 40009, "UDP port for magic packets on the lab subnets' broadcast addresses")
+	onlyFormats(cmd, output.Table) // a server: its lines are a log, not a result
 	return cmd
 }

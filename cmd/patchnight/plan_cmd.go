@@ -12,6 +12,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/night"
+	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/report"
 )
 
@@ -73,7 +74,7 @@ func newPlanShowCmd(app *App) *cobra.Command {
 }
 
 func newPlanValidateCmd(app *App) *cobra.Command {
-	return &cobra.Command{
+	return onlyFormats(&cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a plan file; every problem is listed with its line and step",
 		Args:  cobra.ExactArgs(1),
@@ -86,10 +87,27 @@ func newPlanValidateCmd(app *App) *cobra.Command {
 				return err
 			}
 			occ := p.Occurrences()
-			fmt.Fprintf(app.IO.Out, "%s: plan %q is valid: %d steps, %d occurrences a night\n", args[0], p.Name, len(p.Steps), len(occ))
-			return nil
+			return app.printText(planValidResult{File: args[0], Plan: p.Name, Valid: true, Steps: len(p.Steps), Occurrences: len(occ)},
+				fmt.Sprintf("%s: plan %q is valid: %d steps, %d occurrences a night", args[0], p.Name, len(p.Steps), len(occ)))
 		},
-	}
+	}, output.Table, output.JSON)
+}
+
+// planValidResult is what plan validate found in a valid plan (-o json); an invalid plan
+// is an error (exit 64), its problems on stderr.
+type planValidResult struct {
+	File        string `json:"file"`
+	Plan        string `json:"plan"`
+	Valid       bool   `json:"valid"`
+	Steps       int    `json:"steps"`
+	Occurrences int    `json:"occurrences"`
+}
+
+// exportResult is what plan export-tasks wrote (-o json).
+type exportResult struct {
+	Tasks  int    `json:"tasks"`
+	Script string `json:"script"`
+	Folder string `json:"folder"`
 }
 
 func newPlanExportCmd(app *App) *cobra.Command {
@@ -137,6 +155,9 @@ is not its night exits 0 after a log line, so recurring monthly triggers are saf
 			if out == "" {
 				return exit.Usagef("pass --out DIR, or --check to see what would be written", "no output folder")
 			}
+			if f := app.Format(); f != output.Table && f != output.JSON {
+				return exit.Usagef("use -o table or -o json, or --check", "plan export-tasks cannot write %s", f)
+			}
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return exit.Wrap(exit.Failed, err, "", "create %s", out)
 			}
@@ -144,9 +165,10 @@ is not its night exits 0 after a log line, so recurring monthly triggers are saf
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(app.IO.Out, "wrote %d tasks and %s to %s; register them on the site server with: powershell -File %s\n",
-				len(ts.Tasks), night.ScriptName, out, filepath.Join(out, night.ScriptName))
-			return nil
+			script := filepath.Join(out, night.ScriptName)
+			return app.printText(exportResult{Tasks: len(ts.Tasks), Script: script, Folder: out},
+				fmt.Sprintf("wrote %d tasks and %s to %s; register them on the site server with: powershell -File %s",
+					len(ts.Tasks), night.ScriptName, out, script))
 		},
 	}
 	addNightFlags(cmd, &nf, "one-off triggers for this month (YYYY-MM) instead of recurring monthly triggers")

@@ -156,7 +156,11 @@ func (a *App) preRun(cmd *cobra.Command) error {
 	if ferr != nil {
 		return ferr
 	}
-	if _, err := output.ParseFormat(a.outputFlag); err != nil {
+	f, err := output.ParseFormat(a.outputFlag)
+	if err != nil {
+		return err
+	}
+	if err := checkFormat(cmd, f); err != nil {
 		return err
 	}
 	// cobra checks required and mutually exclusive flags only after this hook, where an
@@ -236,6 +240,58 @@ func (a *App) Logger() *slog.Logger {
 // Print writes a result in the --output format.
 func (a *App) Print(v output.Tabular) error {
 	return output.Write(a.IO.Out, a.Format(), v)
+}
+
+// formatsAnnotation lists, comma-separated, the only --output formats a command can give
+// (one whose output is prose, a script or a server's log); a command without it gives
+// every format of pkg/output through App.Print.
+const formatsAnnotation = "patchnight/formats"
+
+// onlyFormats marks c as giving only the formats fs (see formatsAnnotation) and returns c.
+func onlyFormats(c *cobra.Command, fs ...output.Format) *cobra.Command {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = string(f)
+	}
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[formatsAnnotation] = strings.Join(names, ",")
+	return c
+}
+
+// checkFormat refuses (64), before the command does anything, a format that cmd cannot give.
+func checkFormat(cmd *cobra.Command, f output.Format) error {
+	list, ok := cmd.Annotations[formatsAnnotation]
+	if !ok {
+		return nil
+	}
+	allowed := strings.Split(list, ",")
+	for _, a := range allowed {
+		if string(f) == a {
+			return nil
+		}
+	}
+	hint := "use -o " + strings.Join(allowed, " or -o ")
+	if len(allowed) == 1 {
+		hint = "leave out -o"
+	}
+	return exit.Usagef(hint, "%s cannot write %s", subPath(cmd), f)
+}
+
+// printText prints a result whose table form is a few lines of prose: -o json writes v as
+// one JSON document, the table form writes the lines. The command is marked
+// onlyFormats(table, json), so no other format gets here.
+func (a *App) printText(v any, lines ...string) error {
+	if a.Format() == output.JSON {
+		return output.WriteJSON(a.IO.Out, v)
+	}
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(a.IO.Out, l); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+	}
+	return nil
 }
 
 // version is set at build time with -ldflags "-X main.version=...".

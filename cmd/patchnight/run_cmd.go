@@ -47,6 +47,9 @@ func (a *App) nightEnv(ctx context.Context, planPath, month string) (*runner.Run
 		return nil, nil, err
 	}
 	env.Out, env.Progress, env.IsTerminal = a.IO.Out, a.IO.Err, a.IO.StderrTerminal
+	if a.Format() == output.JSON {
+		env.Out = a.IO.Err // stdout holds the one JSON document; the step's lines go to stderr
+	}
 	r, err := runner.New(ctx, p, loc, m, env)
 	if err != nil {
 		s.Close()
@@ -106,6 +109,19 @@ type runOptions struct {
 	Lock func(ctx context.Context) (func(), error)
 	Env  func(ctx context.Context, planPath, month string) (*runner.Runner, func(), error)
 	Out  io.Writer
+	// Result prints run's outcome in the --output format (nil: nothing; the table form
+	// is the runner's lines on Out).
+	Result func(stepOutcome) error
+}
+
+// stepOutcome is what run did (-o json): whether the step was due today and, if it was,
+// its journal row and summary line.
+type stepOutcome struct {
+	Step    string        `json:"step"`
+	Due     bool          `json:"due"`
+	Skipped bool          `json:"skipped"`           // finished in an earlier run of the step
+	Summary string        `json:"summary,omitempty"` // the one-line summary the table form prints
+	Journal *journal.Step `json:"journal,omitempty"` // the step's journal row
 }
 
 // newRunOptions returns options wired to the app's session and state folder. The lock
@@ -121,6 +137,12 @@ func newRunOptions(app *App) *runOptions {
 		},
 		Env: app.nightEnv,
 		Out: app.IO.Out,
+		Result: func(o stepOutcome) error {
+			if app.Format() != output.JSON {
+				return nil
+			}
+			return output.WriteJSON(app.IO.Out, o)
+		},
 	}
 }
 
@@ -145,6 +167,7 @@ install and collections apply, which ask first).`,
 		},
 	}
 	addNightFlags(cmd, &opts.nightFlags, nightMonthHelp)
+	onlyFormats(cmd, output.Table, output.JSON)
 	return cmd
 }
 
@@ -170,6 +193,16 @@ func runStep(ctx context.Context, opts *runOptions) error {
 		if err != nil {
 			return err
 		}
+		if opts.Result != nil {
+			o := stepOutcome{Step: opts.Step}
+			if res != nil {
+				st := res.Step
+				o.Due, o.Skipped, o.Summary, o.Journal = true, res.Skipped, res.Line, &st
+			}
+			if err := opts.Result(o); err != nil {
+				return err
+			}
+		}
 		if res != nil && res.Step.Status == journal.Partial {
 			return exit.New(exit.Partial, "see patchnight history", "step %s: some hosts failed", opts.Step)
 		}
@@ -194,6 +227,7 @@ client restart or install and collections apply, which ask first).`,
 		},
 	}
 	addNightFlags(cmd, &opts.nightFlags, nightMonthHelp)
+	onlyFormats(cmd, output.Table) // hours of step lines as they run: no one document
 	return cmd
 }
 

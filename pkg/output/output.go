@@ -58,12 +58,7 @@ type Tabular interface {
 func Write(w io.Writer, f Format, v Tabular) error {
 	switch f {
 	case JSON:
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(v); err != nil {
-			return fmt.Errorf("write json: %w", err)
-		}
-		return nil
+		return WriteJSON(w, v)
 	case CSV:
 		cw := csv.NewWriter(w)
 		for i, g := range v.Grids() {
@@ -114,6 +109,16 @@ func Write(w io.Writer, f Format, v Tabular) error {
 		return nil
 	}
 	return exit.Usagef("use table, json, csv or md", "this command cannot write %s", f)
+}
+
+// WriteJSON writes v as one indented JSON document.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
 }
 
 func mdEscape(s string) string {
