@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -100,7 +101,7 @@ Provider, and wakes machines with Wake-on-LAN.
 Try it without a site: patchnight demo`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
-		Version:           version,
+		Version:           versionString(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return app.preRun(cmd) },
 	}
 	app.root = root
@@ -109,6 +110,7 @@ Try it without a site: patchnight demo`,
 	pf.StringVar(&app.profile, "profile", "", "profile in the configuration file (env PATCHNIGHT_PROFILE)")
 	pf.StringVar(&app.sql, "sql", "", "site database DSN, overriding the profile: sqlserver://HOST?database=CM_ABC or sqlite:PATH (env PATCHNIGHT_SQL)")
 	pf.StringVarP(&app.outputFlag, "output", "o", "table", "output format: table, json, csv or md (env PATCHNIGHT_OUTPUT)")
+	_ = root.RegisterFlagCompletionFunc("output", fixedCompletion("table", "json", "csv", "md", "html"))
 	pf.BoolVarP(&app.verbose, "verbose", "v", false, "log what is done to stderr (env PATCHNIGHT_VERBOSE)")
 	for _, sub := range []func(*App) *cobra.Command{
 		newConfigCmd,
@@ -294,5 +296,50 @@ func (a *App) printText(v any, lines ...string) error {
 	return nil
 }
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=..."; without it the
+// version comes from the build info (versionString).
+var version = ""
+
+// versionString is --version's answer: the -ldflags version when set, otherwise the
+// module version and the commit the binary was built from, as Go records them.
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown (no build information)"
+	}
+	return versionFrom(bi)
+}
+
+// fixedCompletion offers a flag's fixed values to shell completion.
+func fixedCompletion(values ...string) cobra.CompletionFunc {
+	return func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return values, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// versionFrom renders a build info: "v1.2.3", "(devel), commit 0123456789ab, modified".
+func versionFrom(bi *debug.BuildInfo) string {
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev != "" {
+		v += ", commit " + rev[:min(len(rev), 12)]
+		if modified == "true" {
+			v += ", modified"
+		}
+	}
+	return v
+}

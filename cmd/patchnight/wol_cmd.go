@@ -95,6 +95,11 @@ batches of machines per subnet with a pause between them (power-on inrush).
 	fl.StringSliceVar(&opts.Wake.Subnets, "subnet", nil, "only adapters in these IPv4 subnets (CIDR): 10.1.2.0/24,...")
 	fl.BoolVar(&opts.Wake.All, "all", false, "every machine of the site")
 	fl.StringVar(&mode, "mode", string(wol.ModeDirected), "directed, unicast, relay, site or auto")
+	modes := make([]string, 0, len(wol.Modes()))
+	for _, m := range wol.Modes() {
+		modes = append(modes, string(m))
+	}
+	_ = cmd.RegisterFlagCompletionFunc("mode", fixedCompletion(modes...))
 	fl.IntVar(&opts.Wake.Port, "port", wol.DefaultPort, "UDP port of the magic packet")
 	fl.Float64Var(&opts.Wake.Rate, "rate", wol.DefaultRate, "packets per second, all subnets together")
 	fl.Float64Var(&opts.Wake.SubnetRate, "subnet-rate", wol.DefaultSubnetRate, "packets per second into any one subnet")
