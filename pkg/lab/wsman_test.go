@@ -178,9 +178,13 @@ func TestWSManKeepsNTLMConnectionAuthenticated(t *testing.T) {
 	}
 	st := s.w.Stats()
 	// go-ntlmssp: anonymous 401, NEGOTIATE 401, then AUTHENTICATE with the first message;
-	// everything after goes anonymously on the authenticated connection (the library's
-	// concurrent Receive may open one more connection).
-	if st.AuthLegs > 4 {
+	// everything after goes anonymously on the authenticated connection. The library's
+	// concurrent Receive opens another connection now and then (two legs more each; how
+	// many depends on scheduling, so a fixed count was flaky on a busy machine). A host
+	// that authenticated every message would answer two 401 legs per SOAP message, about
+	// two thirds of the requests: the bound sits far below that and above a few extra
+	// connections.
+	if st.AuthLegs > 2+st.Requests/5 {
 		t.Errorf("%d 401 legs for %d requests: the connection did not stay authenticated", st.AuthLegs, st.Requests)
 	}
 }
