@@ -7,9 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/patchnight/patchnight/pkg/remote"
@@ -211,26 +211,16 @@ func checkClients(ctx context.Context, o Options) []Result {
 		_, _ = rand.Read(b[:])
 		nonce = hex.EncodeToString(b[:])
 	}
-	results := make([][]Result, len(hosts))
-	sem := make(chan struct{}, max(o.Concurrency, 1))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
-			results[i] = probeHost(ctx, o, h, nonce)
-		}()
-	}
-	wg.Wait()
+	// One probe per client through the product's fan-out; a probe's failures are results,
+	// never errors, so nothing is retried. Lines come out in the order hosts were named.
+	byHost := map[string][]Result{}
+	remote.FanOut(ctx, slices.Values(hosts), remote.FanOutOptions{Concurrency: max(o.Concurrency, 1)},
+		func(ctx context.Context, h string) ([]Result, error) { return probeHost(ctx, o, h, nonce), nil },
+		func(r remote.HostResult[[]Result]) { byHost[strings.ToLower(r.Host)] = r.Value })
 	var out []Result
-	for _, r := range results {
-		out = append(out, r...)
+	for _, h := range hosts {
+		out = append(out, byHost[strings.ToLower(h)]...)
+		delete(byHost, strings.ToLower(h)) // a host named twice is probed and listed once
 	}
 	return out
 }
