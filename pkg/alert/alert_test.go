@@ -301,8 +301,13 @@ func TestDeliveryRetriedNeverFatal(t *testing.T) {
 	var slept []time.Duration
 	var mu sync.Mutex
 	d := &alert.Dispatcher{Sinks: []alert.Sink{m, w}, Tries: 3, Backoff: time.Second,
-		Sleep: func(ctx context.Context, d time.Duration) error { mu.Lock(); slept = append(slept, d); mu.Unlock(); return nil },
-		Log:   slog.New(slog.NewTextHandler(&logs, nil))}
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			mu.Lock()
+			slept = append(slept, d)
+			mu.Unlock()
+			return nil
+		},
+		Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	if n := d.Send(context.Background(), reportMessage()); n != 1 {
 		t.Errorf("delivered to %d channels, want 1 (the webhook)", n)
 	}
