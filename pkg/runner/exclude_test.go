@@ -36,7 +36,7 @@ func TestExcludedCollectionUntouched(t *testing.T) {
 	members := `SELECT m.ResourceID FROM lab_collection_member m WHERE m.CollectionID = 'LAB00020'`
 	var excluded, touched, othersTouched int64
 	if err := raw.QueryRow(`SELECT COUNT(*) FROM lab_host h JOIN lab_collection_member s ON s.ResourceID = h.ResourceID AND s.CollectionID = 'LAB00010'
-		WHERE h.IsClient = 1 AND h.Obsolete = 0 AND h.Decommissioned = 0 AND h.ResourceID IN (`+members+`)`).Scan(&excluded); err != nil {
+		WHERE h.IsClient = 1 AND h.Obsolete = 0 AND h.Decommissioned = 0 AND h.ResourceID IN (` + members + `)`).Scan(&excluded); err != nil {
 		t.Fatal(err)
 	}
 	if excluded == 0 {
@@ -87,7 +87,7 @@ func TestExcludedCollectionUntouched(t *testing.T) {
 	var inScope int64
 	raw.QueryRow(`SELECT COUNT(*) FROM lab_host h JOIN lab_collection_member s ON s.ResourceID = h.ResourceID AND s.CollectionID = 'LAB00010'
 		WHERE h.IsClient = 1 AND h.Obsolete = 0 AND h.Decommissioned = 0 AND h.Active = 1 AND h.ClientCheckPass = 1
-		AND h.ResourceID NOT IN (`+members+`)`).Scan(&inScope)
+		AND h.ResourceID NOT IN (` + members + `)`).Scan(&inScope)
 	if m.Eligible != inScope {
 		t.Errorf("eligible %d, want the %d eligible machines outside the excluded collection", m.Eligible, inScope)
 	}
