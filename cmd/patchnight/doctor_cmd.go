@@ -29,7 +29,8 @@ func newDoctorCmd(app *App) *cobra.Command {
 		Long: `Check, without changing anything, what patchnight relies on at a site: the SQL login,
 database and version; every query in queries/ described (not run) and held against the columns
 the Go code reads; SELECT on vSMS_SUPSyncStatus and a current catalog version; MinSourceVersion
-on v_UpdateCIs; the plan's update group and its deployment; the SMS Provider, its namespace
+on v_UpdateCIs; the plan's update group and its deployment; the collections the plan and the
+profile exclude (nights leave their members alone); the SMS Provider, its namespace
 and the account's rights on collections; a sample of online clients over WinRM (PowerShell
 version, language mode, execution policy, ConfigMgr client, a stdin round trip, clock skew);
 the Wake-on-LAN route per subnet; on Windows, the scheduled tasks under \patchnight\.
@@ -91,7 +92,8 @@ func runDoctor(ctx context.Context, app *App, opts doctorOptions) error {
 		Site: db, Group: plan.Group, Provider: p.Provider, SiteCode: p.SiteCode,
 		SkipClients: opts.SkipClients, Hosts: opts.Hosts, Sample: opts.Sample,
 		Concurrency: min(max(p.WinRM.Concurrency, 1), 16), Now: app.Now,
-		Tasks: doctor.SystemTasks(),
+		Tasks:   doctor.SystemTasks(),
+		Exclude: append(append([]string{}, plan.Exclude...), p.ExcludeList()...), ResolveCollection: db.ResolveCollection,
 	}
 	d.Qualify = func(h string) string { return remote.Qualify(h, p.WinRM.DNSSuffix) }
 	if !opts.SkipClients || s.HasProvider() {

@@ -230,6 +230,10 @@ func TestRunAndNightParse(t *testing.T) {
 		{name: "run with two steps", args: []string{"a", "b"}, err: true},
 		{name: "night", night: true, args: []string{"--month", "2027-01"}, want: runOptions{nightFlags: nightFlags{Month: "2027-01"}}},
 		{name: "night takes no step", night: true, args: []string{"scan"}, err: true},
+		{name: "run overriding a halt", args: []string{"retry-restart", "--override-halt"}, want: runOptions{Step: "retry-restart", OverrideHalt: true}},
+		{name: "night resumed", night: true, args: []string{"--resume"}, want: runOptions{Resume: true}},
+		{name: "night takes no override", night: true, args: []string{"--override-halt"}, err: true},
+		{name: "run takes no resume", args: []string{"scan", "--resume"}, err: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -251,6 +255,9 @@ func TestRunAndNightParse(t *testing.T) {
 			}
 			if got == nil {
 				t.Fatal("runF not reached")
+			}
+			if got.OverrideHalt != tc.want.OverrideHalt || got.Resume != tc.want.Resume {
+				t.Errorf("override-halt %v resume %v, want %v %v", got.OverrideHalt, got.Resume, tc.want.OverrideHalt, tc.want.Resume)
 			}
 			if got.Step != tc.want.Step || got.nightFlags != tc.want.nightFlags || got.Lock == nil || got.Env == nil {
 				t.Errorf("got step %q flags %+v, want %q %+v (with Lock and Env)", got.Step, got.nightFlags, tc.want.Step, tc.want.nightFlags)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,6 +48,11 @@ func (a *App) nightEnv(ctx context.Context, planPath, month string) (*runner.Run
 		return nil, nil, err
 	}
 	env.Out, env.Progress, env.IsTerminal = a.IO.Out, a.IO.Err, a.IO.StderrTerminal
+	env.Exclude = cfg.Profile.ExcludeList()
+	if env.Alert, err = a.alerts(cfg.Profile); err != nil {
+		s.Close()
+		return nil, nil, err
+	}
 	if a.Format() == output.JSON {
 		env.Out = a.IO.Err // stdout holds the one JSON document; the step's lines go to stderr
 	}
@@ -67,7 +73,10 @@ func (a *App) nightEnv(ctx context.Context, planPath, month string) (*runner.Run
 	notices := s.Notices(r.Env, settings, scope)
 	notices.Now = time.Now // the notices' clock in a night is the wall clock, not --now's
 	r.Env.Notifier = notices
-	return r, s.Close, nil
+	return r, func() {
+		_ = r.Env.Alert.Close()
+		s.Close()
+	}, nil
 }
 
 // nightFlags are --plan and --month: which plan, and the month of which night.
@@ -105,6 +114,10 @@ const nightMonthHelp = "the night's month YYYY-MM (default: the night under way 
 type runOptions struct {
 	nightFlags
 	Step string // run: the step (or occurrence) to run; "" for night
+	// OverrideHalt (run --override-halt) runs an install or restart step of a halted night.
+	OverrideHalt bool
+	// Resume (night --resume) lifts the night's halt before running it.
+	Resume bool
 
 	Lock func(ctx context.Context) (func(), error)
 	Env  func(ctx context.Context, planPath, month string) (*runner.Runner, func(), error)
@@ -119,7 +132,8 @@ type runOptions struct {
 type stepOutcome struct {
 	Step    string        `json:"step"`
 	Due     bool          `json:"due"`
-	Skipped bool          `json:"skipped"`           // finished in an earlier run of the step
+	Skipped bool          `json:"skipped"`           // finished in an earlier run of the step, or held
+	Held    bool          `json:"held,omitempty"`    // not run: the night is halted (night --resume, --override-halt)
 	Summary string        `json:"summary,omitempty"` // the one-line summary the table form prints
 	Journal *journal.Step `json:"journal,omitempty"` // the step's journal row
 }
@@ -167,6 +181,7 @@ install and collections apply, which ask first).`,
 		},
 	}
 	addNightFlags(cmd, &opts.nightFlags, nightMonthHelp)
+	cmd.Flags().BoolVar(&opts.OverrideHalt, "override-halt", false, "run this install or restart step although the night is halted (the halt stays for the others)")
 	onlyFormats(cmd, output.Table, output.JSON)
 	return cmd
 }
@@ -189,6 +204,7 @@ func withRunner(ctx context.Context, opts *runOptions, fn func(*runner.Runner) e
 // runStep runs one step of the night under the state folder's lock.
 func runStep(ctx context.Context, opts *runOptions) error {
 	return withRunner(ctx, opts, func(r *runner.Runner) error {
+		r.Env.OverrideHalt = opts.OverrideHalt
 		res, err := r.Step(ctx, opts.Step)
 		if err != nil {
 			return err
@@ -197,11 +213,18 @@ func runStep(ctx context.Context, opts *runOptions) error {
 			o := stepOutcome{Step: opts.Step}
 			if res != nil {
 				st := res.Step
-				o.Due, o.Skipped, o.Summary, o.Journal = true, res.Skipped, res.Line, &st
+				o.Due, o.Skipped, o.Held, o.Summary = true, res.Skipped, res.Held, res.Line
+				if !res.Held {
+					o.Journal = &st
+				}
 			}
 			if err := opts.Result(o); err != nil {
 				return err
 			}
+		}
+		if res != nil && res.Held {
+			return exit.New(exit.Partial, "patchnight night --resume continues the night; run "+opts.Step+" --override-halt runs this step alone",
+				"step %s held: the night is halted", opts.Step)
 		}
 		if res != nil && res.Step.Status == journal.Partial {
 			return exit.New(exit.Partial, "see patchnight history", "step %s: some hosts failed", opts.Step)
@@ -227,6 +250,7 @@ client restart or install and collections apply, which ask first).`,
 		},
 	}
 	addNightFlags(cmd, &opts.nightFlags, nightMonthHelp)
+	cmd.Flags().BoolVar(&opts.Resume, "resume", false, "lift the halt of a halted night and continue it with the next step")
 	onlyFormats(cmd, output.Table) // hours of step lines as they run: no one document
 	return cmd
 }
@@ -243,7 +267,42 @@ func runNight(ctx context.Context, opts *runOptions) error {
 	r.Env.Lock = opts.Lock
 	fmt.Fprintf(opts.Out, "night of %s (Patch Tuesday %s), update group %s\n", r.Month,
 		r.Month.PatchTuesday(r.Loc).Format("2006-01-02"), r.Group().Title)
-	return r.Night(ctx)
+	if ex := r.Exclusions(); len(ex) > 0 {
+		var names []string
+		for _, c := range ex {
+			names = append(names, fmt.Sprintf("%s (%s)", c.Name, c.ID))
+		}
+		fmt.Fprintf(opts.Out, "excluded: the members of %s are left alone\n", strings.Join(names, ", "))
+	}
+	h, halted, err := r.Halted(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case halted && opts.Resume:
+		unlock, err := opts.Lock(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = r.Resume(ctx)
+		unlock()
+		if err != nil {
+			return err
+		}
+	case halted:
+		fmt.Fprintf(opts.Out, "the night halted in %s: %s; its install and restart steps are held (patchnight night --resume continues)\n", h.Occurrence, h.Reason)
+	case opts.Resume:
+		fmt.Fprintln(opts.Out, "the night is not halted: nothing to resume")
+	}
+	if err := r.Night(ctx); err != nil {
+		return err
+	}
+	if h, halted, err := r.Halted(ctx); err != nil {
+		return err
+	} else if halted {
+		return exit.New(exit.Partial, "look at the machines named, then: patchnight night --resume", "the night halted in %s: %s", h.Occurrence, h.Reason)
+	}
+	return nil
 }
 
 func newReportMorningCmd(app *App) *cobra.Command {
@@ -301,7 +360,8 @@ func newReportMorningCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := runner.New(ctx, p, loc, m, runner.Env{Site: db, Journal: j, SiteCode: cfg.Profile.SiteCode})
+			r, err := runner.New(ctx, p, loc, m, runner.Env{Site: db, Journal: j, SiteCode: cfg.Profile.SiteCode,
+				Exclude: cfg.Profile.ExcludeList()})
 			if err != nil {
 				return err
 			}

@@ -46,6 +46,11 @@ type Profile struct {
 	WinRM    WinRM  `yaml:"winrm"`
 	WoL      WoL    `yaml:"wol"`
 	Notify   Notify `yaml:"notify"`
+	// Exclude lists collections (IDs or names, separated by commas) whose members no step
+	// of a night touches, for every plan (servers, kiosks, clinical or shop-floor machines).
+	Exclude string  `yaml:"exclude"`
+	Mail    Mail    `yaml:"mail"`
+	Webhook Webhook `yaml:"webhook"`
 }
 
 // WinRM holds the remoting settings.
@@ -324,6 +329,12 @@ func (p Profile) Validate() error {
 	}
 	if p.WoL.Rate <= 0 || p.WoL.SubnetRate <= 0 {
 		return exit.Usagef("use a positive packets-per-second rate", "wol.rate and wol.subnet_rate must be above zero")
+	}
+	if err := p.Mail.validate(); err != nil {
+		return err
+	}
+	if err := p.Webhook.validate(); err != nil {
+		return err
 	}
 	return p.Notify.validate()
 }

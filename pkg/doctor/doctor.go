@@ -33,7 +33,7 @@ const (
 
 // Result is one line of the report.
 type Result struct {
-	Check   string `json:"check"`             // sql, query, sup-sync, min-source-version, update-group, provider, client, wake, tasks
+	Check   string `json:"check"`             // sql, query, sup-sync, min-source-version, update-group, exclude, provider, client, wake, tasks
 	Subject string `json:"subject,omitempty"` // the query, host, subnet or task it is about
 	Status  Status `json:"status"`
 	Message string `json:"message"`
@@ -131,6 +131,11 @@ type Options struct {
 	// with the profile's mode and WakeOnline); nil skips the wake check.
 	WakePlan func(ctx context.Context) (*wol.Plan, error)
 
+	// Exclude lists the collections (IDs or names) nights leave alone, from the plan and
+	// the profile; ResolveCollection looks one up (site.DB.ResolveCollection).
+	Exclude           []string
+	ResolveCollection func(ctx context.Context, key string) (*site.CollectionRef, error)
+
 	// Tasks lists the scheduled tasks under \patchnight\; nil: the check is not listed.
 	Tasks func(ctx context.Context) ([]Task, error)
 
@@ -166,6 +171,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		checkSUPSync,
 		checkMinSourceVersion,
 		checkUpdateGroup,
+		checkExclusions,
 		checkProvider,
 		checkClients,
 		checkWake,

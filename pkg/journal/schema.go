@@ -146,6 +146,21 @@ CREATE TABLE escalations (
   UNIQUE (host, update_id)
 );
 `,
+	// 4: halts (issue 16): why a night stopped its install and restart steps, and when an
+	// operator resumed it.
+	`
+CREATE TABLE halts (
+  id          INTEGER PRIMARY KEY,
+  run         INTEGER NOT NULL REFERENCES runs(id),
+  step        INTEGER NOT NULL DEFAULT 0, -- the step that halted (steps.id), 0 outside one
+  occurrence  TEXT NOT NULL DEFAULT '',
+  kind        TEXT NOT NULL,              -- not-back, same-error
+  reason      TEXT NOT NULL,
+  at          TEXT NOT NULL,
+  resumed     TEXT                        -- when night --resume lifted it; NULL while it holds
+);
+CREATE INDEX halts_run ON halts (run, id);
+`,
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -68,6 +68,7 @@ CREATE TABLE lab_host (
     InstallFault      INTEGER NOT NULL DEFAULT 0, -- simulation: HRESULT every install fails with (0 = none)
     ScanFault         INTEGER NOT NULL DEFAULT 0, -- simulation: HRESULT every scan fails with (0 = none)
     RebootPending     INTEGER NOT NULL DEFAULT 0, -- simulation: installs finished, restart needed
+    NoComeBack        INTEGER NOT NULL DEFAULT 0, -- simulation fault: 1 = the machine stays off after a restart (never back online)
     -- The fast channel sees any client that is up, also one the site marked inactive.
     -- A stored column (not an expression in the view) so that it keeps its declared type.
     CNIsOnline        FLAG GENERATED ALWAYS AS (CASE WHEN Power = 'on' AND IsClient = 1 THEN 1 ELSE 0 END) VIRTUAL

@@ -706,8 +706,11 @@ func (s *Sim) Restart(ctx context.Context, host string, onlyIfNobodyLoggedOn boo
 			return "", err
 		}
 		back := s.Now().Truncate(time.Second).Add(s.restart)
+		// A host with the NoComeBack fault goes down and stays down: no OfflineUntil, so
+		// Tick never brings it back (a machine that hangs in its restart or fails to boot).
 		if _, err := tx.ExecContext(ctx, `UPDATE lab_host SET RebootPending = 0, CurrentUser = NULL,
-			Power = 'off', OfflineUntil = ?1, LastOffline = ?2 WHERE ResourceID = ?3`,
+			Power = 'off', OfflineUntil = CASE WHEN NoComeBack = 1 THEN NULL ELSE ?1 END, LastOffline = ?2
+			WHERE ResourceID = ?3`,
 			timeText(back), now, h.ResourceID); err != nil {
 			return "", err
 		}

@@ -713,3 +713,34 @@ func BenchmarkSimScan(b *testing.B) {
 		}
 	})
 }
+
+// TestSimNoComeBack: a host with the NoComeBack fault goes down on a restart and stays
+// down, while a host without it is back after the restart duration.
+func TestSimNoComeBack(t *testing.T) {
+	t.Parallel()
+	s, clk := simLab(t)
+	ctx := context.Background()
+	stuck := pick(t, s, healthyOn)
+	fine := pick(t, s, healthyOn+` AND h.Name <> ?`, stuck)
+	if _, err := s.db.Exec(`UPDATE lab_host SET NoComeBack = 1 WHERE Name = ?`, stuck); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{stuck, fine} {
+		if rr, err := s.Restart(ctx, name, false); err != nil || !rr.Restarted {
+			t.Fatalf("Restart %s = %+v, %v", name, rr, err)
+		}
+	}
+	clk.Advance(time.Hour)
+	if err := s.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := s.Host(ctx, fine); !h.Online {
+		t.Errorf("%s is not back an hour after its restart", fine)
+	}
+	if h, _ := s.Host(ctx, stuck); h.Online {
+		t.Errorf("%s has the NoComeBack fault and came back: %+v", stuck, h)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM lab_host WHERE Name = ? AND Power = 'off'`, stuck); n != 1 {
+		t.Errorf("%s is not powered off after its restart", stuck)
+	}
+}

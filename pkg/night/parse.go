@@ -330,7 +330,7 @@ func (c *checker) when(f field, step string) (When, bool) {
 	return w, true
 }
 
-var planKeys = []string{"name", "description", "time_zone", "scope", "group", "steps"}
+var planKeys = []string{"name", "description", "time_zone", "scope", "group", "exclude", "canary", "halt", "restart_cap", "steps"}
 
 var stepKeys = []string{"id", "at", "action", "target", "collection", "description", "repeat",
 	"barrier", "max_retries", "restart_prompt", "only_if_nobody_logged_on", "via", "limit"}
@@ -361,6 +361,14 @@ func (c *checker) plan(n *yaml.Node, p *Plan) {
 			p.Scope, _ = c.text(f, "", maxNameLength)
 		case "group":
 			p.Group, _ = c.text(f, "", maxNameLength)
+		case "exclude":
+			p.Exclude = c.exclude(f)
+		case "canary":
+			p.Canary = c.canary(f)
+		case "halt":
+			p.Halt = c.halt(f)
+		case "restart_cap":
+			p.RestartCap = c.restartCap(f)
 		case "steps":
 			steps = f.val
 		}

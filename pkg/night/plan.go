@@ -175,9 +175,16 @@ type Plan struct {
 	Scope string `json:"scope,omitempty"`
 	// Group is the software update group (name or CI_ID) the night installs; empty = the
 	// runner's choice (the profile's, or the newest deployed group).
-	Group  string `json:"group,omitempty"`
-	Steps  []Step `json:"steps"`
-	Source string `json:"source"` // file name, or "built-in"
+	Group string `json:"group,omitempty"`
+	// Exclude lists collections (IDs or names) whose members no step of the night acts
+	// on; the profile's exclude adds to it. Excluded machines are counted apart.
+	Exclude []string `json:"exclude,omitempty"`
+	// Canary, Halt and RestartCap guard the restarting steps (safety.go); nil = unguarded.
+	Canary     *Canary     `json:"canary,omitempty"`
+	Halt       *Halt       `json:"halt,omitempty"`
+	RestartCap *RestartCap `json:"restart_cap,omitempty"`
+	Steps      []Step      `json:"steps"`
+	Source     string      `json:"source"` // file name, or "built-in"
 }
 
 // Step returns the step with the given ID.

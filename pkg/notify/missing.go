@@ -25,6 +25,9 @@ type MissingOptions struct {
 	// Collection limits the machines to a collection's members (CollectionID or name); ""
 	// = every client.
 	Collection string
+	// Skip names machines (ResourceID) left alone: members of the night's excluded
+	// collections. They are not told, escalated or counted.
+	Skip map[int64]bool
 	// DryRun computes who would be told and who escalated, and sends, records and writes
 	// nothing.
 	DryRun bool
@@ -176,6 +179,9 @@ func loadMissing(ctx context.Context, db *site.DB, opt MissingOptions) (hosts []
 			m, err := scanMissing(r)
 			if err != nil {
 				return err
+			}
+			if opt.Skip[m.rid] {
+				return nil
 			}
 			m.u.Update = updateKey(m.u.ArticleID, m.u.BulletinID)
 			m.u.Ref = updateRef(m.u.ArticleID, m.u.BulletinID)

@@ -30,7 +30,13 @@ type Notices struct {
 	Concurrency int
 	Threshold   int
 	Scope       string // collection ID ("" = every client)
+	// Skip names the machines (ResourceID) the notice steps leave alone: the runner sets
+	// it to the members of the night's excluded collections before each notice step.
+	Skip map[int64]bool
 }
+
+// SetExcluded sets Skip (the runner calls it before each notice step).
+func (n *Notices) SetExcluded(skip map[int64]bool) { n.Skip = skip }
 
 func (n *Notices) env(run journal.RunID, step journal.StepID) Env {
 	return Env{Site: n.Site, Journal: n.Journal, Provider: n.Provider, Settings: n.Settings, Now: n.Now,
@@ -40,7 +46,7 @@ func (n *Notices) env(run journal.RunID, step journal.StepID) Env {
 
 // WatchPass runs one pass of the scan-behind watcher.
 func (n *Notices) WatchPass(ctx context.Context, run journal.RunID, step journal.StepID) (string, error) {
-	res, err := WatchPass(ctx, n.env(run, step), WatchOptions{Collection: n.Scope})
+	res, err := WatchPass(ctx, n.env(run, step), WatchOptions{Collection: n.Scope, Skip: n.Skip})
 	if err != nil {
 		return "", err
 	}
@@ -58,7 +64,7 @@ func (n *Notices) WatchPass(ctx context.Context, run journal.RunID, step journal
 
 // Missing sends the Thursday notice for the group's updates.
 func (n *Notices) Missing(ctx context.Context, run journal.RunID, step journal.StepID, group int64) (string, error) {
-	res, err := Missing(ctx, n.env(run, step), MissingOptions{Group: strconv.FormatInt(group, 10), Collection: n.Scope})
+	res, err := Missing(ctx, n.env(run, step), MissingOptions{Group: strconv.FormatInt(group, 10), Collection: n.Scope, Skip: n.Skip})
 	if err != nil {
 		return "", err
 	}

@@ -36,6 +36,9 @@ type WatchOptions struct {
 	// Collection limits the pass to the members of a collection (CollectionID or name); ""
 	// = every client. The watcher keeps one state per journal: use one scope with it.
 	Collection string
+	// Skip names machines (ResourceID) the pass leaves alone: members of the night's
+	// excluded collections. They are not counted, told or scanned.
+	Skip map[int64]bool
 	// DryRun lists the machines that came online and what policy allows, and sends,
 	// triggers and records nothing.
 	DryRun bool
@@ -94,6 +97,15 @@ func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, erro
 	rows, err := readScanBehind(ctx, env.Site, scope)
 	if err != nil {
 		return PassResult{}, err
+	}
+	if len(opt.Skip) > 0 {
+		kept := rows[:0]
+		for _, h := range rows {
+			if !opt.Skip[h.rid] {
+				kept = append(kept, h)
+			}
+		}
+		rows = kept
 	}
 	prev, err := env.Journal.WatchOnline(ctx)
 	if err != nil {

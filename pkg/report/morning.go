@@ -9,6 +9,8 @@ import "time"
 type Morning struct {
 	Run       MorningRun `json:"run"`
 	Generated time.Time  `json:"generated"`
+	// Halts are the night's halts (issue 16), oldest first: the report leads with them.
+	Halts []MorningHalt `json:"halts,omitempty"`
 	// Eligible is the denominator: client machines that are active and healthy (client
 	// check passed) and in the plan's target collection. Machines outside it are listed in
 	// Excluded, never counted as patched or unpatched.
@@ -92,4 +94,24 @@ type HostIssue struct {
 	ErrorCodes []string   `json:"error_codes"` // distinct error codes seen, 0x...
 	Notices    int        `json:"notices"`     // notices delivered to its users during the night's run (journal), each time counted once
 	LastSeen   *time.Time `json:"last_seen,omitempty"`
+}
+
+// MorningHalt is one halt of the night: the runner stopped its install and restart steps.
+type MorningHalt struct {
+	Step    string     `json:"step"`              // the step occurrence that halted
+	Kind    string     `json:"kind"`              // not-back, same-error
+	Reason  string     `json:"reason"`            // why, with the machines named
+	At      time.Time  `json:"at"`                // when
+	Resumed *time.Time `json:"resumed,omitempty"` // when an operator resumed the night; nil = still halted
+}
+
+// HaltLine is the halt in one line, as the report leads with it.
+func (h MorningHalt) HaltLine() string {
+	s := "HALTED in " + h.Step + " at " + h.At.Format("Mon 15:04") + ": " + h.Reason
+	if h.Resumed != nil {
+		s += " (resumed " + h.Resumed.Format("Mon 15:04") + ")"
+	} else {
+		s += " (install and restart steps held)"
+	}
+	return s
 }

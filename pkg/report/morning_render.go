@@ -44,6 +44,12 @@ func HeadlinePercent(m *Morning) string {
 // did not finish says so at the end.
 func Headline(m *Morning) string {
 	var b strings.Builder
+	if m != nil {
+		for _, h := range m.Halts {
+			b.WriteString(h.HaltLine())
+			b.WriteString(". ")
+		}
+	}
 	b.WriteString("Patched on the night: ")
 	b.WriteString(HeadlinePercent(m))
 	if m != nil && m.Eligible > 0 {

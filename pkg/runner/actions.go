@@ -126,33 +126,52 @@ func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journa
 		}, remote.FanOutOptions{Concurrency: r.Env.Concurrency, Retries: retries, PerHostTimeout: r.Env.HostTimeout,
 			Progress: r.Env.Progress, IsTerminal: r.Env.IsTerminal, Total: len(hosts), Label: occ.ID}, fn, emit)
 	}
-	sum := fanOut(todo, func(ctx context.Context, host string) (string, error) {
-		t := byName[strings.ToUpper(host)]
-		return r.onHost(ctx, occ, st, t, host, attempt(host), done.Has(t.Name) && installedOK[strings.ToUpper(t.Name)], jobs)
-	})
-	if err := j.Flush(ctx); err != nil {
-		return "", journal.Failed, err
-	}
-	if len(jobs.byHost) > 0 && ctx.Err() == nil {
-		stepLimit := s.Limit
-		if stepLimit <= 0 {
-			stepLimit = s.Action.DefaultLimit()
-		}
-		limit := started.Add(stepLimit - restartMargin(stepLimit))
-		fsum, err := r.followInstalls(ctx, occ, st, jobs, limit, fanOut, func(host string) (target, int) {
-			return byName[strings.ToUpper(host)], attempt(host)
+	var sum remote.Summary
+	// phase acts on some of the step's machines: the action, then following the queued
+	// install jobs to their restarts.
+	phase := func(hosts []string) error {
+		ps := fanOut(hosts, func(ctx context.Context, host string) (string, error) {
+			t := byName[strings.ToUpper(host)]
+			return r.onHost(ctx, occ, st, t, host, attempt(host), done.Has(t.Name) && installedOK[strings.ToUpper(t.Name)], jobs)
 		})
-		if err != nil {
-			return "", journal.Failed, err
-		}
-		sum.Canceled += fsum.Canceled
+		sum.Canceled += ps.Canceled
 		if err := j.Flush(ctx); err != nil {
-			return "", journal.Failed, err
+			return err
 		}
+		if len(jobs.byHost) > 0 && ctx.Err() == nil {
+			stepLimit := s.Limit
+			if stepLimit <= 0 {
+				stepLimit = s.Action.DefaultLimit()
+			}
+			limit := started.Add(stepLimit - restartMargin(stepLimit))
+			fsum, err := r.followInstalls(ctx, occ, st, jobs, limit, fanOut, func(host string) (target, int) {
+				return byName[strings.ToUpper(host)], attempt(host)
+			})
+			if err != nil {
+				return err
+			}
+			sum.Canceled += fsum.Canceled
+			if err := j.Flush(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	note := ""
 	if resumed > 0 {
 		note = fmt.Sprintf("%d hosts already done before a restart of the step", resumed)
+	}
+	if r.Plan.Guarded() && s.Action.Restarts() {
+		gnote, halted, err := r.guarded(ctx, occ, st, todo, byName, phase)
+		note = joinNote(note, gnote)
+		if err != nil {
+			return note, journal.Failed, err
+		}
+		if halted {
+			return note, journal.Halted, nil
+		}
+	} else if err := phase(todo); err != nil {
+		return "", journal.Failed, err
 	}
 	if s.Barrier != nil && ctx.Err() == nil {
 		bn, err := r.barrier(ctx, s.Barrier, targets)

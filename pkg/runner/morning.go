@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patchnight/patchnight/pkg/alert"
 	"github.com/patchnight/patchnight/pkg/fleet"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/night"
@@ -51,6 +52,18 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 		if run.Status == journal.Failed || run.Status == journal.Aborted {
 			m.Run.Status = report.RunFailed
 		}
+	}
+	halts, err := j.Halts(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range halts {
+		mh := report.MorningHalt{Step: h.Occurrence, Kind: h.Kind, Reason: h.Reason, At: h.At.In(r.Loc)}
+		if !h.Resumed.IsZero() {
+			t := h.Resumed.In(r.Loc)
+			mh.Resumed = &t
+		}
+		m.Halts = append(m.Halts, mh)
 	}
 	steps, err := j.Steps(ctx, run.ID)
 	if err != nil {
@@ -119,7 +132,15 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 	excluded := map[string]int64{}
 	stopped := map[string]int64{}
 	locations := map[string]*report.GroupShare{}
+	planExcluded, err := r.ExcludedHosts(ctx)
+	if err != nil {
+		return nil, err
+	}
 	err = r.eachState(ctx, func(h hostState) error {
+		if x, out := planExcluded[h.ResourceID]; out {
+			excluded["excluded by the plan: "+x.Collection]++
+			return nil
+		}
 		if !h.Eligible {
 			reason := "unhealthy client (client check failed)"
 			if !h.Active {
@@ -363,14 +384,36 @@ func (r *Runner) report(ctx context.Context) (string, journal.Status, error) {
 	if err != nil {
 		return "", journal.Failed, err
 	}
+	sent := r.sendMorning(ctx, m)
 	if r.Env.StateDir == "" {
-		return report.Headline(m), journal.OK, nil
+		return joinNote(report.Headline(m), sent), journal.OK, nil
 	}
 	paths, err := WriteMorning(r.Env.StateDir, m)
 	if err != nil {
 		return "", journal.Failed, err
 	}
-	return report.Headline(m) + "; written to " + strings.Join(paths, " and "), journal.OK, nil
+	return joinNote(report.Headline(m)+"; written to "+strings.Join(paths, " and "), sent), journal.OK, nil
+}
+
+// sendMorning mails the report (HTML inline, JSON attached) and posts it to the webhook;
+// a delivery failure is logged by the dispatcher and only noted here.
+func (r *Runner) sendMorning(ctx context.Context, m *report.Morning) string {
+	if r.Env.Alert == nil || len(r.Env.Alert.Sinks) == 0 {
+		return ""
+	}
+	var h bytes.Buffer
+	if err := html.Morning(&h, m); err != nil {
+		r.Env.Log.Error("morning report not rendered for mail", "error", err)
+		return "report not sent: " + err.Error()
+	}
+	js, err := json.Marshal(m)
+	if err != nil {
+		return "report not sent: " + err.Error()
+	}
+	subject := fmt.Sprintf("patchnight %s %s: %s", r.Env.SiteCode, m.Run.Month, report.Headline(m))
+	n := r.Env.Alert.Send(ctx, alert.Message{Kind: alert.KindReport, Subject: subject, Text: report.Headline(m),
+		HTML: h.Bytes(), JSON: js, JSONName: "morning-" + m.Run.Month + ".json", At: r.Env.Clock.Now()})
+	return fmt.Sprintf("report sent to %d of %d channels", n, len(r.Env.Alert.Sinks))
 }
 
 // WriteMorning writes morning-YYYY-MM.html and .json into dir, each through a temporary

@@ -55,6 +55,11 @@ func (r *Runner) Night(ctx context.Context) error {
 	if failed > 0 {
 		status = journal.Partial
 	}
+	if _, halted, err := r.Halted(ctx); err != nil {
+		return err
+	} else if halted {
+		status = journal.Halted
+	}
 	unlock, err := r.lock(ctx)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patchnight/patchnight/pkg/alert"
 	"github.com/patchnight/patchnight/pkg/client"
 	"github.com/patchnight/patchnight/pkg/clock"
 	"github.com/patchnight/patchnight/pkg/exit"
@@ -87,6 +88,19 @@ type Env struct {
 	// so a scheduled `run STEP` is not kept waiting by an idle night. Nil: no lock (the
 	// caller holds one for the whole call, as `run STEP` does).
 	Lock func(ctx context.Context) (unlock func(), err error)
+
+	// Exclude lists collections (IDs or names) whose members no step touches, besides the
+	// plan's exclude: the profile's default (servers, kiosks, clinical machines).
+	Exclude []string
+	// Alert sends halts and the morning report (mail, webhook) and writes step events to
+	// the Windows event log; nil = none. Delivery never fails a step.
+	Alert *alert.Dispatcher
+	// OverrideHalt runs install and restart steps although the night is halted (run STEP
+	// --override-halt); the halt stays for the other steps.
+	OverrideHalt bool
+	// ProbeWinRM tells whether a machine answers WinRM now (the canary's "back"); nil =
+	// a WinRM round trip through Hosts (client.LoggedOn).
+	ProbeWinRM func(ctx context.Context, host string) bool
 }
 
 // Runner runs one month's night of a plan.
@@ -102,6 +116,8 @@ type Runner struct {
 	scopeID  string
 	scope    *site.CollectionRef
 	timeline []night.Occurrence
+
+	exclusions []site.CollectionRef // the plan's and the profile's excluded collections
 }
 
 // New prepares a runner: it resolves the update group and the scope and finds the month's
@@ -122,6 +138,9 @@ func New(ctx context.Context, p *night.Plan, loc *time.Location, m night.Month, 
 	}
 	r := &Runner{Plan: p, Loc: loc, Month: m, Env: env, timeline: night.Timeline(p, m, loc)}
 	if err := r.resolve(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.resolveExclusions(ctx); err != nil {
 		return nil, err
 	}
 	r.spec = journal.RunSpec{Plan: p.Name, Month: m.String(),
@@ -229,7 +248,8 @@ func (r *Runner) resolve(ctx context.Context) error {
 type StepResult struct {
 	Occurrence night.Occurrence
 	Step       journal.Step
-	Skipped    bool   // already finished in an earlier run of the step
+	Skipped    bool   // already finished in an earlier run of the step, or held by a halt
+	Held       bool   // not run: the night is halted (journal halts)
 	Line       string // the one-line summary
 }
 
@@ -239,6 +259,16 @@ func (r *Runner) RunOccurrence(ctx context.Context, occ night.Occurrence) (*Step
 	j := r.Env.Journal
 	if err := r.begin(ctx); err != nil {
 		return nil, err
+	}
+	if h, held, err := r.held(ctx, occ.Step.Action); err != nil {
+		return nil, err
+	} else if held {
+		// Not recorded: a resumed night runs the step if its time has not passed.
+		res := &StepResult{Occurrence: occ, Skipped: true, Held: true,
+			Line: fmt.Sprintf("%s %s: held, the night halted in %s: %s (patchnight night --resume continues)",
+				r.clockText(occ), occ.ID, h.Occurrence, h.Reason)}
+		r.say(res.Line)
+		return res, nil
 	}
 	st, resumed, err := j.BeginStep(ctx, journal.StepSpec{Run: r.run.ID, Step: occ.StepID, Occurrence: occ.ID,
 		Action: string(occ.Step.Action), Planned: occ.Time})
@@ -255,6 +285,7 @@ func (r *Runner) RunOccurrence(ctx context.Context, occ night.Occurrence) (*Step
 	if resumed {
 		r.Env.Log.Info("resuming step", "step", occ.ID, "resumes", st.Resumes)
 	}
+	r.Env.Alert.Event(alert.EventStepStart, fmt.Sprintf("patchnight step %s (%s) started, night of %s, plan %s", occ.ID, occ.Step.Action, r.spec.Month, r.spec.Plan))
 	stepCtx := ctx
 	if occ.Step.Limit > 0 {
 		var cancel context.CancelFunc
@@ -296,6 +327,11 @@ func (r *Runner) RunOccurrence(ctx context.Context, occ night.Occurrence) (*Step
 	res.Line = fmt.Sprintf("%s %-22s %s%spatched %s of %d", r.clockText(occ), occ.ID, hosts, note,
 		pctText(m.Patched, m.Eligible), m.Eligible)
 	r.say(res.Line)
+	ev := alert.EventStepEnd
+	if fin.Status != journal.OK {
+		ev = alert.EventStepWarn
+	}
+	r.Env.Alert.Event(ev, fmt.Sprintf("patchnight step %s ended %s: %s", occ.ID, fin.Status, res.Line))
 	return res, actErr
 }
 
@@ -321,6 +357,12 @@ func (r *Runner) act(ctx context.Context, occ night.Occurrence, st journal.Step)
 		return r.hostAction(ctx, occ, st)
 	case night.Wake:
 		return r.wake(ctx, occ, st)
+	case night.NotifyScan, night.NotifyMissing:
+		if err := r.excludeFromNotices(ctx); err != nil {
+			return "", journal.Failed, err
+		}
+	}
+	switch s.Action {
 	case night.NotifyScan:
 		if r.Env.Notifier == nil {
 			return "notices are not configured", journal.OK, nil

@@ -50,8 +50,13 @@ func (r *Runner) targets(ctx context.Context, selector, collection string) ([]ta
 		}
 		attention = id
 	}
-	return site.Collect(ctx, r.Env.Site, "night_targets", site.Params{"scope": scope, "selector": selector,
+	ts, err := site.Collect(ctx, r.Env.Site, "night_targets", site.Params{"scope": scope, "selector": selector,
 		"group": r.group.CIID, "attention": attention}, scanTarget)
+	if err != nil {
+		return nil, err
+	}
+	ts, _, err = r.withoutExcluded(ctx, ts)
+	return ts, err
 }
 
 // groupSelector reports whether a selector means "of the night's update group".
@@ -143,7 +148,14 @@ func scanHostState(rows *sql.Rows) (hostState, error) {
 // measure counts eligible and patched machines and records it for the step.
 func (r *Runner) measure(ctx context.Context, step journal.StepID) (journal.Metric, error) {
 	m := journal.Metric{Step: step, At: r.Env.Clock.Now()}
-	err := r.eachState(ctx, func(h hostState) error {
+	ex, err := r.ExcludedHosts(ctx)
+	if err != nil {
+		return m, err
+	}
+	err = r.eachState(ctx, func(h hostState) error {
+		if _, out := ex[h.ResourceID]; out {
+			return nil // counted apart: the night leaves them alone
+		}
 		if h.Eligible {
 			m.Eligible++
 			if h.Patched() {

@@ -114,6 +114,13 @@ func (r *Runner) wake(ctx context.Context, occ night.Occurrence, st journal.Step
 	if err != nil {
 		return "", journal.Failed, err
 	}
+	if len(r.exclusions) > 0 {
+		ex, err := r.ExcludedHosts(ctx)
+		if err != nil {
+			return "", journal.Failed, err
+		}
+		excludeFromWake(plan, ex)
+	}
 	tr := r.Env.Wol
 	rep, err := wol.Send(ctx, plan, tr)
 	if err != nil {

@@ -135,6 +135,20 @@ func buildMorning(m *report.Morning) *morningPage {
 			Text: "The figures are the state so far; run the report again after the last step."}
 	}
 
+	if n := len(m.Halts); n > 0 {
+		h := m.Halts[n-1]
+		text := h.Reason + ". "
+		if h.Resumed != nil {
+			text += "An operator resumed the night at " + h.Resumed.Format("Mon 15:04") + "."
+		} else {
+			text += "Every later install and restart step was held; patchnight night --resume continues the night."
+		}
+		if n > 1 {
+			text += " The night halted " + strconv.Itoa(n) + " times: patchnight history " + strconv.FormatInt(r.ID, 10) + " lists them."
+		}
+		p.Banner = &banner{Kind: "failed", Head: "This night halted in " + h.Step + " at " + h.At.Format("Mon 15:04") + ".", Text: text}
+	}
+
 	p.NoShare = m.Eligible <= 0
 	if m.Eligible > 0 {
 		p.Caption = "patched on the night, of " + report.Thousands(m.Eligible) + " eligible " + plural(m.Eligible, "machine", "machines")
