@@ -586,4 +586,3 @@ func dur(s int64) string {
 	}
 	return d.String()
 }
-
