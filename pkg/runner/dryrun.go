@@ -355,17 +355,17 @@ func (r *Runner) dryStep(ctx context.Context, dc *dryContext, occ night.Occurren
 		}
 	case night.Scan:
 		out.Time.act(out.Targets, r.Env.Concurrency, r.Env.HostTimeout, est.Call)
-		out.Time.Basis = fmt.Sprintf("%d waves x %s to trigger the scan (schedule 113)", out.Time.Waves, est.Call)
+		out.Time.Basis = fmt.Sprintf("%d waves x %s to trigger the scan (schedule 113)", out.Time.Waves, short(est.Call))
 	case night.Install:
 		out.Time.act(out.Targets, r.Env.Concurrency, r.Env.HostTimeout, est.Install)
-		out.Time.Basis = fmt.Sprintf("%d waves x %s to queue the install; the step does not wait for the jobs", out.Time.Waves, est.Install)
+		out.Time.Basis = fmt.Sprintf("%d waves x %s to queue the install; the step does not wait for the jobs", out.Time.Waves, short(est.Install))
 		if s.RestartPrompt {
 			out.Restarts = out.restarts(s, "nobody is restarted: the users are asked to restart")
 			out.Restarts.Prompted = true
 		}
 	case night.Restart:
 		out.Time.act(out.Targets, r.Env.Concurrency, r.Env.HostTimeout, est.Call)
-		out.Time.Basis = fmt.Sprintf("%d waves x %s to ask for the restart", out.Time.Waves, est.Call)
+		out.Time.Basis = fmt.Sprintf("%d waves x %s to ask for the restart", out.Time.Waves, short(est.Call))
 		out.Restarts = out.restarts(s, "every target is restarted, also one with nothing pending")
 	case night.InstallAndRestart:
 		// Queue, then look at each job about three times (installBackoff: 15, 22.5, 30
@@ -373,8 +373,8 @@ func (r *Runner) dryStep(ctx context.Context, dc *dryContext, occ night.Occurren
 		out.Time.act(out.Targets, r.Env.Concurrency, r.Env.HostTimeout, est.Install, est.Call, est.Call, est.Call, est.Call)
 		out.Time.Wait = secs(min(est.InstallJob, limit))
 		out.Time.Basis = fmt.Sprintf("%d waves x (%s to queue the install, 3 x %s looking at the job, %s to ask for the restart), "+
-			"then the jobs: %s each, in parallel on the machines, at most the step's limit", out.Time.Waves, est.Install, est.Call,
-			est.Call, est.InstallJob)
+			"then the jobs: %s each, in parallel on the machines, at most the step's limit", out.Time.Waves, short(est.Install), short(est.Call),
+			short(est.Call), short(est.InstallJob))
 		out.Restarts = out.restarts(s, "a machine is restarted once its install ends pending a restart")
 	case night.NotifyScan, night.NotifyMissing:
 		if !opts.Notices {
@@ -383,7 +383,7 @@ func (r *Runner) dryStep(ctx context.Context, dc *dryContext, occ night.Occurren
 			break
 		}
 		out.Time.act(out.Targets, r.Env.Concurrency, r.Env.HostTimeout, est.Call, est.Call)
-		out.Time.Basis = fmt.Sprintf("%d waves x (%s for the notice, %s for the scan) at most", out.Time.Waves, est.Call, est.Call)
+		out.Time.Basis = fmt.Sprintf("%d waves x (%s for the notice, %s for the scan) at most", out.Time.Waves, short(est.Call), short(est.Call))
 		out.Note = "the notice policy (working hours, online now, notices already sent) narrows these when the step runs; " +
 			"see notify watch-unscanned --dry-run and notify missing --dry-run"
 	case night.Report:
@@ -396,7 +396,7 @@ func (r *Runner) dryStep(ctx context.Context, dc *dryContext, occ night.Occurren
 	if s.Barrier != nil && out.OnHosts && out.Targets > 0 {
 		out.Time.Wait += secs(s.Barrier.Timeout)
 		out.Time.Basis = joinNote(out.Time.Basis, fmt.Sprintf("then the barrier (%d%% %s) for at most %s", s.Barrier.Percent,
-			s.Barrier.Condition, s.Barrier.Timeout))
+			s.Barrier.Condition, short(s.Barrier.Timeout)))
 	}
 	return out, nil
 }
@@ -488,7 +488,7 @@ func (r *Runner) dryCollections(ctx context.Context, out *DryStep, opts DryRunOp
 	out.Time.Act = int64(len(out.Collections)) * secs(est.Collection)
 	out.Time.Wait = secs(10 * time.Minute)
 	out.Time.Basis = fmt.Sprintf("%d collections x %s through the SMS Provider, then at most 10m for the site to evaluate them",
-		len(out.Collections), est.Collection)
+		len(out.Collections), short(est.Collection))
 	return nil
 }
 
@@ -570,6 +570,9 @@ func (t *DryTime) fit() {
 }
 
 func secs(d time.Duration) int64 { return int64(d / time.Second) }
+
+// short prints a duration as dur does.
+func short(d time.Duration) string { return dur(secs(d)) }
 
 // dur prints seconds as a short duration (1h5m, 45m, 30s).
 func dur(s int64) string {

@@ -42,6 +42,9 @@ func (d *DryRun) Grids() []output.Grid {
 		if s.OnHosts {
 			machines, online, logged = strconv.Itoa(s.Targets), strconv.Itoa(s.Online), strconv.Itoa(s.LoggedOn)
 		}
+		if s.Wake != nil {
+			logged = "-" // the wake planner does not read who is logged on
+		}
 		if s.Restarts != nil {
 			restart = strconv.Itoa(s.Restarts.Machines)
 			if s.Restarts.Prompted {
