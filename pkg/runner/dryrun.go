@@ -29,7 +29,7 @@ import (
 // go-libraries.md section 2) plus starting powershell.exe and a WMI call; NTLM adds a
 // handshake per message. Install queues a job (CCM_SoftwareUpdatesManager.InstallUpdates
 // returns when it is queued, reference section 12) after reading the updates, so it is
-// counted twice a scan. An install job takes from minutes to more than an hour on Patch
+// counted as two calls. An install job takes from minutes to more than an hour on Patch
 // Tuesday (reference section 12); the dry run counts an hour.
 type Estimates struct {
 	Call       time.Duration // one client action (trigger a scan, ask for a restart, look at a job)

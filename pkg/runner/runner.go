@@ -58,7 +58,7 @@ type Notifier interface {
 // Env is what a runner acts through.
 type Env struct {
 	Site     *site.DB
-	Journal  *journal.DB
+	Journal  *journal.DB // nil only for a runner that does nothing but DryRun
 	Hosts    Hosts
 	Provider *provider.Provider // nil: no collection refresh, no site channel
 	Wol      wol.Transports     // Conn (and Relayer/Site for those modes)
