@@ -216,6 +216,8 @@ func TestFormatRefusedBeforeActing(t *testing.T) {
 		{[]string{"completion", "bash", "-o", "json"}, ""},
 		{[]string{"help", "-o", "csv"}, ""},
 		{[]string{"night", "-o", "json"}, ""},
+		{[]string{"night", "--dry-run", "-o", "html"}, ""},
+		{[]string{"run", "wake", "--dry-run", "-o", "html"}, ""},
 		{[]string{"run", "wake", "-o", "csv"}, ""},
 		{[]string{"collections", "export", "--format", "ps1", "-o", "json"}, ""},
 		{[]string{"collections", "export", "-o", "md"}, ""},

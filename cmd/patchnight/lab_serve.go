@@ -21,6 +21,7 @@ func newLabServeCmd(app *App) *cobra.Command {
 	var path, addr string
 	var plainHTTP bool
 	var wolPort int
+	var tick time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve a lab site on loopback: WS-Man endpoint for every lab host and the SMS Provider, and Wake-on-LAN",
@@ -38,6 +39,9 @@ Every host name goes to the endpoint (winrm.connect_to); the HTTP Host header na
 			if _, err := os.Stat(path); err != nil {
 				return exit.Wrap(exit.Usage, err, "build one with: patchnight lab init --db "+path, "lab database %s", path)
 			}
+			if tick < 0 {
+				return exit.Usagef("use 0 to leave the lab's state as it is until a host is acted on", "--tick %s is negative", tick)
+			}
 			if h, _, err := net.SplitHostPort(addr); err != nil || !net.ParseIP(h).IsLoopback() {
 				return exit.Usagef("use a loopback address such as 127.0.0.1:15986", "--addr %q is not a loopback host:port", addr)
 			}
@@ -47,7 +51,7 @@ Every host name goes to the endpoint (winrm.connect_to); the HTTP Host header na
 			}
 			password := hex.EncodeToString(pw[:])
 			s, err := labsite.Start(cmd.Context(), path, labsite.Options{Addr: addr, HTTP: plainHTTP, Password: password,
-				Tick: 30 * time.Second})
+				Tick: tick})
 			if err != nil {
 				return fmt.Errorf("start the lab site: %w", err) // keeps the site's exit code (address in use: 64)
 			}
@@ -115,6 +119,7 @@ Every host name goes to the endpoint (winrm.connect_to); the HTTP Host header na
 	f.StringVar(&addr, "addr", "127.0.0.1:15986", "loopback address of the WS-Man endpoint")
 	f.BoolVar(&plainHTTP, "http", false, "serve plain HTTP (NTLM with message encryption) instead of HTTPS")
 	f.IntVar(&wolPort, "wol-port", 40009, "UDP port for magic packets on the lab subnets' broadcast addresses")
+	f.DurationVar(&tick, "tick", 30*time.Second, "how often the lab applies what is due (restarted machines back, install jobs ended, state messages sent); 0: only when a host is acted on")
 	onlyFormats(cmd, output.Table) // a server: its lines are a log, not a result
 	return cmd
 }

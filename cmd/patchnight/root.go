@@ -262,9 +262,31 @@ func onlyFormats(c *cobra.Command, fs ...output.Format) *cobra.Command {
 	return c
 }
 
+// dryRunFormatsAnnotation lists the formats a command gives with --dry-run when they
+// differ from formatsAnnotation's (night and run print a rehearsal, a document, there).
+const dryRunFormatsAnnotation = "patchnight/formats-dry-run"
+
+// dryRunFormats marks c as giving the formats fs when --dry-run is set.
+func dryRunFormats(c *cobra.Command, fs ...output.Format) *cobra.Command {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = string(f)
+	}
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[dryRunFormatsAnnotation] = strings.Join(names, ",")
+	return c
+}
+
 // checkFormat refuses (64), before the command does anything, a format that cmd cannot give.
 func checkFormat(cmd *cobra.Command, f output.Format) error {
 	list, ok := cmd.Annotations[formatsAnnotation]
+	if dry, has := cmd.Annotations[dryRunFormatsAnnotation]; has {
+		if fl := cmd.Flags().Lookup("dry-run"); fl != nil && fl.Value.String() == "true" {
+			list, ok = dry, true
+		}
+	}
 	if !ok {
 		return nil
 	}

@@ -79,6 +79,47 @@ func (a *App) nightEnv(ctx context.Context, planPath, month string) (*runner.Run
 	}, nil
 }
 
+// dryRunEnv opens what a dry run of the night reads (the site database only) and the
+// night's runner on it: the same plan, month, update group and scope as nightEnv, no
+// journal, no WinRM, no provider connection, no wake socket. opts says what the night would
+// have (an SMS Provider, notices).
+func (a *App) dryRunEnv(ctx context.Context, planPath, month string) (*runner.Runner, runner.DryRunOptions, func(), error) {
+	var opts runner.DryRunOptions
+	cfg, err := a.Config()
+	if err != nil {
+		return nil, opts, nil, err
+	}
+	p, loc, err := a.planAndZone(planPath)
+	if err != nil {
+		return nil, opts, nil, err
+	}
+	m, err := monthOrNext(p, month, a.Now(), loc)
+	if err != nil {
+		return nil, opts, nil, err
+	}
+	// The night refuses notice settings that do not parse before it starts: so does its
+	// dry run.
+	if _, err := notify.NewSettings(cfg.Profile.Notify, loc); err != nil {
+		return nil, opts, nil, err
+	}
+	s, err := a.Session()
+	if err != nil {
+		return nil, opts, nil, err
+	}
+	env, prov, err := s.DryRunEnv(ctx)
+	if err != nil {
+		s.Close()
+		return nil, opts, nil, err
+	}
+	r, err := runner.New(ctx, p, loc, m, env)
+	if err != nil {
+		s.Close()
+		return nil, opts, nil, err
+	}
+	opts.Provider, opts.Notices = prov, true // nightEnv always gives the night its notices
+	return r, opts, s.Close, nil
+}
+
 // nightFlags are --plan and --month: which plan, and the month of which night.
 type nightFlags struct {
 	Plan  string
@@ -113,11 +154,17 @@ const nightMonthHelp = "the night's month YYYY-MM (default: the night under way 
 // through: Lock takes the state folder's process lock, Env opens the night's runner.
 type runOptions struct {
 	nightFlags
-	Step string // run: the step (or occurrence) to run; "" for night
+	Step   string // run: the step (or occurrence) to run; "" for night
+	DryRun bool   // --dry-run: read the site as the night would and act on nothing
 	// OverrideHalt (run --override-halt) runs an install or restart step of a halted night.
 	OverrideHalt bool
 	// Resume (night --resume) lifts the night's halt before running it.
 	Resume bool
+
+	// DryEnv opens the runner of a dry run (site database only); PrintDry prints its
+	// result in the --output format.
+	DryEnv   func(ctx context.Context, planPath, month string) (*runner.Runner, runner.DryRunOptions, func(), error)
+	PrintDry func(*runner.DryRun) error
 
 	Lock func(ctx context.Context) (func(), error)
 	Env  func(ctx context.Context, planPath, month string) (*runner.Runner, func(), error)
@@ -149,8 +196,10 @@ func newRunOptions(app *App) *runOptions {
 			}
 			return lock.Wait(ctx, cfg.Profile.StateDir, 5*time.Second)
 		},
-		Env: app.nightEnv,
-		Out: app.IO.Out,
+		Env:      app.nightEnv,
+		DryEnv:   app.dryRunEnv,
+		PrintDry: func(d *runner.DryRun) error { return app.Print(d) },
+		Out:      app.IO.Out,
 		Result: func(o stepOutcome) error {
 			if app.Format() != output.JSON {
 				return nil
@@ -170,20 +219,55 @@ month's night, if today is its day: a task that fires on another day exits 0 aft
 line. One runner at a time: a second waits for the lock. A step is resumable: run again, it
 skips the machines already done and never restarts a machine twice.
 It asks nothing and takes no --yes: the plan is the consent (unlike client restart or
-install and collections apply, which ask first).`,
+install and collections apply, which ask first).
+--dry-run rehearses the step (every occurrence of a repeating step) on any day: it reads
+the site as the step would and acts on nothing (see night --dry-run).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Step = args[0]
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
+			if opts.DryRun {
+				return dryRunNight(cmd.Context(), opts)
+			}
 			return runStep(cmd.Context(), opts)
 		},
 	}
 	addNightFlags(cmd, &opts.nightFlags, nightMonthHelp)
 	cmd.Flags().BoolVar(&opts.OverrideHalt, "override-halt", false, "run this install or restart step although the night is halted (the halt stays for the others)")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, dryRunHelp)
 	onlyFormats(cmd, output.Table, output.JSON)
+	dryRunFormats(cmd, output.Table, output.JSON, output.CSV, output.Markdown)
 	return cmd
+}
+
+// dryRunHelp is --dry-run's help on run and night.
+const dryRunHelp = "read the site as the night would and act on nothing: targets, collections, wake plan, restarts and time per step"
+
+// dryRunNight rehearses the night (or opts.Step) and prints what it would do. It takes no
+// lock: it writes nothing, and it must work while a night holds the lock.
+func dryRunNight(ctx context.Context, opts *runOptions) error {
+	r, dopts, done, err := opts.DryEnv(ctx, opts.Plan, opts.Month)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if opts.Step != "" {
+		found := false
+		for _, o := range r.Timeline() {
+			found = found || o.ID == opts.Step || o.StepID == opts.Step
+		}
+		if !found {
+			return exit.Usagef("see patchnight plan show", "plan %s has no step or occurrence %q", r.Plan.Name, opts.Step)
+		}
+		dopts.Only = []string{opts.Step}
+	}
+	d, err := r.DryRun(ctx, dopts)
+	if err != nil {
+		return err
+	}
+	return opts.PrintDry(d)
 }
 
 // withRunner takes the state folder's lock, opens the night's runner, and calls fn with it.
@@ -240,18 +324,30 @@ func newNightCmd(app *App, runF func(context.Context, *runOptions) error) *cobra
 		Short: "Run the whole night from a console, waiting for each step's time",
 		Long: `Run the whole night from a console: each step of the plan at its time, as the
 scheduled tasks would. It asks nothing and takes no --yes: the plan is the consent (unlike
-client restart or install and collections apply, which ask first).`,
+client restart or install and collections apply, which ask first).
+--dry-run rehearses the whole night now, on the real site, and acts on nothing (no client
+action, no provider write, no magic packet, no journal row, no lock): per step the machines
+it would target (by location and collection; the list with -o json), the collections it
+would write, the wake plan per subnet, the restarts it could cause, and the time it needs at
+the configured concurrency against its limit and the next step. Every step's targets are
+read from the site as it is now: later steps will find fewer machines once the earlier ones
+have run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), opts)
+			}
+			if opts.DryRun {
+				return dryRunNight(cmd.Context(), opts)
 			}
 			return runNight(cmd.Context(), opts)
 		},
 	}
 	addNightFlags(cmd, &opts.nightFlags, nightMonthHelp)
 	cmd.Flags().BoolVar(&opts.Resume, "resume", false, "lift the halt of a halted night and continue it with the next step")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, dryRunHelp)
 	onlyFormats(cmd, output.Table) // hours of step lines as they run: no one document
+	dryRunFormats(cmd, output.Table, output.JSON, output.CSV, output.Markdown)
 	return cmd
 }
 

@@ -87,11 +87,12 @@ func (r *Runner) withoutExcluded(ctx context.Context, ts []target) ([]target, in
 }
 
 // excludeFromWake takes the excluded machines out of a wake plan: no packet for them, and
-// none of them used as a relay.
-func excludeFromWake(p *wol.Plan, ex map[int64]ExcludedHost) {
+// none of them used as a relay. It returns how many machines it took out.
+func excludeFromWake(p *wol.Plan, ex map[int64]ExcludedHost) int {
 	if len(ex) == 0 {
-		return
+		return 0
 	}
+	removed := 0
 	names := map[string]bool{}
 	for _, h := range ex {
 		names[strings.ToUpper(h.Name)] = true
@@ -102,6 +103,8 @@ func excludeFromWake(p *wol.Plan, ex map[int64]ExcludedHost) {
 		for _, w := range g.Wakes {
 			if _, out := ex[w.ResourceID]; !out {
 				wakes = append(wakes, w)
+			} else {
+				removed++
 			}
 		}
 		g.Wakes = wakes
@@ -123,11 +126,14 @@ func excludeFromWake(p *wol.Plan, ex map[int64]ExcludedHost) {
 		for _, h := range hs {
 			if _, gone := ex[h.ResourceID]; !gone {
 				out = append(out, h)
+			} else {
+				removed++
 			}
 		}
 		return out
 	}
 	p.Skipped, p.Awake = keep(p.Skipped), keep(p.Awake)
+	return removed
 }
 
 // excludeFromNotices hands the excluded machines to a Notifier that can leave them alone

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/runner"
 )
 
 // excludePlan is shortPlan with the first location's collection excluded.
@@ -25,6 +26,23 @@ func TestExcludedCollectionUntouched(t *testing.T) {
 	if ex := e.run.Exclusions(); len(ex) != 1 || ex[0].ID != "LAB00020" || !strings.HasPrefix(ex[0].Name, "Location - ") {
 		t.Fatalf("exclusions %+v", ex)
 	}
+	// The dry run shows the exclusions: listed, counted per step, and no excluded machine
+	// among the targets it lists (the same selection the night then makes).
+	dry, err := e.run.DryRun(ctx, runner.DryRunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dry.Exclusions) != 1 || dry.Exclusions[0].ID != "LAB00020" {
+		t.Errorf("dry run exclusions %+v", dry.Exclusions)
+	}
+	dryExcluded := map[string]int{}
+	dryHosts := map[int64]bool{}
+	for _, s := range dry.Steps {
+		dryExcluded[s.Occurrence] = s.Excluded
+		for _, h := range s.Hosts {
+			dryHosts[h.ResourceID] = true
+		}
+	}
 	if err := e.run.Night(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +59,30 @@ func TestExcludedCollectionUntouched(t *testing.T) {
 	}
 	if excluded == 0 {
 		t.Fatal("the excluded collection has no client in the night's scope: the test proves nothing")
+	}
+	if got := dryExcluded["scan-1930"]; int64(got) != excluded {
+		t.Errorf("dry run: scan-1930 leaves out %d machines, want the %d excluded clients in scope", got, excluded)
+	}
+	if dryExcluded["wake"] == 0 {
+		t.Error("dry run: the wake plan leaves out no excluded machine")
+	}
+	var inDry int
+	mem, err := raw.Query(members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for mem.Next() {
+		var id int64
+		if err := mem.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if dryHosts[id] {
+			inDry++
+		}
+	}
+	mem.Close()
+	if inDry > 0 {
+		t.Errorf("dry run lists %d excluded machines among its targets", inDry)
 	}
 	acts := `Action IN ('scan', 'evaluate', 'policy', 'install', 'restart', 'wake')`
 	rows, err := raw.Query(`SELECT ResourceID, Action, Detail FROM lab_event WHERE ` + acts + ` AND ResourceID IN (` + members + `)`)

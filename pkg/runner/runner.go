@@ -59,7 +59,7 @@ type Notifier interface {
 // Env is what a runner acts through.
 type Env struct {
 	Site     *site.DB
-	Journal  *journal.DB
+	Journal  *journal.DB // nil only for a runner that does nothing but DryRun
 	Hosts    Hosts
 	Provider *provider.Provider // nil: no collection refresh, no site channel
 	Wol      wol.Transports     // Conn (and Relayer/Site for those modes)
@@ -145,9 +145,14 @@ func New(ctx context.Context, p *night.Plan, loc *time.Location, m night.Month, 
 	}
 	r.spec = journal.RunSpec{Plan: p.Name, Month: m.String(),
 		PatchTuesday: m.PatchTuesday(loc).Format("2006-01-02"), TimeZone: loc.String()}
-	run, found, err := env.Journal.FindRun(ctx, r.spec.Plan, r.spec.Month)
-	if err != nil {
-		return nil, err
+	// A dry run (DryRun) reads the site only and may have no journal.
+	var run journal.Run
+	found := false
+	if env.Journal != nil {
+		var err error
+		if run, found, err = env.Journal.FindRun(ctx, r.spec.Plan, r.spec.Month); err != nil {
+			return nil, err
+		}
 	}
 	if found {
 		r.run = run

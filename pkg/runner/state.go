@@ -25,11 +25,17 @@ type target struct {
 // targets selects the step's machines (queries/night_targets.sql), within the step's
 // collection if it names one, else the night's scope.
 func (r *Runner) targets(ctx context.Context, selector, collection string) ([]target, error) {
+	ts, _, err := r.targetsCounted(ctx, selector, collection)
+	return ts, err
+}
+
+// targetsCounted is targets, and how many machines the plan's exclusions left out.
+func (r *Runner) targetsCounted(ctx context.Context, selector, collection string) ([]target, int, error) {
 	scope := r.scopeID
 	if collection != "" {
 		c, err := resolveCollection(ctx, r.Env.Site, collection)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		scope = c
 	}
@@ -39,24 +45,23 @@ func (r *Runner) targets(ctx context.Context, selector, collection string) ([]ta
 	if groupSelector(selector) && (r.group == nil || r.group.CIID == 0) {
 		// "Missing updates" without a group would mean every update the site knows: the
 		// night acts on its own update group only, so it refuses instead of guessing.
-		return nil, exit.Usagef("name the night's software update group (--group), or use another selector",
+		return nil, 0, exit.Usagef("name the night's software update group (--group), or use another selector",
 			"selector %s needs the night's software update group, and none is set", selector)
 	}
 	attention := ""
 	if selector == string(night.NeedsAttention) {
 		id, err := r.attentionID(ctx)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		attention = id
 	}
 	ts, err := site.Collect(ctx, r.Env.Site, "night_targets", site.Params{"scope": scope, "selector": selector,
 		"group": r.group.CIID, "attention": attention}, scanTarget)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	ts, _, err = r.withoutExcluded(ctx, ts)
-	return ts, err
+	return r.withoutExcluded(ctx, ts)
 }
 
 // groupSelector reports whether a selector means "of the night's update group".

@@ -61,12 +61,7 @@ func (r *Runner) refreshCollections(ctx context.Context) (string, journal.Status
 	if r.Env.Provider == nil {
 		return "no SMS Provider configured: collections left as they are", journal.OK, nil
 	}
-	defs, err := collections.Load()
-	if err != nil {
-		return "", journal.Failed, err
-	}
-	plan, err := sitecoll.Build(ctx, r.Env.Site, defs, sitecoll.Request{Group: fmt.Sprint(r.group.CIID),
-		Month: r.Month.String(), Now: r.Env.Clock.Now().UTC()})
+	plan, err := r.collectionsPlan(ctx)
 	if err != nil {
 		return "", journal.Failed, err
 	}
@@ -85,41 +80,27 @@ func (r *Runner) refreshCollections(ctx context.Context) (string, journal.Status
 	return note, journal.OK, nil
 }
 
+// collectionsPlan builds, from the site database, what refresh-collections writes: the
+// collection definitions for the night's group and month against the site. It writes
+// nothing (the dry run shows it).
+func (r *Runner) collectionsPlan(ctx context.Context) (*sitecoll.Plan, error) {
+	defs, err := collections.Load()
+	if err != nil {
+		return nil, err
+	}
+	return sitecoll.Build(ctx, r.Env.Site, defs, sitecoll.Request{Group: fmt.Sprint(r.group.CIID),
+		Month: r.Month.String(), Now: r.Env.Clock.Now().UTC()})
+}
+
 // wake sends Wake-on-LAN to the step's scope, waits on the barrier (machines boot), and
 // records per machine whether it woke.
 func (r *Runner) wake(ctx context.Context, occ night.Occurrence, st journal.Step) (string, journal.Status, error) {
 	// Magic packets are harmless to repeat, and machines already online are left out of
 	// the plan, so a resumed wake step simply wakes again what is still asleep.
 	j := r.Env.Journal
-	var err error
-	opt := wol.DefaultOptions()
-	if r.Env.WolMode != "" {
-		opt.Mode = r.Env.WolMode
-	}
-	coll := r.scopeID
-	if occ.Step.Collection != "" {
-		if coll, err = resolveCollection(ctx, r.Env.Site, occ.Step.Collection); err != nil {
-			return "", journal.Failed, err
-		}
-	}
-	if coll != "" {
-		opt.Collection = coll
-	} else {
-		opt.All = true
-	}
-	if r.Env.WolTune != nil {
-		r.Env.WolTune(&opt)
-	}
-	plan, err := opt.Plan(ctx, r.Env.Site)
+	plan, _, err := r.wakePlan(ctx, occ)
 	if err != nil {
 		return "", journal.Failed, err
-	}
-	if len(r.exclusions) > 0 {
-		ex, err := r.ExcludedHosts(ctx)
-		if err != nil {
-			return "", journal.Failed, err
-		}
-		excludeFromWake(plan, ex)
 	}
 	tr := r.Env.Wol
 	rep, err := wol.Send(ctx, plan, tr)
@@ -180,4 +161,39 @@ func (r *Runner) wake(ctx context.Context, occ night.Occurrence, st journal.Step
 	}
 	t := conf.Total
 	return joinNote(note, fmt.Sprintf("woke %d, no answer %d, already online %d", t.Woke, t.NoAnswer, t.AlreadyOnline)), "", nil
+}
+
+// wakePlan plans a wake step from the site database (the wol planner): the step's
+// collection, else the night's scope, else every machine, in the profile's mode. It sends
+// nothing (the dry run shows it).
+func (r *Runner) wakePlan(ctx context.Context, occ night.Occurrence) (*wol.Plan, int, error) {
+	var err error
+	opt := wol.DefaultOptions()
+	if r.Env.WolMode != "" {
+		opt.Mode = r.Env.WolMode
+	}
+	coll := r.scopeID
+	if occ.Step.Collection != "" {
+		if coll, err = resolveCollection(ctx, r.Env.Site, occ.Step.Collection); err != nil {
+			return nil, 0, err
+		}
+	}
+	if coll != "" {
+		opt.Collection = coll
+	} else {
+		opt.All = true
+	}
+	if r.Env.WolTune != nil {
+		r.Env.WolTune(&opt)
+	}
+	plan, err := opt.Plan(ctx, r.Env.Site)
+	if err != nil || len(r.exclusions) == 0 {
+		return plan, 0, err
+	}
+	// The excluded machines get no packet and relay none.
+	ex, err := r.ExcludedHosts(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	return plan, excludeFromWake(plan, ex), nil
 }

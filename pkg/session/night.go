@@ -88,3 +88,21 @@ func (s *Session) store(ctx context.Context) (*site.DB, *journal.DB, error) {
 	}
 	return db, j, nil
 }
+
+// DryRunEnv opens what a dry run of the night reads: the site database only, with the
+// profile's settings that shape the night (site code, concurrency, retries, time limits,
+// wake mode, state folder). It opens no journal, no WinRM connection, no SMS Provider and
+// no wake socket; provider says whether the profile names an SMS Provider, so that the
+// dry run can say what the night would do with it.
+func (s *Session) DryRunEnv(ctx context.Context) (env runner.Env, provider bool, err error) {
+	db, err := s.Site(ctx)
+	if err != nil {
+		return env, false, err
+	}
+	p := s.opt.Profile
+	return runner.Env{
+		Site: db, WolMode: wol.Mode(p.WoL.Mode), Clock: s.opt.Clock, Log: s.opt.Log, SiteCode: p.SiteCode,
+		Concurrency: p.WinRM.Concurrency, Retries: p.WinRM.Retries, HostTimeout: p.WinRM.OperationTimeout.Std(),
+		StateDir: p.StateDir,
+	}, s.HasProvider(), nil
+}
