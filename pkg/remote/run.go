@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/masterzen/winrm"
-
 	"github.com/patchnight/patchnight/scripts"
 )
 
@@ -114,7 +112,7 @@ func (c *Client) runScript(parent context.Context, op, text string, script64 []b
 // Done, Delete (after a Signal when the command did not finish).
 func (c *Client) exec(ctx context.Context, command string, stdin []byte) (*execResult, error) {
 	p := &c.wc.Parameters
-	resp, err := c.t.post(ctx, []byte(winrm.NewOpenShellRequest(c.url, p).String()))
+	resp, err := c.t.post(ctx, c.msgs.build(msgCreate, p, command, &values{url: c.url}))
 	if err != nil {
 		return nil, err
 	}
@@ -126,8 +124,7 @@ func (c *Client) exec(ctx context.Context, command string, stdin []byte) (*execR
 	var cmdID string
 	defer func() { c.cleanup(ctx, shellID, cmdID, done) }()
 
-	program, args, _ := strings.Cut(command, " ")
-	resp, err = c.t.post(ctx, []byte(commandRequest(c.url, shellID, program, args, p).String()))
+	resp, err = c.t.post(ctx, c.msgs.build(msgCommand, p, command, &values{url: c.url, shell: shellID}))
 	if err != nil {
 		return nil, err
 	}
@@ -140,15 +137,20 @@ func (c *Client) exec(ctx context.Context, command string, stdin []byte) (*execR
 	for len(stdin) > 0 {
 		n := min(chunk, len(stdin))
 		last := n == len(stdin)
-		if _, err := c.t.post(ctx, sendRequest(c.url, shellID, cmdID, stdin[:n], last, p)); err != nil {
+		kind := msgSend
+		if last {
+			kind = msgSendLast
+		}
+		if _, err := c.t.post(ctx, c.msgs.build(kind, p, command, &values{url: c.url, shell: shellID, cmd: cmdID, stdin: stdin[:n]})); err != nil {
 			return nil, err
 		}
 		stdin = stdin[n:]
 	}
 
 	res := &execResult{}
+	receive := &values{url: c.url, shell: shellID, cmd: cmdID}
 	for !done {
-		resp, err := c.t.post(ctx, []byte(winrm.NewGetOutputRequest(c.url, shellID, cmdID, "stdout stderr", p).String()))
+		resp, err := c.t.post(ctx, c.msgs.build(msgReceive, p, command, receive))
 		if err != nil {
 			if isOperationTimeout(err) && ctx.Err() == nil {
 				continue // long poll ended without output: ask again
@@ -181,12 +183,12 @@ func (c *Client) cleanup(ctx context.Context, shellID, cmdID string, finished bo
 	defer cancel()
 	p := &c.wc.Parameters
 	if !finished && cmdID != "" {
-		_, _ = c.t.post(cctx, []byte(winrm.NewSignalRequest(c.url, shellID, cmdID, p).String()))
+		_, _ = c.t.post(cctx, c.msgs.build(msgSignal, p, c.command, &values{url: c.url, shell: shellID, cmd: cmdID}))
 	}
 	if cctx.Err() != nil {
 		return
 	}
-	_, _ = c.t.post(cctx, []byte(winrm.NewDeleteShellRequest(c.url, shellID, p).String()))
+	_, _ = c.t.post(cctx, c.msgs.build(msgDelete, p, c.command, &values{url: c.url, shell: shellID}))
 }
 
 // scriptError is the error object a script prints.

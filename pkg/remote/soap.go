@@ -47,31 +47,11 @@ func commandRequest(url, shellID, program, arguments string, p *winrm.Parameters
 }
 
 // sendMark is what the library writes for the stdin of a Send built with sendMarkRaw:
-// base64("PatchnightStdin"). sendRequest puts the real base64 in its place.
+// base64("PatchnightStdin"); the Send template puts the stdin mark in its place.
 const (
 	sendMarkRaw = "PatchnightStdin"
 	sendMark    = "UGF0Y2huaWdodFN0ZGlu"
 )
-
-// sendRequest is the library's Send message (NewSendInputRequest) for one stdin chunk,
-// as bytes ready to post. The library builds the message as a DOM and copies the base64
-// of the chunk (most of the message) through it several times; here the DOM holds a
-// short mark, and the base64 is encoded once, straight into the message, in the mark's
-// place. The mark is the last text of the message (the Stream element's content; the
-// IDs before it are attributes and headers), so LastIndex finds it even if a host's
-// shell or command ID held the same letters. base64 needs no XML escaping.
-func sendRequest(url, shellID, commandID string, chunk []byte, eof bool, p *winrm.Parameters) []byte {
-	if len(chunk) == 0 { // an empty element: nothing to put in place
-		return []byte(winrm.NewSendInputRequest(url, shellID, commandID, nil, eof, p).String())
-	}
-	doc := winrm.NewSendInputRequest(url, shellID, commandID, []byte(sendMarkRaw), eof, p).String()
-	i := strings.LastIndex(doc, sendMark)
-	enc := base64.StdEncoding
-	out := make([]byte, 0, len(doc)-len(sendMark)+enc.EncodedLen(len(chunk)))
-	out = append(out, doc[:i]...)
-	out = enc.AppendEncode(out, chunk)
-	return append(out, doc[i+len(sendMark):]...)
-}
 
 // messageID returns a random "uuid:..." (version 4) for a:MessageID.
 func messageID() string {
