@@ -39,6 +39,9 @@ func BenchmarkFanOut(b *testing.B) {
 		{"basic-https", 256, hosts},
 		{"kerberos-https", 256, hosts},
 		{"kerberos-http", 256, hosts},
+		{"ntlm-http", 1024, hosts},
+		{"basic-https", 1024, hosts},
+		{"kerberos-https", 1024, hosts},
 	} {
 		b.Run(fmt.Sprintf("%s/c%d/%d-hosts", tc.auth, tc.conc, tc.hosts), func(b *testing.B) {
 			https := tc.auth != "ntlm-http" && tc.auth != "kerberos-http"
