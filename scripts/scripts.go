@@ -149,11 +149,17 @@ func Command() string {
 // Input frames a script and its JSON parameter object for the bootstrap's stdin: two
 // lines, each the base64 (standard alphabet, padded) of the UTF-8 bytes, each ended by LF.
 func Input(script string, params []byte) []byte {
+	return InputEncoded(base64.StdEncoding.AppendEncode(nil, []byte(script)), params)
+}
+
+// InputEncoded is Input for a script already in base64 (standard alphabet, padded), as a
+// caller that runs one script on many hosts keeps it.
+func InputEncoded(script64, params []byte) []byte {
 	enc := base64.StdEncoding
-	out := make([]byte, 0, enc.EncodedLen(len(params))+enc.EncodedLen(len(script))+2)
+	out := make([]byte, 0, enc.EncodedLen(len(params))+len(script64)+2)
 	out = enc.AppendEncode(out, params)
 	out = append(out, '\n')
-	out = enc.AppendEncode(out, []byte(script))
+	out = append(out, script64...)
 	out = append(out, '\n')
 	return out
 }

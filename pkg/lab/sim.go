@@ -65,7 +65,7 @@ func OpenSim(path string, clock func() time.Time, opts ...SimOption) (*Sim, erro
 	case st.IsDir():
 		return nil, fmt.Errorf("lab database %s is a directory", path)
 	}
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+
+	db, err := openCached(path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open lab database %s: %w", path, err)

@@ -17,6 +17,7 @@ package lab
 // exit code 0; a handler error becomes {"error":{"code":..,"message":..}} with exit code 1.
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -432,7 +433,7 @@ func (w *WSMan) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var env wsEnvelope
-	if err := xml.Unmarshal(body, &env); err != nil {
+	if err := wsDecode(body, &env); err != nil {
 		w.writeFault(rw, http.StatusBadRequest, "", wsFault{code: "s:Sender", subcode: "w:SchemaValidationError",
 			reason: "The SOAP XML in the message does not match the corresponding XML schema definition.", wsmanCode: 2150858817})
 		return
@@ -673,6 +674,67 @@ type wsEnvelope struct {
 			Code      string `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Code"`
 		} `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Signal"`
 	} `xml:"http://www.w3.org/2003/05/soap-envelope Body"`
+}
+
+// wsDecode decodes a request envelope. A Send carries its stdin as one long base64 text
+// (most of the message), which encoding/xml reads a byte at a time: when the message's
+// longest text is such a run, it is cut out before decoding and set as the one stream's
+// data afterwards. Everything else is decoded (and so checked) as before; any other
+// shape is decoded whole.
+func wsDecode(body []byte, env *wsEnvelope) error {
+	start, end := wsLongestText(body)
+	if end-start < wsCutText || !wsPlainBase64(body[start:end]) {
+		return xml.Unmarshal(body, env)
+	}
+	rest := make([]byte, 0, len(body)-(end-start))
+	rest = append(append(rest, body[:start]...), body[end:]...)
+	if err := xml.Unmarshal(rest, env); err != nil {
+		return err
+	}
+	if s := env.Body.Send; s != nil && len(s.Streams) == 1 && s.Streams[0].Data == "" {
+		s.Streams[0].Data = string(body[start:end])
+		return nil
+	}
+	*env = wsEnvelope{}
+	return xml.Unmarshal(body, env)
+}
+
+// wsCutText is the shortest text wsDecode cuts out.
+const wsCutText = 4096
+
+// wsLongestText returns the bounds of the longest run of text between a '>' and the next
+// '<' in an XML message.
+func wsLongestText(b []byte) (start, end int) {
+	for i := 0; i < len(b); {
+		gt := bytes.IndexByte(b[i:], '>')
+		if gt < 0 {
+			break
+		}
+		from := i + gt + 1
+		lt := bytes.IndexByte(b[from:], '<')
+		if lt < 0 {
+			break
+		}
+		if lt > end-start {
+			start, end = from, from+lt
+		}
+		i = from + lt
+	}
+	return start, end
+}
+
+// wsPlainBase64 reports whether b holds only base64 characters and blanks: text that
+// decodes to itself in XML (no entities, no markup).
+func wsPlainBase64(b []byte) bool {
+	for _, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9',
+			c == '+', c == '/', c == '=', c == ' ', c == '\t', c == '\n':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (e *wsEnvelope) shellID() string {

@@ -17,8 +17,8 @@ import (
 // request delayed 50 ms by the lab, at concurrency 64 and 256, and reports the wall time
 // against the ideal bound hosts / concurrency × requests per action × latency, the HTTP
 // requests per action the lab counted, and the peak heap. Client and lab share the
-// machine's cores. Run with: go test -run x -bench FanOut -benchtime 1x -benchmem
-// ./pkg/remote/ (skipped with -short).
+// machine's cores; KB/action and allocs/action count both sides. Run with:
+// go test -run x -bench FanOut -benchtime 1x -benchmem ./pkg/remote/ (skipped with -short).
 func BenchmarkFanOut(b *testing.B) {
 	if testing.Short() {
 		b.Log("BenchmarkFanOut needs minutes; skipped with -short")
@@ -39,6 +39,9 @@ func BenchmarkFanOut(b *testing.B) {
 		{"basic-https", 256, hosts},
 		{"kerberos-https", 256, hosts},
 		{"kerberos-http", 256, hosts},
+		{"ntlm-http", 1024, hosts},
+		{"basic-https", 1024, hosts},
+		{"kerberos-https", 1024, hosts},
 	} {
 		b.Run(fmt.Sprintf("%s/c%d/%d-hosts", tc.auth, tc.conc, tc.hosts), func(b *testing.B) {
 			https := tc.auth != "ntlm-http" && tc.auth != "kerberos-http"
@@ -76,6 +79,8 @@ func BenchmarkFanOut(b *testing.B) {
 			peak := &peakHeap{}
 			stop := peak.sample(10 * time.Millisecond)
 			defer stop()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
 			b.ResetTimer()
 			var sum remote.Summary
 			for b.Loop() {
@@ -96,6 +101,7 @@ func BenchmarkFanOut(b *testing.B) {
 				}, nil)
 			}
 			b.StopTimer()
+			runtime.ReadMemStats(&after)
 			st := s.w.Stats()
 			if sum.OK != tc.hosts {
 				b.Fatalf("summary %s", sum)
@@ -108,6 +114,11 @@ func BenchmarkFanOut(b *testing.B) {
 			b.ReportMetric(perAction, "req/action")
 			b.ReportMetric(float64(tc.hosts)/sum.Elapsed.Seconds(), "hosts/s")
 			b.ReportMetric(float64(peak.max())/(1<<20), "peak-heap-MiB")
+			// Client and lab together (one process); the client's share is in a
+			// -memprofile focused on remote.FanOut.
+			actions := float64(tc.hosts) * float64(b.N)
+			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/actions/1024, "KB/action")
+			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/actions, "allocs/action")
 		})
 	}
 }

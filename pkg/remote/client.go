@@ -24,6 +24,8 @@ type Connector struct {
 	// and action): a resumed handshake skips the certificate exchange and its signatures.
 	tickets tls.ClientSessionCache
 	command string // the bootstrap command line, encoded once
+	scripts *scriptCache
+	msgs    *msgTemplates
 	krb     *kerberosLogin
 	sspi    *sspiCreds
 }
@@ -35,7 +37,8 @@ func NewConnector(cfg Config, creds Credentials) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Connector{cfg: cfg, creds: creds, command: scripts.Command(), tickets: tls.NewLRUClientSessionCache(4096)}
+	k := &Connector{cfg: cfg, creds: creds, command: scripts.Command(), scripts: &scriptCache{}, msgs: &msgTemplates{},
+		tickets: tls.NewLRUClientSessionCache(4096)}
 	if len(cfg.CAPEM) > 0 {
 		k.roots = x509.NewCertPool()
 		k.roots.AppendCertsFromPEM(cfg.CAPEM) // checked in complete
@@ -93,8 +96,10 @@ type Client struct {
 	t       *transporter
 	wc      *winrm.Client
 	url     string
-	command string     // the bootstrap command line
-	own     *Connector // closed with the client when New made it
+	command string        // the bootstrap command line
+	scripts *scriptCache  // the Connector's scripts, read and encoded once
+	msgs    *msgTemplates // the Connector's shell messages, built once
+	own     *Connector    // closed with the client when New made it
 }
 
 // Client returns a client for host (a host name or IP address; see ValidHost). No
@@ -148,7 +153,7 @@ func (k *Connector) ClientTimeout(host string, timeout time.Duration) (*Client, 
 	if err != nil {
 		return nil, exit.Wrap(exit.Usage, &scrubbed{msg: k.creds.scrub(err.Error()), err: err}, "check the CA file", "cannot set up WinRM for %s", host)
 	}
-	return &Client{host: host, cfg: cfg, creds: k.creds, t: t, wc: wc, url: url, command: k.command}, nil
+	return &Client{host: host, cfg: cfg, creds: k.creds, t: t, wc: wc, url: url, command: k.command, scripts: k.scripts, msgs: k.msgs}, nil
 }
 
 // New is NewConnector + Connector.Client for a single host; Close releases both.

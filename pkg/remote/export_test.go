@@ -4,7 +4,7 @@ import "context"
 
 // RunText runs a script given as text rather than by name (tests: scripts of any size).
 func (c *Client) RunText(ctx context.Context, text string, params, out any) error {
-	return c.runScript(ctx, "", text, params, out)
+	return c.runScript(ctx, "", text, nil, params, out)
 }
 
 // Backoff exposes the retry pause for tests.

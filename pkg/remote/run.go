@@ -3,12 +3,12 @@ package remote
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/masterzen/winrm"
 
 	"github.com/patchnight/patchnight/scripts"
 )
@@ -27,11 +27,42 @@ const cleanupTimeout = 5 * time.Second
 // Config.OperationTimeout and by ctx; when either ends, Run returns promptly with a
 // timeout (or canceled) *Error, whatever the host is doing. Every failure is an *Error.
 func (c *Client) Run(ctx context.Context, script string, params any, out any) error {
-	text, err := scripts.Get(script)
+	s, err := c.scripts.get(script)
 	if err != nil {
 		return &Error{Host: c.host, Op: script, Kind: KindProtocol, Message: err.Error(), Err: err}
 	}
-	return c.runScript(ctx, script, text, params, out)
+	return c.runScript(ctx, script, s.text, s.b64, params, out)
+}
+
+// scriptCache keeps each script a Connector's clients run, composed (scripts.Get) and in
+// base64 (the second line of its stdin): scripts are fixed for the life of the binary, so
+// a run of thousands of actions reads and encodes each only once. Safe for concurrent use.
+type scriptCache struct {
+	m sync.Map // name -> *cachedScript
+}
+
+type cachedScript struct {
+	text string
+	b64  []byte // base64 of text; read only
+}
+
+// get returns the named script; a nil cache reads it afresh.
+func (c *scriptCache) get(name string) (*cachedScript, error) {
+	if c != nil {
+		if v, ok := c.m.Load(name); ok {
+			return v.(*cachedScript), nil
+		}
+	}
+	text, err := scripts.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	s := &cachedScript{text: text, b64: base64.StdEncoding.AppendEncode(nil, []byte(text))}
+	if c == nil {
+		return s, nil
+	}
+	v, _ := c.m.LoadOrStore(name, s)
+	return v.(*cachedScript), nil
 }
 
 // Result is what a script run produced, for callers that want the raw output.
@@ -40,7 +71,8 @@ type execResult struct {
 	exitCode       int
 }
 
-func (c *Client) runScript(parent context.Context, op, text string, params any, out any) error {
+// runScript runs text (script64: its base64, or nil to encode it here) with params.
+func (c *Client) runScript(parent context.Context, op, text string, script64 []byte, params any, out any) error {
 	if name, _ := scripts.Op(text); name == "" {
 		return &Error{Host: c.host, Op: op, Kind: KindProtocol, Message: "the script has no '# patchnight-op: name/N' first line"}
 	} else if op == "" {
@@ -65,7 +97,10 @@ func (c *Client) runScript(parent context.Context, op, text string, params any, 
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(parent, c.cfg.OperationTimeout)
 	defer cancel()
-	res, err := c.exec(ctx, c.command, scripts.Input(text, pj))
+	if script64 == nil {
+		script64 = base64.StdEncoding.AppendEncode(nil, []byte(text))
+	}
+	res, err := c.exec(ctx, c.command, scripts.InputEncoded(script64, pj))
 	if err != nil {
 		return c.classify(parent, ctx, op, err, time.Since(start))
 	}
@@ -77,7 +112,7 @@ func (c *Client) runScript(parent context.Context, op, text string, params any, 
 // Done, Delete (after a Signal when the command did not finish).
 func (c *Client) exec(ctx context.Context, command string, stdin []byte) (*execResult, error) {
 	p := &c.wc.Parameters
-	resp, err := c.t.post(ctx, []byte(winrm.NewOpenShellRequest(c.url, p).String()))
+	resp, err := c.t.post(ctx, c.msgs.build(msgCreate, p, command, &values{url: c.url}))
 	if err != nil {
 		return nil, err
 	}
@@ -89,8 +124,7 @@ func (c *Client) exec(ctx context.Context, command string, stdin []byte) (*execR
 	var cmdID string
 	defer func() { c.cleanup(ctx, shellID, cmdID, done) }()
 
-	program, args, _ := strings.Cut(command, " ")
-	resp, err = c.t.post(ctx, []byte(commandRequest(c.url, shellID, program, args, p).String()))
+	resp, err = c.t.post(ctx, c.msgs.build(msgCommand, p, command, &values{url: c.url, shell: shellID}))
 	if err != nil {
 		return nil, err
 	}
@@ -103,15 +137,20 @@ func (c *Client) exec(ctx context.Context, command string, stdin []byte) (*execR
 	for len(stdin) > 0 {
 		n := min(chunk, len(stdin))
 		last := n == len(stdin)
-		if _, err := c.t.post(ctx, []byte(winrm.NewSendInputRequest(c.url, shellID, cmdID, stdin[:n], last, p).String())); err != nil {
+		kind := msgSend
+		if last {
+			kind = msgSendLast
+		}
+		if _, err := c.t.post(ctx, c.msgs.build(kind, p, command, &values{url: c.url, shell: shellID, cmd: cmdID, stdin: stdin[:n]})); err != nil {
 			return nil, err
 		}
 		stdin = stdin[n:]
 	}
 
 	res := &execResult{}
+	receive := &values{url: c.url, shell: shellID, cmd: cmdID}
 	for !done {
-		resp, err := c.t.post(ctx, []byte(winrm.NewGetOutputRequest(c.url, shellID, cmdID, "stdout stderr", p).String()))
+		resp, err := c.t.post(ctx, c.msgs.build(msgReceive, p, command, receive))
 		if err != nil {
 			if isOperationTimeout(err) && ctx.Err() == nil {
 				continue // long poll ended without output: ask again
@@ -144,12 +183,12 @@ func (c *Client) cleanup(ctx context.Context, shellID, cmdID string, finished bo
 	defer cancel()
 	p := &c.wc.Parameters
 	if !finished && cmdID != "" {
-		_, _ = c.t.post(cctx, []byte(winrm.NewSignalRequest(c.url, shellID, cmdID, p).String()))
+		_, _ = c.t.post(cctx, c.msgs.build(msgSignal, p, c.command, &values{url: c.url, shell: shellID, cmd: cmdID}))
 	}
 	if cctx.Err() != nil {
 		return
 	}
-	_, _ = c.t.post(cctx, []byte(winrm.NewDeleteShellRequest(c.url, shellID, p).String()))
+	_, _ = c.t.post(cctx, c.msgs.build(msgDelete, p, c.command, &values{url: c.url, shell: shellID}))
 }
 
 // scriptError is the error object a script prints.

@@ -46,6 +46,13 @@ func commandRequest(url, shellID, program, arguments string, p *winrm.Parameters
 	return m
 }
 
+// sendMark is what the library writes for the stdin of a Send built with sendMarkRaw:
+// base64("PatchnightStdin"); the Send template puts the stdin mark in its place.
+const (
+	sendMarkRaw = "PatchnightStdin"
+	sendMark    = "UGF0Y2huaWdodFN0ZGlu"
+)
+
 // messageID returns a random "uuid:..." (version 4) for a:MessageID.
 func messageID() string {
 	var b [16]byte

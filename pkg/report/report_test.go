@@ -315,3 +315,78 @@ func TestScanReportMatchesIndependentCount(t *testing.T) {
 		t.Error("no scan error codes reported")
 	}
 }
+
+// Machines whose last scan is behind the catalog that carries an update can still have a
+// row for it (a stale row, or a scan record lost): the compliance query counts their rows
+// one by one against their scan state, apart from the up-to-date machines (issue 18), and
+// the counts must still match the lab's tables, with and without a collection.
+func TestComplianceCountsMachinesBehindOnAScan(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := copyLab(t)
+	rw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rw.Close()
+	var src, newest int64
+	if err := rw.QueryRow(`SELECT UpdateSource_ID FROM lab_update_source WHERE IsPublishingEnabled = 1`).Scan(&src); err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.QueryRow(`SELECT MAX(MinSourceVersion) FROM lab_update WHERE CIType_ID = 1 AND UpdateSource_ID = @src`,
+		sql.Named("src", src)).Scan(&newest); err != nil {
+		t.Fatal(err)
+	}
+	// Forty machines with rows for the newest updates fall behind: thirty scanned an older
+	// catalog, ten have no scan record at all. Their rows stay.
+	for _, stmt := range []string{
+		`UPDATE lab_scan_status SET LastScanPackageVersion = @newest - 1
+		 WHERE UpdateSource_ID = @src AND ResourceID IN (
+		   SELECT DISTINCT us.ResourceID FROM lab_update_state us JOIN lab_update u ON u.CI_ID = us.CI_ID
+		   WHERE us.Status > 1 AND u.MinSourceVersion = @newest ORDER BY us.ResourceID LIMIT 30)`,
+		`DELETE FROM lab_scan_status
+		 WHERE UpdateSource_ID = @src AND ResourceID IN (
+		   SELECT DISTINCT us.ResourceID FROM lab_update_state us JOIN lab_update u ON u.CI_ID = us.CI_ID
+		   WHERE us.Status > 1 AND u.MinSourceVersion = @newest ORDER BY us.ResourceID DESC LIMIT 10)`,
+	} {
+		res, err := rw.Exec(stmt, sql.Named("newest", newest), sql.Named("src", src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			t.Fatalf("%s changed nothing", stmt)
+		}
+	}
+	db, err := site.Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, coll := range []string{"", "LAB00011"} {
+		scope := report.Scope{All: true}
+		if coll != "" {
+			c, err := db.ResolveCollection(ctx, coll)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scope.Collection = c
+		}
+		rep, err := report.ComplianceReport(ctx, db, scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, clients := independentCompliance(t, rw, coll)
+		if rep.Clients != clients {
+			t.Errorf("collection %q: clients in scope = %d, want %d", coll, rep.Clients, clients)
+		}
+		if len(rep.Updates) != len(want) {
+			t.Fatalf("collection %q: %d update lines, want %d", coll, len(rep.Updates), len(want))
+		}
+		for _, u := range rep.Updates {
+			got := counts{u.Required, u.Installed, u.NotRequired, u.Unknown}
+			if got != want[u.CIID] {
+				t.Errorf("collection %q, CI %d: got %+v, want %+v", coll, u.CIID, got, want[u.CIID])
+			}
+		}
+	}
+}

@@ -118,8 +118,15 @@ type addrPair struct {
 // IPv4 entries with their masks, how many IPv6 entries there were, and notes on entries it
 // could not read. When the two lists differ in length, no mask is trusted (Mask "").
 func pairLists(ips, masks string) (v4 []addrPair, v6 int, notes []string) {
-	il := splitList(ips)
-	ml := splitList(masks)
+	return appendPairs(nil, ips, masks)
+}
+
+// appendPairs is pairLists appending the IPv4 entries to v4: with a buffer on the
+// caller's stack, reading an adapter allocates nothing.
+func appendPairs(v4 []addrPair, ips, masks string) (_ []addrPair, v6 int, notes []string) {
+	var ib, mb [8]string
+	il := appendList(ib[:0], ips)
+	ml := appendList(mb[:0], masks)
 	pair := len(il) == len(ml)
 	if !pair && len(il) > 0 {
 		notes = append(notes, fmt.Sprintf("address and mask lists differ in length (%d and %d): masks ignored", len(il), len(ml)))
@@ -143,16 +150,16 @@ func pairLists(ips, masks string) (v4 []addrPair, v6 int, notes []string) {
 	return v4, v6, notes
 }
 
-// splitList splits a comma list and trims blanks; an empty or blank string is no entries.
-func splitList(s string) []string {
+// appendList appends the entries of a comma list to dst, trimmed; an empty or blank
+// string is no entries.
+func appendList(dst []string, s string) []string {
 	if strings.TrimSpace(s) == "" {
-		return nil
+		return dst
 	}
-	parts := strings.Split(s, ",")
-	for i := range parts {
-		parts[i] = strings.TrimSpace(parts[i])
+	for part := range strings.SplitSeq(s, ",") {
+		dst = append(dst, strings.TrimSpace(part))
 	}
-	return parts
+	return dst
 }
 
 // ParseSubnet reads a subnet in CIDR form (10.1.2.0/24). The address must be IPv4 and is

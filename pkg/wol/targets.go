@@ -121,26 +121,28 @@ func LoadTargets(ctx context.Context, db *site.DB, sel Selection) (*Targets, err
 		}
 		id = c.ID
 	}
-	var rows []row
+	// Rows are grouped into machines as they stream in (the query orders them by machine):
+	// no copy of the result set is kept.
+	var g grouper
+	var x row
+	var name, mac, ips, masks sql.NullString
+	var online site.Flag // CNIsOnline (through CASE); its SQL type is unconfirmed
 	err := db.Each(ctx, "wol_targets", site.Params{"collection": id}, func(r *sql.Rows) error {
-		var x row
-		var name, mac, ips, masks sql.NullString
-		var online site.Flag // CNIsOnline (through CASE); its SQL type is unconfirmed
 		if err := r.Scan(&x.ResourceID, &name, &online, &x.Source, &mac, &ips, &masks); err != nil {
 			return fmt.Errorf("read wol_targets row: %w", err)
 		}
 		x.Name, x.Online, x.MAC, x.IPs, x.Masks = name.String, online.Bool(), mac.String, ips.String, masks.String
-		rows = append(rows, x)
+		g.add(x)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read wake targets: %w", err)
 	}
-	if sel.Collection != "" && len(rows) == 0 {
+	if sel.Collection != "" && g.rows == 0 {
 		return nil, exit.Usagef("check the ID or name with patchnight collections list",
 			"collection %q does not exist or has no members", sel.Collection)
 	}
-	t := buildTargets(rows, sel)
+	t := g.targets(sel)
 	t.CollectionID = id
 	return t, nil
 }
@@ -156,45 +158,76 @@ type machine struct {
 	raSubnt []string
 }
 
+// grouper gathers rows into machines. Rows of one machine normally arrive together (the
+// query orders by ResourceID); the index also copes with rows that do not.
+type grouper struct {
+	machines []machine
+	index    map[int64]int // ResourceID -> position in machines
+	rows     int
+}
+
+func (g *grouper) add(r row) {
+	g.rows++
+	i := len(g.machines) - 1
+	if i < 0 || g.machines[i].id != r.ResourceID {
+		if g.index == nil {
+			g.index = map[int64]int{}
+		}
+		var ok bool
+		if i, ok = g.index[r.ResourceID]; !ok {
+			i = len(g.machines)
+			g.index[r.ResourceID] = i
+			g.machines = append(g.machines, machine{id: r.ResourceID})
+		}
+	}
+	m := &g.machines[i]
+	switch r.Source {
+	case "sys":
+		m.name, m.online = r.Name, r.Online
+	case "hinv":
+		m.hinv = append(m.hinv, r)
+	case "ra_mac":
+		m.raMAC = append(m.raMAC, r.MAC)
+	case "ra_ip":
+		m.raIP = append(m.raIP, r.IPs)
+	case "ra_subnet":
+		m.raSubnt = append(m.raSubnt, r.Masks)
+	}
+}
+
+// macOwners counts the distinct machines that report a MAC. Machines are counted one
+// after the other, so the last one seen tells whether this machine was counted already.
+type macOwners struct {
+	last int64
+	n    int
+}
+
 // buildTargets is the pure part of LoadTargets: group rows by machine, filter, parse,
 // find duplicate MACs and discovery masks, and classify.
 func buildTargets(rows []row, sel Selection) *Targets {
-	byID := map[int64]*machine{}
-	var order []*machine
+	var g grouper
 	for _, r := range rows {
-		m := byID[r.ResourceID]
-		if m == nil {
-			m = &machine{id: r.ResourceID}
-			byID[r.ResourceID] = m
-			order = append(order, m)
-		}
-		switch r.Source {
-		case "sys":
-			m.name, m.online = r.Name, r.Online
-		case "hinv":
-			m.hinv = append(m.hinv, r)
-		case "ra_mac":
-			m.raMAC = append(m.raMAC, r.MAC)
-		case "ra_ip":
-			m.raIP = append(m.raIP, r.IPs)
-		case "ra_subnet":
-			m.raSubnt = append(m.raSubnt, r.Masks)
-		}
+		g.add(r)
 	}
+	return g.targets(sel)
+}
 
+// targets filters, parses and classifies the machines gathered.
+func (g *grouper) targets(sel Selection) *Targets {
+	order := g.machines
 	// First pass over every machine read (before the host filter, so that a MAC shared
 	// with an unselected machine is still a duplicate): parse adapters, count MAC owners,
 	// learn subnet prefixes from inventory.
 	parsed := make([]parsedMachine, len(order))
-	macOwners := map[MAC]map[int64]bool{}
+	owners := make(map[MAC]macOwners, len(order))
 	learned := map[netip.Addr]int{} // network address -> prefix length; -1 = ambiguous
-	for i, m := range order {
+	for i := range order {
+		m := &order[i]
 		parsed[i] = parseMachine(m)
 		for _, mac := range parsed[i].macs {
-			if macOwners[mac] == nil {
-				macOwners[mac] = map[int64]bool{}
+			if o := owners[mac]; o.n == 0 || o.last != m.id {
+				owners[mac] = macOwners{last: m.id, n: o.n + 1}
 			}
-			macOwners[mac][m.id] = true
 		}
 		for _, c := range parsed[i].cands {
 			if c.source == FromInventory && c.subnet.IsValid() {
@@ -208,21 +241,22 @@ func buildTargets(rows []row, sel Selection) *Targets {
 		}
 	}
 
-	t := &Targets{}
+	t := &Targets{Hosts: make([]Host, 0, len(order))}
 	want := map[string]string{}
 	for _, h := range sel.Hosts {
 		want[hostKey(h)] = strings.TrimSpace(h)
 	}
 	found := map[string]bool{}
-	for i, m := range order {
+	for i := range order {
+		m := &order[i]
 		if len(want) > 0 {
 			if _, ok := want[hostKey(m.name)]; !ok {
 				continue
 			}
 			found[hostKey(m.name)] = true
 		}
-		if h := finishMachine(m, parsed[i], macOwners, learned, sel.Subnets); h != nil {
-			t.Hosts = append(t.Hosts, *h)
+		if h, ok := finishMachine(m, parsed[i], owners, learned, sel.Subnets); ok {
+			t.Hosts = append(t.Hosts, h)
 		}
 	}
 	for k, h := range want {
@@ -316,7 +350,8 @@ func parseMachine(m *machine) parsedMachine {
 
 // inventoryAdapter reads one v_GS_NETWORK_ADAPTER_CONFIGURATION row.
 func (p *parsedMachine) inventoryAdapter(a row) {
-	v4, v6, notes := pairLists(a.IPs, a.Masks)
+	var buf [4]addrPair
+	v4, v6, notes := appendPairs(buf[:0], a.IPs, a.Masks)
 	p.details = append(p.details, notes...)
 	mac, err := readMAC(a.MAC)
 	if err != nil {
@@ -413,29 +448,28 @@ func (p *parsedMachine) discovery(m *machine) {
 	}
 }
 
-// finishMachine turns a parsed machine into a Host, or nil when the subnet filter leaves
-// nothing of it.
-func finishMachine(m *machine, p parsedMachine, owners map[MAC]map[int64]bool, learned map[netip.Addr]int, filter []netip.Prefix) *Host {
-	h := &Host{ResourceID: m.id, Name: m.name, Online: m.online}
+// finishMachine turns a parsed machine into a Host, or false when the subnet filter
+// leaves nothing of it.
+func finishMachine(m *machine, p parsedMachine, owners map[MAC]macOwners, learned map[netip.Addr]int, filter []netip.Prefix) (Host, bool) {
+	h := Host{ResourceID: m.id, Name: m.name, Online: m.online}
 	if h.Name == "" {
 		h.Name = fmt.Sprintf("resource-%d", m.id)
 	}
 	inside := func(a netip.Addr) bool {
 		return len(filter) == 0 || slices.ContainsFunc(filter, func(f netip.Prefix) bool { return f.Contains(a) })
 	}
-	seen := map[NIC]bool{}
 	dup, kept := false, false
 	for _, c := range p.cands {
 		if !inside(c.ip) {
 			continue
 		}
 		kept = true
-		if len(owners[c.mac]) > 1 {
+		if n := owners[c.mac].n; n > 1 {
 			if p.subnetHint == "" && c.subnet.IsValid() {
 				p.subnetHint = c.subnet.String()
 			}
 			if !dup {
-				p.problem(ReasonDuplicateMAC, fmt.Sprintf("%s is reported by %d machines", c.mac, len(owners[c.mac])))
+				p.problem(ReasonDuplicateMAC, fmt.Sprintf("%s is reported by %d machines", c.mac, n))
 			}
 			dup = true
 			continue
@@ -447,14 +481,13 @@ func finishMachine(m *machine, p parsedMachine, owners map[MAC]map[int64]bool, l
 		if !c.bc.IsValid() {
 			n.Note = c.note
 		}
-		if !seen[n] {
-			seen[n] = true
+		if !slices.Contains(h.NICs, n) { // a machine has a handful of adapters
 			h.NICs = append(h.NICs, n)
 		}
 	}
 	if !dup && len(h.NICs) == 0 {
 		for _, mac := range p.macs {
-			if n := len(owners[mac]); n > 1 {
+			if n := owners[mac].n; n > 1 {
 				p.problem(ReasonDuplicateMAC, fmt.Sprintf("%s is reported by %d machines", mac, n))
 				dup = true
 				break
@@ -466,11 +499,11 @@ func finishMachine(m *machine, p parsedMachine, owners map[MAC]map[int64]bool, l
 		// subnet of its unusable adapter lies inside.
 		hint, err := netip.ParsePrefix(p.subnetHint)
 		if err != nil || !inside(hint.Addr()) {
-			return nil
+			return Host{}, false
 		}
 	}
 	if len(h.NICs) > 0 {
-		return h
+		return h, true
 	}
 	h.SubnetHint = p.subnetHint
 	switch {
@@ -486,7 +519,7 @@ func finishMachine(m *machine, p parsedMachine, owners map[MAC]map[int64]bool, l
 		h.Skip = ReasonNoMACData
 	}
 	h.Detail = strings.Join(p.details, "; ")
-	return h
+	return h, true
 }
 
 // discoveryMask gives a discovery address its subnet when inventory of other machines

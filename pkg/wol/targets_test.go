@@ -245,3 +245,31 @@ func FuzzBuildTargets(f *testing.F) {
 		}
 	})
 }
+
+// Rows are grouped into machines as they stream in (issue 18): a machine whose rows do not
+// arrive together is still one machine, and a MAC that one machine reports on two adapters
+// is not a duplicate; a MAC that two machines report is, however the rows interleave.
+func TestBuildTargetsGroupsInterleavedRows(t *testing.T) {
+	t.Parallel()
+	const mask = "255.255.255.0"
+	rows := []row{
+		sys(1, "A", false), hinv(1, "3C:52:82:01:02:03", "127.3.7.20", mask),
+		sys(2, "B", false), hinv(2, "3C:52:82:01:02:09", "127.3.8.20", mask),
+		hinv(1, "3C:52:82:01:02:03", "127.3.9.20", mask), // A again, after B: same MAC, second adapter
+		sys(3, "C", false), hinv(3, "3C:52:82:01:02:0A", "127.3.7.21", mask),
+		hinv(2, "3C:52:82:01:02:0A", "127.3.8.21", mask), // B again: C's MAC
+	}
+	tg := buildTargets(rows, Selection{})
+	if len(tg.Hosts) != 3 {
+		t.Fatalf("%d hosts, want 3: %+v", len(tg.Hosts), tg.Hosts)
+	}
+	if h := host(tg, "A"); h == nil || h.Skip != "" || len(h.NICs) != 2 {
+		t.Errorf("A: %+v; want two NICs of one MAC, not a duplicate", h)
+	}
+	if h := host(tg, "C"); h == nil || h.Skip != ReasonDuplicateMAC {
+		t.Errorf("C: %+v; want duplicate", h)
+	}
+	if h := host(tg, "B"); h == nil || h.Skip != "" || len(h.NICs) != 1 || h.NICs[0].MAC.String() != "3C:52:82:01:02:09" {
+		t.Errorf("B: %+v; want its own MAC only", h)
+	}
+}
