@@ -41,6 +41,7 @@ type App struct {
 	sql        string
 	outputFlag string
 	verbose    bool
+	args       []string // the command line as given (wol --confirm probe reads it)
 
 	root    *cobra.Command
 	cfg     *config.Effective
@@ -51,7 +52,7 @@ type App struct {
 
 // Main runs the command line and returns the process exit code.
 func Main(ctx context.Context, args []string, streams IO, getenv func(string) string) int {
-	app := &App{IO: streams, Getenv: getenv, Now: time.Now}
+	app := &App{IO: streams, Getenv: getenv, Now: time.Now, args: args}
 	root := newRootCmd(app)
 	root.SetArgs(args)
 	root.SetIn(streams.In)
