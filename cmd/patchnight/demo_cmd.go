@@ -121,7 +121,7 @@ func (a *App) demo(ctx context.Context, dir string, opt lab.Options, concurrency
 		return exit.Wrap(exit.Failed, err, "", "start the lab site")
 	}
 	defer ls.Close()
-	stateDir := filepath.Join(dir, "state")
+	stateDir := labStateDir(path) // where lab serve's profile looks (demo --keep prints that command)
 	sess := ls.NewSession(labsite.SessionOptions{SiteCode: sum.SiteCode, StateDir: stateDir,
 		Concurrency: concurrency, HostTimeout: 30 * time.Second, Log: a.Logger()})
 	defer sess.Close()
