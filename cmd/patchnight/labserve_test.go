@@ -193,3 +193,40 @@ func TestDemoKeepCommandWorks(t *testing.T) {
 		t.Errorf("history lists %d runs (%v), want the demo's night:\n%s", len(h.Runs), err, hout)
 	}
 }
+
+// unwrapTable undoes the wrapping of long cells in an ASCII table: the lines of a row
+// whose first cell is empty continue the row above, and their cells are joined to its
+// cells with a space. Other lines are kept.
+func unwrapTable(s string) string {
+	var out []string
+	var row []string // the row being collected
+	flush := func() {
+		if row != nil {
+			out = append(out, "| "+strings.Join(row, " | ")+" |")
+			row = nil
+		}
+	}
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(l, "|") || !strings.HasSuffix(l, "|") {
+			flush()
+			out = append(out, l)
+			continue
+		}
+		cells := strings.Split(strings.Trim(l, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if row != nil && cells[0] == "" && len(cells) == len(row) {
+			for i, c := range cells {
+				if c != "" {
+					row[i] = strings.TrimSpace(row[i] + " " + c)
+				}
+			}
+			continue
+		}
+		flush()
+		row = cells
+	}
+	flush()
+	return strings.Join(out, "\n")
+}

@@ -109,6 +109,7 @@ Try it without a site: patchnight demo`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&app.configPath, "config", "", "configuration file (env PATCHNIGHT_CONFIG; default: the user's or machine's patchnight/config.yaml)")
 	pf.StringVar(&app.profile, "profile", "", "profile in the configuration file (env PATCHNIGHT_PROFILE)")
+	_ = root.RegisterFlagCompletionFunc("profile", app.completeProfiles)
 	pf.StringVar(&app.sql, "sql", "", "site database DSN, overriding the profile: sqlserver://HOST?database=CM_ABC or sqlite:PATH (env PATCHNIGHT_SQL)")
 	pf.StringVarP(&app.outputFlag, "output", "o", "table", "output format: table, json, csv or md (env PATCHNIGHT_OUTPUT)")
 	_ = root.RegisterFlagCompletionFunc("output", fixedCompletion("table", "json", "csv", "md", "html"))

@@ -167,6 +167,7 @@ install and collections apply, which ask first).`,
 		},
 	}
 	addNightFlags(cmd, &opts.nightFlags, nightMonthHelp)
+	cmd.ValidArgsFunction = completeSteps(&opts.Plan)
 	onlyFormats(cmd, output.Table, output.JSON)
 	return cmd
 }

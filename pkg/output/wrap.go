@@ -6,16 +6,19 @@ import (
 	"github.com/olekukonko/tablewriter/pkg/twwidth"
 )
 
-// minColumn is the narrowest a column is wrapped to (or its natural width, if less).
+// minColumn is the narrowest a long column is wrapped to.
 const minColumn = 8
 
-// fit returns g with its title and cells wrapped so that the ASCII table of g is at most
-// width columns wide: "| a | b |" costs 3 columns per cell plus 1. When the natural widths
-// fit, g is returned as it is. Otherwise the widest columns give up width first: every
-// column keeps min(natural, limit), with limit as high as the width allows, and never
-// less than minColumn. tablewriter's own wrapping is not used: with a table width it
-// splits the width evenly and ignores it when wrapping at words, and with column widths
-// it truncates a word longer than its column (a path, an error text without spaces).
+// fit returns g with its long cells wrapped so that the ASCII table of g is at
+// most width columns wide ("| a | b |" costs 3 columns per cell plus 1). When the natural
+// widths fit, g is returned as it is. Otherwise only long columns are wrapped: those
+// wider than a quarter of the width (a message, a path, a list of names); short columns
+// (names, states, numbers, dates) keep their width, so a table of many short columns is
+// left wider than width rather than broken into fragments. The long columns share what
+// the short ones leave, the widest giving up width first, none narrower than the
+// quarter. tablewriter's own wrapping is not used: with a table width it splits the width
+// evenly and ignores it when wrapping at words, and with column widths it truncates a
+// word longer than its column (a path, an error text without spaces).
 func fit(g Grid, width int) Grid {
 	if width <= 0 {
 		return g
@@ -39,8 +42,7 @@ func fit(g Grid, width int) Grid {
 		measure(r)
 	}
 	measure(g.Footer)
-	out := g
-	out.Title = wrapText(g.Title, width)
+	out := g // the title is a line of prose above the table: not wrapped
 	budget := width - 3*n - 1
 	total := 0
 	for _, w := range natural {
@@ -49,7 +51,7 @@ func fit(g Grid, width int) Grid {
 	if total <= budget {
 		return out
 	}
-	limits := columnLimits(natural, budget)
+	limits := columnLimits(natural, budget, max(minColumn, width/4))
 	wrapRow := func(row []string) []string {
 		if row == nil {
 			return nil
@@ -72,33 +74,42 @@ func fit(g Grid, width int) Grid {
 	return out
 }
 
-// columnLimits gives each column min(natural, limit), with the highest limit whose sum
-// fits budget, then hands what is left over to the capped columns, left to right. No
-// column gets less than min(natural, minColumn), even when the budget is smaller.
-func columnLimits(natural []int, budget int) []int {
-	floor := func(w int) int { return min(w, minColumn) }
+// columnLimits gives the columns no wider than long their natural width, and the others
+// min(natural, limit) with the highest limit (at least long) whose sum fits budget; what
+// is left over goes to the capped columns, left to right.
+func columnLimits(natural []int, budget, long int) []int {
+	out := make([]int, len(natural))
+	avail := budget
+	widest := 0
+	for i, w := range natural {
+		if w <= long {
+			out[i] = w
+			avail -= w
+		}
+		widest = max(widest, w)
+	}
 	sum := func(limit int) int {
 		s := 0
 		for _, w := range natural {
-			s += max(min(w, limit), floor(w))
+			if w > long {
+				s += min(w, limit)
+			}
 		}
 		return s
 	}
-	limit := 0
-	for _, w := range natural {
-		limit = max(limit, w)
-	}
-	for limit > minColumn && sum(limit) > budget {
+	limit := widest
+	for limit > long && sum(limit) > avail {
 		limit--
 	}
-	out := make([]int, len(natural))
 	used := 0
 	for i, w := range natural {
-		out[i] = max(min(w, limit), floor(w))
-		used += out[i]
+		if w > long {
+			out[i] = min(w, limit)
+			used += out[i]
+		}
 	}
 	for i, w := range natural {
-		if extra := min(budget-used, w-out[i]); extra > 0 {
+		if extra := min(avail-used, w-out[i]); w > long && extra > 0 {
 			out[i] += extra
 			used += extra
 		}
