@@ -138,6 +138,7 @@ Try it without a site: patchnight demo`,
 	root.SetOut(app.IO.Out)
 	root.SetErr(app.IO.Err)
 	enforceContract(root)
+	addExamples(root)
 	return root
 }
 
