@@ -80,11 +80,11 @@ patchnight docs --format markdown --out docs/commands`,
 		"collections plan": lab + `collections plan --group "Patch Tuesday 2026-12" --month 2026-12`,
 		"collections apply": lab + `collections apply --group "Patch Tuesday 2026-12" --month 2026-12 --dry-run
 ` + lab + `collections apply --group "Patch Tuesday 2026-12" --month 2026-12 --yes --wait 0`,
-		"collections prune": lab + `collections prune --month 2026-12 --dry-run`,
+		"collections prune":   lab + `collections prune --month 2026-12 --dry-run`,
 		"collections preview": lab + `collections preview --group "Patch Tuesday 2026-12" --family scan-behind`,
 		"collections export": lab + `collections export --group "Patch Tuesday 2026-12" --format ps1 > collections.ps1
 ` + lab + `collections export --updates KB3080329 --format json`,
-		"collections list":    lab + `collections list --owned`,
+		"collections list": lab + `collections list --owned`,
 		"collections members": lab + `collections members LAB00011
 ` + lab + `collections members "Patch - Pilot" -o csv`,
 
@@ -93,7 +93,7 @@ patchnight docs --format markdown --out docs/commands`,
 ` + lab + `wol --host PC-00001 --mode site`,
 		"notify watch-unscanned": lab + `notify watch-unscanned --once --dry-run
 ` + lab + `notify watch-unscanned --collection LAB00011 --interval 10m`,
-		"notify missing": lab + `notify missing --group "Patch Tuesday 2026-12" --collection LAB00012 --dry-run`,
+		"notify missing":     lab + `notify missing --group "Patch Tuesday 2026-12" --collection LAB00012 --dry-run`,
 		"notify escalations": lab + `notify escalations --threshold 3`,
 
 		"plan show": lab + `plan show --month 2026-12
@@ -104,7 +104,7 @@ patchnight docs --format markdown --out docs/commands`,
 		"run": `# what a scheduled task runs; a day that is not the step's exits 0
 ` + lab + `run scan-1630 --month 2026-12
 ` + lab + `run retry-restart-0400 --month 2026-12 -o json`,
-		"night":   lab + `night --month 2026-12`,
+		"night": lab + `night --month 2026-12`,
 		"history": lab + `history
 ` + lab + `history 1 -o json`,
 	}
