@@ -99,8 +99,11 @@ patchnight docs --format markdown --out docs/commands`,
 		"plan show": lab + `plan show --month 2026-12
 ` + lab + `plan show --plan night.yaml -o json`,
 		"plan validate": `patchnight plan validate night.yaml`,
-		"plan export-tasks": lab + `plan export-tasks --out tasks --check
-` + lab + `plan export-tasks --out tasks --run-as 'CONTOSO\patchnight$' --month 2026-12`,
+		"plan export-tasks": `# on the site server, with its configuration file
+patchnight --config C:\ProgramData\patchnight\config.yaml plan export-tasks --out tasks --check
+patchnight plan export-tasks --out tasks --run-as 'CONTOSO\patchnight$'
+# from the lab: the tasks name the configuration file the site server will have
+` + lab + `plan export-tasks --out tasks --month 2026-12 --task-config 'C:\ProgramData\patchnight\config.yaml'`,
 		"run": `# what a scheduled task runs; a day that is not the step's exits 0
 ` + lab + `run scan-1630 --month 2026-12
 ` + lab + `run retry-restart-0400 --month 2026-12 -o json`,
