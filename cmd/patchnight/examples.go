@@ -11,7 +11,7 @@ import (
 // and that every line is a patchnight command line whose command exists and whose flags
 // parse). They run against the lab: build and serve it first, in a folder of its own,
 //
-//	patchnight lab init --db lab.db --hosts 2000 --seed 7
+//	patchnight lab init --db lab.db --hosts 300 --seed 7
 //	patchnight lab serve --db lab.db
 //
 // and run them in that folder, where lab serve writes patchnight-lab.yaml (the lab
@@ -31,7 +31,7 @@ patchnight completion bash > ~/.patchnight-completion.bash`,
 ` + lab + `config show
 ` + lab + `config show -o json`,
 
-		"lab init": `patchnight lab init --db lab.db --hosts 2000 --seed 7
+		"lab init": `patchnight lab init --db lab.db --hosts 300 --seed 7
 patchnight lab init --db small.db --hosts 200 --patch-tuesday 2027-01-12 --force`,
 		"lab serve": `# HTTPS with the lab CA; writes patchnight-lab.yaml beside lab.db
 patchnight lab serve --db lab.db
@@ -50,7 +50,7 @@ patchnight docs --format markdown --out docs/commands`,
 ` + lab + `report compliance --update KB3080329 -o csv
 ` + lab + `report compliance -o html --out compliance.html`,
 		"report hosts": lab + `report hosts --missing KB3080329 --collection LAB00011
-` + lab + `report hosts --host PC-00001`,
+` + lab + `report hosts --host PC-00002`,
 		"report scan": lab + `report scan --collection LAB00011
 ` + lab + `report scan --late-days 7 -o md`,
 		"report morning": `# the last night; a run from patchnight history; the HTML page
@@ -59,10 +59,10 @@ patchnight docs --format markdown --out docs/commands`,
 ` + lab + `report morning --run 1 -o html --out morning.html`,
 
 		"client scan": lab + `client scan --collection LAB00011
-` + lab + `client scan --host PC-00001,PC-00002 -o json`,
+` + lab + `client scan --host PC-00002,PC-00003 -o json`,
 		"client evaluate": lab + `client evaluate --collection "Patch - Pilot"
 ` + lab + `client evaluate --via site --collection LAB00012`,
-		"client policy": lab + `client policy --host PC-00001
+		"client policy": lab + `client policy --host PC-00002
 ` + lab + `client policy --via site --collection LAB00012`,
 		"client install": `# list the machines, then install on them without asking
 ` + lab + `client install --collection LAB00012 --dry-run
@@ -73,7 +73,7 @@ patchnight docs --format markdown --out docs/commands`,
 		"client reboot-pending": lab + `client reboot-pending --collection LAB00012`,
 		"client logged-on":      lab + `client logged-on --collection LAB00012 -o csv`,
 		"client run-schedule": `# 113: software updates scan; 108: software updates evaluation
-` + lab + `client run-schedule 113 --host PC-00001,PC-00002`,
+` + lab + `client run-schedule 113 --host PC-00002,PC-00003`,
 		"client operations": `# the operation ID that client ... --via site printed
 ` + lab + `client operations 16777217`,
 
@@ -81,7 +81,7 @@ patchnight docs --format markdown --out docs/commands`,
 		"collections apply": lab + `collections apply --group "Patch Tuesday 2026-12" --month 2026-12 --dry-run
 ` + lab + `collections apply --group "Patch Tuesday 2026-12" --month 2026-12 --yes --wait 0`,
 		"collections prune":   lab + `collections prune --month 2026-12 --dry-run`,
-		"collections preview": lab + `collections preview --group "Patch Tuesday 2026-12" --family scan-behind`,
+		"collections preview": lab + `collections preview --group "Patch Tuesday 2026-12" --family missing-update`,
 		"collections export": lab + `collections export --group "Patch Tuesday 2026-12" --format ps1 > collections.ps1
 ` + lab + `collections export --updates KB3080329 --format json`,
 		"collections list": lab + `collections list --owned`,
@@ -90,7 +90,7 @@ patchnight docs --format markdown --out docs/commands`,
 
 		"wol": lab + `wol --collection LAB00011 --dry-run
 ` + lab + `wol --collection LAB00011 --confirm probe --wait 2m
-` + lab + `wol --host PC-00001 --mode site`,
+` + lab + `wol --host PC-00002 --mode site`,
 		"notify watch-unscanned": lab + `notify watch-unscanned --once --dry-run
 ` + lab + `notify watch-unscanned --collection LAB00011 --interval 10m`,
 		"notify missing":     lab + `notify missing --group "Patch Tuesday 2026-12" --collection LAB00012 --dry-run`,

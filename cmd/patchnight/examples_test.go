@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,4 +153,69 @@ func shellWords(line string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+// exampleNotRun lists the example lines TestExamplesRun leaves out, by a part of the
+// line, and why: they wait for minutes or forever, need a file the lab does not have, a
+// night in the journal, another day, or are lab serve and demo themselves (run by other
+// tests). Every other example that uses the lab profile runs.
+func exampleNotRun() map[string]string {
+	return map[string]string{
+		"--wait 90m":                "follows installs for up to 90 minutes",
+		"--confirm probe --wait 2m": "waits two minutes",
+		"--interval 10m":            "runs until interrupted",
+		"night --month":             "runs until the night ends",
+		"run scan-1630":             "what it does depends on today's date",
+		"run retry-restart":         "what it does depends on today's date",
+		"night.yaml":                "a plan file of the admin's",
+		"report morning":            "needs a night in the journal (TestDemoKeepCommandWorks)",
+		"history":                   "needs a night in the journal (TestDemoKeepCommandWorks)",
+		"client operations":         "needs an operation ID from --via site",
+	}
+}
+
+// TestExamplesRun runs, against a lab served as the examples say (lab init, lab serve,
+// patchnight-lab.yaml), every example that uses the lab profile, except those
+// exampleNotRun lists: each exits 0, or 2 where the lab has machines that are off.
+func TestExamplesRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "lab.db")
+	if _, stderr, code := run(t, nil, "lab", "init", "--db", db, "--hosts", "300", "--seed", "7"); code != 0 {
+		t.Fatalf("lab init: %s", stderr)
+	}
+	serveLab(t, db)
+	ex := examples()
+	names := make([]string, 0, len(ex))
+	for n := range ex {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	ran := 0
+	for _, n := range names {
+	lines:
+		for _, l := range exampleLines("  " + ex[n]) {
+			if !strings.Contains(l, "--config patchnight-lab.yaml ") {
+				continue
+			}
+			for part := range exampleNotRun() {
+				if strings.Contains(l, part) {
+					continue lines
+				}
+			}
+			words, err := shellWords(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, stderr, code := run(t, nil, inDir(dir, words[1:])...)
+			ran++
+			if code != 0 && code != 2 {
+				t.Errorf("example of %s: %s: exit %d\n%s%.2000s", n, l, code, stderr, out)
+			}
+		}
+	}
+	t.Logf("%d examples ran", ran)
+	if ran < 30 {
+		t.Errorf("only %d examples ran", ran)
+	}
 }
