@@ -181,7 +181,7 @@ func TestExamplesRun(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "lab.db")
-	if _, stderr, code := run(t, nil, "lab", "init", "--db", db, "--hosts", "300", "--seed", "7"); code != 0 {
+	if _, stderr, code := run(t, nil, "lab", "init", "--db", db, "--hosts", "300", "--seed", "7"); code != 0 { // the lab the examples are written for
 		t.Fatalf("lab init: %s", stderr)
 	}
 	serveLab(t, db)

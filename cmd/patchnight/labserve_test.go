@@ -168,7 +168,7 @@ func onlineLabHost(t *testing.T, db string) string {
 func TestDemoKeepCommandWorks(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "kept")
-	out, stderr, code := run(t, nil, "demo", "--keep", dir, "--hosts", "40", "--concurrency", "16")
+	out, stderr, code := run(t, nil, "demo", "--keep", dir, "--hosts", "12", "--concurrency", "12")
 	if code != 0 {
 		t.Fatalf("demo --keep: exit %d: %s", code, stderr)
 	}
