@@ -121,7 +121,7 @@ func (a *App) demo(ctx context.Context, dir string, opt lab.Options, concurrency
 		return exit.Wrap(exit.Failed, err, "", "start the lab site")
 	}
 	defer ls.Close()
-	stateDir := filepath.Join(dir, "state")
+	stateDir := labStateDir(path) // where lab serve's profile looks (demo --keep prints that command)
 	sess := ls.NewSession(labsite.SessionOptions{SiteCode: sum.SiteCode, StateDir: stateDir,
 		Concurrency: concurrency, HostTimeout: 30 * time.Second, Log: a.Logger()})
 	defer sess.Close()
@@ -177,8 +177,8 @@ func (a *App) demo(ctx context.Context, dir string, opt lab.Options, concurrency
 		fmt.Fprintf(w, "\nThe report files named above are in a temporary folder, deleted when the demo ends; keep them with --keep DIR\n")
 	}
 	if keep {
-		fmt.Fprintf(w, "\nThe lab and the journal stay in %s: patchnight lab serve --db %s, then patchnight --config %s/patchnight-lab.yaml history\n",
-			dir, path, dir)
+		fmt.Fprintf(w, "\nThe lab and the journal stay in %s: patchnight lab serve --db %s, then patchnight --config %s history\n",
+			dir, path, filepath.Join(dir, "patchnight-lab.yaml"))
 	}
 	return nil
 }

@@ -135,6 +135,7 @@ func TestE2EClientBadInput(t *testing.T) {
 	// The table output says the same in words.
 	t.Run("table names the failure", func(t *testing.T) {
 		out, _, code := e.runConfig(wrongCfg, "client", "policy", "--host", host)
+		out = unwrapTable(out) // the message is one long cell, wrapped
 		if code != exit.NoPerm || !strings.Contains(out, "authentication failed for "+host+" as "+labsite.User) || !strings.Contains(out, "auth") {
 			t.Errorf("exit %d, table:\n%s", code, out)
 		}

@@ -77,7 +77,7 @@ Every host name goes to the endpoint (winrm.connect_to); the HTTP Host header na
 			_, port, _ := net.SplitHostPort(s.Addr())
 			credAbs, _ := filepath.Abs(cred)
 			caAbs, _ := filepath.Abs(ca)
-			conf := strings.Join([]string{
+			lines := []string{
 				"# Written by patchnight lab serve: a profile for the lab site it serves.",
 				"default_profile: lab",
 				"profiles:",
@@ -85,7 +85,7 @@ Every host name goes to the endpoint (winrm.connect_to); the HTTP Host header na
 				"    site_code: LAB",
 				"    sql: sqlite:" + abs,
 				"    provider: " + labsite.ProviderHost,
-				"    state_dir: " + filepath.Join(filepath.Dir(abs), "patchnight-state"),
+				"    state_dir: " + labStateDir(abs),
 				"    time_zone: UTC",
 				"    winrm:",
 				"      auth: ntlm",
@@ -93,17 +93,20 @@ Every host name goes to the endpoint (winrm.connect_to); the HTTP Host header na
 				"      credential_file: " + credAbs,
 				"      https: " + https,
 				"      port: " + port,
-				"      ca_file: " + caAbs,
-				"      server_name: " + labsite.ServerName,
+			}
+			if !plainHTTP {
+				// TLS settings only for HTTPS: the client refuses them for plain HTTP.
+				lines = append(lines,
+					"      ca_file: "+caAbs,
+					"      server_name: "+labsite.ServerName)
+			}
+			lines = append(lines,
 				"      ntlm_encryption: true",
-				"      connect_to: " + s.Addr(),
+				"      connect_to: "+s.Addr(),
 				"    wol:",
 				fmt.Sprintf("      port: %d", wolPort),
-				"",
-			}, "\n")
-			if plainHTTP {
-				conf = strings.Replace(conf, "      ca_file: "+caAbs+"\n", "", 1)
-			}
+				"")
+			conf := strings.Join(lines, "\n")
 			if err := writeNew(cfgPath, []byte(conf), true); err != nil {
 				return err
 			}
@@ -122,4 +125,11 @@ Every host name goes to the endpoint (winrm.connect_to); the HTTP Host header na
 	f.DurationVar(&tick, "tick", 30*time.Second, "how often the lab applies what is due (restarted machines back, install jobs ended, state messages sent); 0: only when a host is acted on")
 	onlyFormats(cmd, output.Table) // a server: its lines are a log, not a result
 	return cmd
+}
+
+// labStateDir is the state folder (journal, lock, reports) of the lab profile lab serve
+// writes for the lab database at db: patchnight-state beside it. demo --keep uses the same
+// folder, so that the profile finds the demo's journal.
+func labStateDir(db string) string {
+	return filepath.Join(filepath.Dir(db), "patchnight-state")
 }

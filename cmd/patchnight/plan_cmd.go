@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -112,7 +113,7 @@ type exportResult struct {
 
 func newPlanExportCmd(app *App) *cobra.Command {
 	var nf nightFlags
-	var out, runAs, binary, from, folder string
+	var out, runAs, binary, from, folder, taskConfig string
 	var check bool
 	cmd := &cobra.Command{
 		Use:   "export-tasks",
@@ -136,6 +137,13 @@ is not its night exits 0 after a log line, so recurring monthly triggers are saf
 			}
 			opt.Profile = app.profile
 			opt.Config = app.configPath
+			if taskConfig != "" {
+				opt.Config = taskConfig
+			} else if opt.Config != "" && !windowsPath(opt.Config) {
+				// Read here (a workstation, the lab), used there: say how to name it there.
+				return exit.Usagef(`give its path on the site server with --task-config, e.g. --task-config C:\ProgramData\patchnight\config.yaml`,
+					"configuration file %q is not a full Windows path, and the tasks pass it to patchnight on the site server", opt.Config)
+			}
 			if nf.Month != "" {
 				if opt.Month, err = night.ParseMonth(nf.Month); err != nil {
 					return err
@@ -179,7 +187,20 @@ is not its night exits 0 after a log line, so recurring monthly triggers are saf
 	f.StringVar(&from, "from", "", "first month of the recurring triggers (default: the next night)")
 	f.StringVar(&folder, "folder", night.DefaultTaskFolder, "Task Scheduler folder")
 	f.BoolVar(&check, "check", false, "explain what would be registered; write nothing")
+	f.StringVar(&taskConfig, "task-config", "", `configuration file the tasks use on the site server, a full Windows path (default: --config)`)
 	return cmd
+}
+
+// windowsPath says whether p looks like a full Windows path (C:\..., \\server\share\...,
+// %VARIABLE%\...), the only kind a scheduled task can be given; pkg/night checks it fully.
+func windowsPath(p string) bool {
+	switch {
+	case len(p) >= 3 && p[1] == ':' && p[2] == '\\':
+		return true
+	case strings.HasPrefix(p, `\\`), strings.HasPrefix(p, "%") && strings.Contains(p, `%\`):
+		return true
+	}
+	return false
 }
 
 func newHistoryCmd(app *App) *cobra.Command {

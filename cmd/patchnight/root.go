@@ -41,6 +41,7 @@ type App struct {
 	sql        string
 	outputFlag string
 	verbose    bool
+	args       []string // the command line as given (wol --confirm probe reads it)
 
 	root    *cobra.Command
 	cfg     *config.Effective
@@ -51,7 +52,7 @@ type App struct {
 
 // Main runs the command line and returns the process exit code.
 func Main(ctx context.Context, args []string, streams IO, getenv func(string) string) int {
-	app := &App{IO: streams, Getenv: getenv, Now: time.Now}
+	app := &App{IO: streams, Getenv: getenv, Now: time.Now, args: args}
 	root := newRootCmd(app)
 	root.SetArgs(args)
 	root.SetIn(streams.In)
@@ -108,6 +109,7 @@ Try it without a site: patchnight demo`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&app.configPath, "config", "", "configuration file (env PATCHNIGHT_CONFIG; default: the user's or machine's patchnight/config.yaml)")
 	pf.StringVar(&app.profile, "profile", "", "profile in the configuration file (env PATCHNIGHT_PROFILE)")
+	_ = root.RegisterFlagCompletionFunc("profile", app.completeProfiles)
 	pf.StringVar(&app.sql, "sql", "", "site database DSN, overriding the profile: sqlserver://HOST?database=CM_ABC or sqlite:PATH (env PATCHNIGHT_SQL)")
 	pf.StringVarP(&app.outputFlag, "output", "o", "table", "output format: table, json, csv or md (env PATCHNIGHT_OUTPUT)")
 	_ = root.RegisterFlagCompletionFunc("output", fixedCompletion("table", "json", "csv", "md", "html"))
@@ -136,6 +138,7 @@ Try it without a site: patchnight demo`,
 	root.SetOut(app.IO.Out)
 	root.SetErr(app.IO.Err)
 	enforceContract(root)
+	addExamples(root)
 	return root
 }
 

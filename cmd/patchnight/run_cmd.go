@@ -237,6 +237,7 @@ the site as the step would and acts on nothing (see night --dry-run).`,
 	addNightFlags(cmd, &opts.nightFlags, nightMonthHelp)
 	cmd.Flags().BoolVar(&opts.OverrideHalt, "override-halt", false, "run this install or restart step although the night is halted (the halt stays for the others)")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, dryRunHelp)
+	cmd.ValidArgsFunction = completeSteps(&opts.Plan)
 	onlyFormats(cmd, output.Table, output.JSON)
 	dryRunFormats(cmd, output.Table, output.JSON, output.CSV, output.Markdown)
 	return cmd

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,9 +46,12 @@ relay where a subnet has an online client and directed elsewhere (auto). Sending
 global packets-per-second cap, a lower cap per subnet (below switch storm control), and
 batches of machines per subnet with a pause between them (power-on inrush).
 --dry-run prints the per-subnet plan; --confirm reads after --wait who came online.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: confirmArg(app),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			// Parse and validate only: no database, no socket, no network before run.
+			if len(args) == 1 { // --confirm probe: the value after a space (see confirmArg)
+				opts.Confirm = args[0]
+			}
 			cfg, err := app.Config()
 			if err != nil {
 				return err
@@ -110,6 +114,7 @@ batches of machines per subnet with a pause between them (power-on inrush).
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the per-subnet plan and send nothing")
 	fl.StringVar(&opts.Confirm, "confirm", "", "after --wait, report who woke: site (CNIsOnline) or probe (WinRM)")
 	fl.Lookup("confirm").NoOptDefVal = "site"
+	_ = cmd.RegisterFlagCompletionFunc("confirm", fixedCompletion(confirmMethods()...))
 	fl.DurationVar(&opts.Wait, "wait", wol.DefaultWait, "with --confirm: how long machines get to boot and report")
 	return cmd
 }
@@ -163,6 +168,13 @@ func wolRun(ctx context.Context, opts *wolOptions) error {
 	}
 	co := wol.ConfirmOptions{Wait: opts.Wait, Sent: rep}
 	if opts.Confirm == "probe" {
+		if prober == nil { // the mode sent no packet over WinRM: the probe still goes over it
+			h, err := s.Hosts(ctx)
+			if err != nil {
+				return err
+			}
+			prober = session.Prober{Hosts: h}
+		}
 		co.Prober = prober
 	}
 	conf, err := wol.Confirm(ctx, db, plan, co)
@@ -170,6 +182,32 @@ func wolRun(ctx context.Context, opts *wolOptions) error {
 		return err
 	}
 	return opts.Print(wolConfirmView{conf})
+}
+
+// confirmMethods are the values of wol --confirm.
+func confirmMethods() []string { return []string{"site", "probe", "none"} }
+
+// confirmArg is wol's argument rule: no arguments, except the value of a bare --confirm
+// written after a space (--confirm probe). --confirm alone means site, so pflag cannot
+// take the next word as its value; the word arrives as an argument, and is accepted only
+// when it is a confirmation method that directly follows --confirm on the command line.
+func confirmArg(app *App) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		if len(args) == 1 && cmd.Flags().Changed("confirm") && slices.Contains(confirmMethods(), args[0]) {
+			for i, a := range app.args {
+				if a == "--" {
+					break
+				}
+				if a == "--confirm" && i+1 < len(app.args) && app.args[i+1] == args[0] {
+					return nil
+				}
+			}
+		}
+		return cobra.NoArgs(cmd, args)
+	}
 }
 
 // applyProfileWoL takes the profile's wol settings for every flag the user did not set.

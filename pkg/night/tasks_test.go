@@ -278,7 +278,7 @@ func TestExportTasksCheckTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := output.Write(&buf, output.Table, ts); err != nil {
+	if err := output.WriteWidth(&buf, output.Table, ts, 0); err != nil { // the cells' text, unwrapped
 		t.Fatal(err)
 	}
 	out := buf.String()

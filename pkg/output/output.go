@@ -13,6 +13,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
+	"golang.org/x/term"
 
 	"github.com/patchnight/patchnight/pkg/exit"
 )
@@ -53,9 +54,34 @@ type Tabular interface {
 	Grids() []Grid
 }
 
+// DefaultWidth is the width tables are wrapped to when w is not a terminal (a pipe, a log
+// file, a test buffer).
+const DefaultWidth = 100
+
 // Write renders v in format f. JSON marshals v itself (indented); the other forms render
-// v.Grids().
+// v.Grids(). The table form is wrapped to Width(w); CSV, Markdown and JSON never wrap.
 func Write(w io.Writer, f Format, v Tabular) error {
+	return WriteWidth(w, f, v, Width(w))
+}
+
+// Width is the width to wrap tables to on w: the terminal's width when w is a terminal
+// whose size is known, else DefaultWidth.
+func Width(w io.Writer) int {
+	if f, ok := w.(interface{ Fd() uintptr }); ok {
+		fd := int(f.Fd())
+		if term.IsTerminal(fd) {
+			if cols, _, err := term.GetSize(fd); err == nil && cols > 0 {
+				return cols
+			}
+		}
+	}
+	return DefaultWidth
+}
+
+// WriteWidth is Write with the table form wrapped to width columns: cells are wrapped at
+// spaces (a word longer than its column is broken) so that no line is wider than width,
+// as long as each column can keep minColumn characters.
+func WriteWidth(w io.Writer, f Format, v Tabular, width int) error {
 	switch f {
 	case JSON:
 		return WriteJSON(w, v)
@@ -98,6 +124,7 @@ func Write(w io.Writer, f Format, v Tabular) error {
 			if i > 0 {
 				fmt.Fprintln(w)
 			}
+			g = fit(g, width)
 			if g.Title != "" {
 				fmt.Fprintln(w, g.Title)
 			}
