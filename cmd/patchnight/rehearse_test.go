@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,11 +48,11 @@ func TestFullPlanIsTheDefault(t *testing.T) {
 // TestRehearseOrdersThePlans is issue 15's acceptance: on the default lab fault model, the
 // full restart method's patched share at 05:00 is above its share at 23:00, above "without
 // the waves" by more than the spread over the seeds, and "deadline only" is below it. It
-// asserts orderings from lab rehearse -o json, not figures. 150 hosts x 3 seeds keeps it
-// to a few minutes on a loaded machine.
+// asserts orderings from lab rehearse -o json, not figures. rehearseHosts (150, 60 under
+// -race) x 3 seeds keeps it to a few minutes on a loaded machine.
 func TestRehearseOrdersThePlans(t *testing.T) {
 	t.Parallel()
-	out, stderr, code := run(t, nil, "lab", "rehearse", "-o", "json", "--hosts", "150", "--seeds", "3",
+	out, stderr, code := run(t, nil, "lab", "rehearse", "-o", "json", "--hosts", fmt.Sprint(rehearseHosts), "--seeds", "3",
 		"--plan", filepath.Join(plansDir, "full.yaml"), "--plan", filepath.Join(plansDir, "no-waves.yaml"),
 		"--plan", filepath.Join(plansDir, "deadline-only.yaml"))
 	if code != 0 {
@@ -61,7 +62,7 @@ func TestRehearseOrdersThePlans(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("lab rehearse -o json does not parse: %v\n%s", err, out)
 	}
-	if len(r.Plans) != 3 || len(r.Checkpoints) != 4 || len(r.Seeds) != 3 || r.Hosts != 150 {
+	if len(r.Plans) != 3 || len(r.Checkpoints) != 4 || len(r.Seeds) != 3 || r.Hosts != rehearseHosts {
 		t.Fatalf("rehearsal of %d plans, %d checkpoints, %d seeds, %d hosts: %s", len(r.Plans), len(r.Checkpoints), len(r.Seeds), r.Hosts, out)
 	}
 	const at2300, at0500, at0930 = 1, 2, 3
@@ -127,12 +128,13 @@ func TestRehearseRefusesBadInput(t *testing.T) {
 // TestDemoWavesAddPoints is issue 15's acceptance on the demo: with the lab's fault model
 // the 01:00 and 04:00 waves add points to the burn-down, and the morning report (the one
 // the 09:50 step writes) names the new reasons machines are stuck on. The default mix,
-// except more machines that do not come back (2% instead of 0.5%), so that a lab of 400
-// has several of them.
+// except more machines that do not come back (3% instead of 0.5%), so that a lab of
+// demoWaveHosts (400, 200 under -race) has several of them.
 func TestDemoWavesAddPoints(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	_, stderr, code := run(t, nil, "demo", "--hosts", "400", "--concurrency", "32", "--keep", dir, "--no-come-back-rate", "0.02")
+	_, stderr, code := run(t, nil, "demo", "--hosts", fmt.Sprint(demoWaveHosts), "--concurrency", "32", "--keep", dir,
+		"--no-come-back-rate", "0.03")
 	if code != 0 {
 		t.Fatalf("demo: exit %d: %s", code, stderr)
 	}

@@ -1,0 +1,9 @@
+//go:build !race
+
+package main
+
+// Lab sizes of the issue 15 acceptance tests (rehearse_test.go) without the race detector.
+const (
+	rehearseHosts = 150 // x 3 seeds x 3 plans: about a minute on an idle machine
+	demoWaveHosts = 400
+)
