@@ -48,7 +48,7 @@ func TestFullPlanIsTheDefault(t *testing.T) {
 // TestRehearseOrdersThePlans is issue 15's acceptance: on the default lab fault model, the
 // full restart method's patched share at 05:00 is above its share at 23:00, above "without
 // the waves" by more than the spread over the seeds, and "deadline only" is below it. It
-// asserts orderings from lab rehearse -o json, not figures. rehearseHosts (150, 60 under
+// asserts orderings from lab rehearse -o json, not figures. rehearseHosts (150; 40 under
 // -race) x 3 seeds keeps it to a few minutes on a loaded machine.
 func TestRehearseOrdersThePlans(t *testing.T) {
 	t.Parallel()
@@ -128,13 +128,13 @@ func TestRehearseRefusesBadInput(t *testing.T) {
 // TestDemoWavesAddPoints is issue 15's acceptance on the demo: with the lab's fault model
 // the 01:00 and 04:00 waves add points to the burn-down, and the morning report (the one
 // the 09:50 step writes) names the new reasons machines are stuck on. The default mix,
-// except more machines that do not come back (3% instead of 0.5%), so that a lab of
-// demoWaveHosts (400, 200 under -race) has several of them.
+// except more machines that do not come back (demoWaveRates), so that a lab of
+// demoWaveHosts (400; 150 under -race) has several of them.
 func TestDemoWavesAddPoints(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	_, stderr, code := run(t, nil, "demo", "--hosts", fmt.Sprint(demoWaveHosts), "--concurrency", "32", "--keep", dir,
-		"--no-come-back-rate", "0.03")
+	args := append([]string{"demo", "--hosts", fmt.Sprint(demoWaveHosts), "--concurrency", "32", "--keep", dir}, demoWaveRates...)
+	_, stderr, code := run(t, nil, args...)
 	if code != 0 {
 		t.Fatalf("demo: exit %d: %s", code, stderr)
 	}
