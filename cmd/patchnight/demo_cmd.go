@@ -26,6 +26,8 @@ import (
 
 func newDemoCmd(app *App) *cobra.Command {
 	opt := lab.DefaultOptions()
+	faults := lab.DefaultFaults()
+	opt.Faults = &faults
 	var keep, reportHTML string
 	var concurrency int
 	var cpuProfile string
@@ -74,6 +76,7 @@ printed as it runs, then the morning report.`,
 	cmd.Flags().StringVar(&reportHTML, "report-html", "", "also write the morning report as HTML to this file")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 64, "hosts at once")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the demo to this file (go tool pprof)")
+	addFaultFlags(cmd.Flags(), &faults)
 	onlyFormats(cmd, output.Table) // a narrated walk through a night, not one result
 	return cmd
 }

@@ -221,6 +221,11 @@ func TestE2EClientActions(t *testing.T) {
 	started := 0
 	for name, v := range values[client.Installed](t, &inst) {
 		f := strings.Split(missing[name], "|")
+		if pendingBefore[name] {
+			// A machine waiting for a restart installs nothing more until it restarts
+			// (docs/lab.md): the client queues nothing.
+			f = []string{"0", ""}
+		}
 		if strconv.Itoa(v.Started) != f[0] || sortedList(strings.Join(v.ArticleIDs, ",")) != sortedList(f[1]) {
 			t.Errorf("install %s: started %d %v; the lab had %s missing deployed updates (%s)", name, v.Started, v.ArticleIDs, f[0], f[1])
 		}
@@ -244,7 +249,7 @@ func TestE2EClientActions(t *testing.T) {
 	}
 	pendingNow := e.set(`SELECT UPPER(Name) FROM lab_host WHERE RebootPending = 1`)
 	for name := range online {
-		if n, _ := strconv.Atoi(strings.Split(missing[name], "|")[0]); n > 0 &&
+		if n, _ := strconv.Atoi(strings.Split(missing[name], "|")[0]); n > 0 && !pendingBefore[name] &&
 			e.count(`SELECT InstallFault FROM lab_host WHERE UPPER(Name) = ?`, name) == 0 && !pendingNow[name] {
 			t.Errorf("install %s: %d updates started but the lab has no restart pending", name, n)
 		}

@@ -61,6 +61,7 @@ func jsonRuns(host, other, group string) map[string]jsonRun {
 		"lab init": {args: func(t *testing.T, e *labEnv) []string {
 			return []string{"--db", filepath.Join(e.dir, "init.db"), "--hosts", "5"}
 		}},
+		"lab rehearse":           {args: fixed("--plan", "built-in", "--hosts", "8", "--seeds", "1", "--concurrency", "4")}, // its own temporary lab
 		"notify missing":         {args: fixed("--group", group, "--dry-run")},
 		"notify watch-unscanned": {args: fixed("--once", "--dry-run")},
 		"plan export-tasks":      {bare: true, args: func(t *testing.T, e *labEnv) []string { return []string{"--out", filepath.Join(e.dir, "tasks")} }},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/lab"
@@ -29,12 +30,14 @@ func newLabCmd(app *App) *cobra.Command {
 ConfigMgr view and column names, filled with a seeded synthetic fleet. Every lab address is
 a loopback address, so nothing the lab does leaves this machine.`,
 	}
-	cmd.AddCommand(newLabInitCmd(app), newLabServeCmd(app))
+	cmd.AddCommand(newLabInitCmd(app), newLabServeCmd(app), newLabRehearseCmd(app))
 	return cmd
 }
 
 func newLabInitCmd(app *App) *cobra.Command {
 	opt := lab.DefaultOptions()
+	faults := lab.DefaultFaults()
+	opt.Faults = &faults
 	var path, pt string
 	var force bool
 	cmd := &cobra.Command{
@@ -78,5 +81,16 @@ func newLabInitCmd(app *App) *cobra.Command {
 	f.IntVar(&opt.Updates, "updates", opt.Updates, "number of software updates")
 	f.StringVar(&pt, "patch-tuesday", "", "the Patch Tuesday the lab is built for (default "+opt.PatchTuesday.Format("2006-01-02")+")")
 	f.BoolVar(&force, "force", false, "replace an existing file")
+	addFaultFlags(f, &faults)
 	return cmd
+}
+
+// addFaultFlags adds the lab's fault rates (docs/lab.md) as flags, defaults shown.
+func addFaultFlags(f *pflag.FlagSet, r *lab.FaultRates) {
+	f.Float64Var(&r.InstallFault, "install-fault-rate", r.InstallFault, "share of clients whose every install fails")
+	f.Float64Var(&r.Transient, "transient-rate", r.Transient, "share of clients whose first install attempts fail, a later one passes")
+	f.Float64Var(&r.Chain, "chain-rate", r.Chain, "share of clients with an update applicable only after another is installed and the machine restarted")
+	f.Float64Var(&r.Away, "away-rate", r.Away, "share of laptops (desktops: a quarter of it) that leave the network during the night and come back")
+	f.Float64Var(&r.Slow, "slow-rate", r.Slow, "share of clients whose installs take 2.5 times as long")
+	f.Float64Var(&r.NoComeBack, "no-come-back-rate", r.NoComeBack, "share of clients that do not come back after a restart")
 }

@@ -14,7 +14,11 @@ import (
 )
 
 // Main builds a lab of hosts machines from seed, stores its path in *path, runs the tests
-// and exits with their code. Use it as the body of TestMain:
+// and exits with their code. The lab has the permanent faults only (PermanentFaults): the
+// packages that share it test product code against the lab's state at a moment, which
+// machines leaving the network on the simulated clock would change under them; the night
+// fault model (docs/lab.md) is tested by package lab, the runner and lab rehearse. Use it
+// as the body of TestMain:
 //
 //	func TestMain(m *testing.M) { labtest.Main(m, &labPath, 300, 7) }
 func Main(m *testing.M, path *string, hosts int, seed int64) {
@@ -25,7 +29,8 @@ func Main(m *testing.M, path *string, hosts int, seed int64) {
 	}
 	*path = filepath.Join(dir, "lab.db")
 	opt := lab.DefaultOptions()
-	opt.Hosts, opt.Seed = hosts, seed
+	faults := PermanentFaults()
+	opt.Hosts, opt.Seed, opt.Faults = hosts, seed, &faults
 	if _, err := lab.Generate(context.Background(), *path, opt); err != nil {
 		fmt.Fprintln(os.Stderr, "build the test lab:", err)
 		os.RemoveAll(dir)
@@ -35,6 +40,10 @@ func Main(m *testing.M, path *string, hosts int, seed int64) {
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// PermanentFaults is the lab's fault mix before the night fault model: 3% of the clients
+// fail every install; nothing transient.
+func PermanentFaults() lab.FaultRates { return lab.FaultRates{InstallFault: 0.03} }
 
 // Copy copies the lab at path to a new file in the test's temporary directory and returns
 // the copy's path: a private lab for a test that writes.

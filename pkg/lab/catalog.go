@@ -63,6 +63,7 @@ type updateSpec struct {
 	severity     int
 	posted       time.Time
 	kind         uint8
+	fam          int     // index in modernFamilies; -1 for bulletin-era updates
 	builds       uint8   // builds it applies to; 0 = every build
 	p            float64 // share of matching hosts it applies to
 	supersededBy int64   // CI_ID of the update that supersedes it; 0 = none
@@ -106,7 +107,7 @@ func buildCatalog(opt Options) *catalog {
 	bulNo := map[int]int{}
 	for i := range nBul {
 		u := &c.updates[i]
-		u.kind = kindBulletin
+		u.kind, u.fam = kindBulletin, -1
 		if i == 0 {
 			u.article, u.bulletin, u.severity = "4012212", "MS17-010", 10
 			u.title = "March, 2017 Security Only Quality Update for Windows 7 for x64-based Systems (KB4012212)"
@@ -137,6 +138,7 @@ func buildCatalog(opt Options) *catalog {
 	modern := func(i, j int, month string, posted time.Time) {
 		u := &c.updates[i]
 		fam := modernFamilies[j%len(modernFamilies)]
+		u.fam = j % len(modernFamilies)
 		if fam.builds != 0 {
 			osKB += 1 + r.IntN(9)
 			u.article = strconv.Itoa(osKB)
@@ -206,6 +208,14 @@ func versionAt(t, pt time.Time) int {
 	months := (pt.Year()-t.Year())*12 + int(pt.Month()) - int(t.Month())
 	return max(1, CatalogVersion-months*versionsPerMonth)
 }
+
+// chainPairs are the lab's chained updates, as indexes in modernFamilies: the second of
+// each pair is applicable only once the first is installed and the machine restarted. The
+// servicing stack update goes before the cumulative update it serves (Microsoft's
+// servicing stack update guidance: "install the latest SSU before the LCU"); a .NET
+// cumulative update after the OS cumulative update of the same build is the lab's
+// assumption of a common ordering, not a documented rule.
+var chainPairs = [...][2]int{{10, 2}, {0, 4}, {1, 5}, {2, 6}}
 
 // applies reports whether update u applies to host h, drawing from r.
 func (u *updateSpec) applies(h *hostSpec, r *rand.Rand) bool {

@@ -359,14 +359,15 @@ func (g *generator) writeHosts(ctx context.Context) error {
 			"Model", "Manufacturer", "OSName", "Build", "IsClient", "Active", "Obsolete", "Decommissioned",
 			"ClientCheckPass", "Power", "WolEnabled", "CurrentUser", "LastLogonUser", "PrimaryUser",
 			"LastOnline", "LastOffline", "LastDDR", "LastHW", "LastPolicyRequest", "OfflineUntil",
-			"InstallFault", "ScanFault", "RebootPending"}},
+			"InstallFault", "ScanFault", "RebootPending", "TransientFails", "TransientCode", "InstallPace",
+			"AwayAt", "AwayUntil", "NoComeBack"}},
 		{"lab_adapter", []string{"ResourceID", "AdapterIndex", "MACAddress", "IPAddress", "IPSubnet",
 			"DefaultIPGateway", "IPEnabled"}},
 		{"lab_ra_subnet", []string{"ResourceID", "IP_Subnets0"}},
 		{"lab_ra_mac", []string{"ResourceID", "MAC_Addresses0"}},
 		{"lab_ra_ip", []string{"ResourceID", "IP_Addresses0"}},
 		{"lab_update_state", []string{"ResourceID", "CI_ID", "Truth", "Status", "LastStatusChangeTime",
-			"EnforcementSource", "LastEnforcementMessageID", "LastErrorCode"}},
+			"EnforcementSource", "LastEnforcementMessageID", "LastErrorCode", "AfterCI"}},
 		{"lab_scan_status", []string{"ResourceID", "UpdateSource_ID", "LastScanState", "LastScanTime",
 			"LastErrorCode", "LastStatusMessageID", "LastScanPackageLocation", "LastScanPackageVersion",
 			"LastWUAVersion"}},
@@ -414,6 +415,16 @@ type hostWriter struct {
 	locAny     []any
 	scanLoc    [2]any
 	wuaAny     []any
+	rows       []stateRow // one host's rows, reused
+}
+
+// stateRow is one lab_update_state row before it is written.
+type stateRow struct {
+	k             int // index in the catalog
+	truth, status int
+	changed, code any
+	source, msg   int
+	after         int64
 }
 
 func (w *hostWriter) prepare() {
@@ -484,7 +495,8 @@ func (w *hostWriter) write(ctx context.Context, i int) error {
 		builds[h.build].build, b2i(h.client), b2i(h.active), 0, 0, checkPass, power, b2i(h.wol),
 		user(h.currentUser), user(h.lastUser), user(h.primaryUser),
 		unixText(h.lastOnline), unixText(h.lastOffline), unixText(h.lastDDR), unixText(lastHW),
-		unixText(h.lastPolicy), nil, installFault, h.scanFault, b2i(pending)); err != nil {
+		unixText(h.lastPolicy), nil, installFault, h.scanFault, b2i(pending), h.transientFails, h.transientCode,
+		h.pace, unixText(h.awayAt), unixText(h.awayUntil), b2i(h.noComeBack)); err != nil {
 		return err
 	}
 	if err := w.writeNetwork(ctx, i, rid); err != nil {
@@ -506,6 +518,7 @@ func (w *hostWriter) writeStates(ctx context.Context, i int, rid any) (pending b
 	if h.scan != scanNever {
 		scanText = unixText(h.scanTime)
 	}
+	w.rows = w.rows[:0]
 	for k := range w.g.cat.updates {
 		u := &w.g.cat.updates[k]
 		if !u.applies(h, r) {
@@ -556,11 +569,47 @@ func (w *hostWriter) writeStates(ctx context.Context, i int, rid any) (pending b
 				source, msg = 1, 13 // downloaded, waiting for the deadline
 			}
 		}
-		if err := w.state.add(ctx, rid, w.ciAny[k], truth, status, changed, source, msg, code); err != nil {
+		w.rows = append(w.rows, stateRow{k: k, truth: truth, status: status, changed: changed, source: source,
+			msg: msg, code: code})
+	}
+	if h.chain {
+		w.chain(scanText)
+	}
+	for _, x := range w.rows {
+		if err := w.state.add(ctx, rid, w.ciAny[x.k], x.truth, x.status, x.changed, x.source, x.msg, x.code,
+			x.after); err != nil {
 			return false, err
 		}
 	}
 	return pending, nil
+}
+
+// chain makes the first of chainPairs whose two updates both apply to the host, both of
+// this month and neither installed, a chained pair: the second is not applicable until the
+// first is installed and the machine restarted, so the host's scan found it not required.
+func (w *hostWriter) chain(scanText any) {
+	c := w.g.cat
+	find := func(fam int) int {
+		for i, x := range w.rows {
+			if u := &c.updates[x.k]; u.kind == kindThisMonth && u.fam == fam {
+				return i
+			}
+		}
+		return -1
+	}
+	for _, p := range chainPairs {
+		a, b := find(p[0]), find(p[1])
+		if a < 0 || b < 0 || w.rows[a].truth == 2 || w.rows[b].truth != 0 {
+			continue
+		}
+		x := &w.rows[b]
+		x.after = c.updates[w.rows[a].k].ciid
+		if x.status == 2 {
+			x.status, x.changed = 1, scanText
+		}
+		x.source, x.msg, x.code = 0, 0, 0
+		return
+	}
 }
 
 // Non-contiguous masks seen in the lab's bad inventory.

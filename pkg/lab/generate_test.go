@@ -284,8 +284,14 @@ func TestGeneratedInvariants(t *testing.T) {
 			WHERE s.Status <> 0 AND (ss.ResourceID IS NULL OR ss.LastScanPackageVersion < u.MinSourceVersion)`},
 		{"Status disagrees with Truth", `
 			SELECT COUNT(*) FROM lab_update_state
-			WHERE Status <> 0 AND Status <> CASE WHEN Truth = 2 THEN 3 ELSE 2 END`},
-		{"status values outside 0, 2, 3", `SELECT COUNT(*) FROM lab_update_state WHERE Status NOT IN (0, 2, 3)`},
+			WHERE Status <> 0 AND Status <> CASE WHEN Truth = 2 THEN 3 WHEN AfterCI <> 0 THEN 1 ELSE 2 END`},
+		{"status values outside 0, 1, 2, 3", `SELECT COUNT(*) FROM lab_update_state WHERE Status NOT IN (0, 1, 2, 3)`},
+		{"not required without a chain", `SELECT COUNT(*) FROM lab_update_state WHERE Status = 1 AND AfterCI = 0`},
+		{"chained behind an update the host does not have", `
+			SELECT COUNT(*) FROM lab_update_state s WHERE s.AfterCI <> 0 AND NOT EXISTS (SELECT 1 FROM
+			lab_update_state a WHERE a.ResourceID = s.ResourceID AND a.CI_ID = s.AfterCI AND a.Truth <> 2)`},
+		{"chained update installed", `SELECT COUNT(*) FROM lab_update_state WHERE AfterCI <> 0 AND Truth <> 0`},
+		{"away without a return", `SELECT COUNT(*) FROM lab_host WHERE (AwayAt IS NULL) <> (AwayUntil IS NULL) OR AwayUntil <= AwayAt`},
 		{"v_UpdateComplianceStatus rows other than 2 and 3", `SELECT COUNT(*) FROM v_UpdateComplianceStatus WHERE Status NOT IN (2, 3)`},
 		{"state rows of non-clients", `SELECT COUNT(*) FROM lab_update_state s JOIN lab_host h USING (ResourceID) WHERE h.IsClient = 0`},
 		{"RebootPending without a pending update", `

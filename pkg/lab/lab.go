@@ -47,6 +47,53 @@ type Options struct {
 	PatchTuesday time.Time // date of the Patch Tuesday the lab is built for (default 2026-12-08); the time of day is ignored
 	SiteCode     string    // three letters or digits (default "LAB")
 	Force        bool      // replace an existing file at the path
+	// Faults is the fault mix (docs/lab.md); nil means DefaultFaults().
+	Faults *FaultRates
+}
+
+// FaultRates is the lab's fault model: what goes wrong on the night, each as a share of
+// the clients (0 to 1) that it happens to. Which hosts are drawn from the seed, so the same
+// seed and rates always give the same faults. Every default is the lab's assumption unless
+// docs/lab.md names a source.
+type FaultRates struct {
+	// InstallFault: every install fails, whatever the night does (a hopeless machine).
+	InstallFault float64 `json:"install_fault"`
+	// Transient: the first one or two install attempts fail with a real error code, a
+	// later attempt passes.
+	Transient float64 `json:"transient"`
+	// Chain: one of this month's updates is applicable only once another is installed and
+	// the machine restarted (the servicing stack before the cumulative update, .NET after
+	// the OS update); a scan after that restart finds it required.
+	Chain float64 `json:"chain"`
+	// Away: laptops that leave the network during the night (taken home, lid shut) and
+	// come back hours later; desktops (switched off by their user) at a quarter of it.
+	Away float64 `json:"away"`
+	// Slow: machines whose installs take two and a half times as long (slow disks), so a
+	// cumulative update takes most of an hour.
+	Slow float64 `json:"slow"`
+	// NoComeBack: machines that do not come back after a restart (lab_host.NoComeBack).
+	NoComeBack float64 `json:"no_come_back"`
+}
+
+// DefaultFaults is the default mix (docs/lab.md says where each figure comes from).
+func DefaultFaults() FaultRates {
+	return FaultRates{InstallFault: 0.03, Transient: 0.08, Chain: 0.15, Away: 0.25, Slow: 0.2, NoComeBack: 0.005}
+}
+
+// NoFaults is a fleet without night faults (scan faults and inventory defects stay).
+func NoFaults() FaultRates { return FaultRates{} }
+
+func (f FaultRates) valid() error {
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"install-fault", f.InstallFault}, {"transient", f.Transient}, {"chain", f.Chain}, {"away", f.Away},
+		{"slow", f.Slow}, {"no-come-back", f.NoComeBack}} {
+		if !(r.v >= 0 && r.v <= 1) {
+			return exit.Usagef("a rate is a share from 0 to 1, like 0.05", "fault rate %s %v is out of range", r.name, r.v)
+		}
+	}
+	return nil
 }
 
 // DefaultOptions returns the defaults: 2,000 hosts, seed 1, 40 updates, Patch Tuesday
@@ -75,6 +122,13 @@ func (o Options) normalize() (Options, error) {
 	}
 	if o.SiteCode == "" {
 		o.SiteCode = d.SiteCode
+	}
+	if o.Faults == nil {
+		f := DefaultFaults()
+		o.Faults = &f
+	}
+	if err := o.Faults.valid(); err != nil {
+		return o, err
 	}
 	if o.Hosts < 1 || o.Hosts > maxHosts {
 		return o, exit.Usagef("pass a number of hosts from 1 to 1000000", "lab hosts %d is out of range", o.Hosts)
@@ -144,3 +198,17 @@ const (
 	scanFaultCode    = int32(0x8024401E - 1<<32) // WSUS HTTP error as WUA reports it
 	scanFaultCode2   = int32(0x80072EE2 - 1<<32) // WinINet timeout
 )
+
+// transientCodes are the HRESULTs of the lab's transient install failures: each one fails
+// an attempt and lets a later one pass. Windows Update Agent codes are from Microsoft's
+// "Windows Update error codes by component" (learn.microsoft.com, windows/deployment/update/
+// windows-update-error-reference); E_ACCESSDENIED is winerror.h's.
+var transientCodes = [...]int32{
+	int32(0x80240022 - 1<<32), // WU_E_ALL_UPDATES_FAILED: operation failed for all the updates
+	int32(0x8024200D - 1<<32), // WU_E_UH_NEEDANOTHERDOWNLOAD: the update needs to be downloaded again
+	int32(0x80070005 - 1<<32), // E_ACCESSDENIED: a file in use (antivirus scanning it)
+	int32(0x80246007 - 1<<32), // WU_E_DM_NOTDOWNLOADED: the update has not been downloaded
+}
+
+// noComeBackUntil is OfflineUntil of a host that did not come back after a restart: never.
+const noComeBackUntil = "9999-12-31 23:59:59"

@@ -16,6 +16,7 @@ const (
 	streamHost    = 0x686f737473000002
 	streamCatalog = 0x636174616c6f6703
 	streamState   = 0x7374617465730004
+	streamFaults  = 0x6661756c74730005
 )
 
 func newRand(seed int64, stream, key uint64) *rand.Rand {
@@ -133,24 +134,32 @@ type hostSpec struct {
 	dupOf        int32 // badDupMAC: the host whose MAC this one repeats
 	installFault bool
 	earlyPending bool // installed some of this month's updates early and waits for a restart
-	scan         uint8
-	scanVer      int
-	scanFault    int32
-	legacyScan   bool // also has an old scan row for the legacy update source
-	sub, sub2    int32
-	addr, addr2  uint32
-	v6           uint64 // link-local interface identifier
-	v6b          uint64 // of the second adapter
-	primaryUser  int32  // -1 = none
-	lastUser     int32
-	currentUser  int32
-	scanTime     int64 // unix seconds
-	lastOnline   int64 // 0 = NULL
-	lastOffline  int64
-	lastDDR      int64
-	lastHW       int64
-	lastPolicy   int64
-	guid         [2]uint64
+	// Night faults (FaultRates), drawn from their own stream.
+	transientFails int   // install attempts that fail before one passes
+	transientCode  int32 // the HRESULT they fail with
+	pace           int   // install duration in % of the normal
+	awayAt         int64 // unix seconds it leaves the network; 0 = stays
+	awayUntil      int64 // unix seconds it is back
+	noComeBack     bool
+	chain          bool // one of its updates is chained behind another
+	scan           uint8
+	scanVer        int
+	scanFault      int32
+	legacyScan     bool // also has an old scan row for the legacy update source
+	sub, sub2      int32
+	addr, addr2    uint32
+	v6             uint64 // link-local interface identifier
+	v6b            uint64 // of the second adapter
+	primaryUser    int32  // -1 = none
+	lastUser       int32
+	currentUser    int32
+	scanTime       int64 // unix seconds
+	lastOnline     int64 // 0 = NULL
+	lastOffline    int64
+	lastDDR        int64
+	lastHW         int64
+	lastPolicy     int64
+	guid           [2]uint64
 }
 
 // fleet is the generated layout of the lab's machines and network.
@@ -185,7 +194,8 @@ func layoutFleet(opt Options) *fleet {
 	f.hosts = make([]hostSpec, opt.Hosts)
 	nUsers := max(10, opt.Hosts*9/10)
 	for i := range f.hosts {
-		f.hosts[i] = drawHost(opt.Seed, i, now, cum, nUsers)
+		f.hosts[i] = drawHost(opt.Seed, i, now, cum, nUsers, *opt.Faults)
+		drawFaults(&f.hosts[i], opt.Seed, i, now, *opt.Faults)
 		if f.hosts[i].client {
 			f.clients++
 		}
@@ -196,7 +206,7 @@ func layoutFleet(opt Options) *fleet {
 }
 
 // drawHost draws host number i (0-based) from its own PRNG stream.
-func drawHost(seed int64, i int, now time.Time, cum []float64, nUsers int) hostSpec {
+func drawHost(seed int64, i int, now time.Time, cum []float64, nUsers int, rates FaultRates) hostSpec {
 	r := newRand(seed, streamHost, uint64(i))
 	h := hostSpec{rid: int64(firstResourceID + i), primaryUser: -1, lastUser: -1, currentUser: -1}
 	x := r.Float64() * cum[len(cum)-1]
@@ -222,7 +232,7 @@ func drawHost(seed int64, i int, now time.Time, cum []float64, nUsers int) hostS
 	h.wol = h.form != formVirtual && r.Float64() >= 0.07
 	h.dual = h.form == formLaptop && r.Float64() < 0.15
 	h.disabledNIC = r.Float64() < 0.15
-	h.installFault = h.client && r.Float64() < 0.03
+	h.installFault = h.client && r.Float64() < rates.InstallFault
 	h.earlyPending = h.active && !h.installFault && r.Float64() < 0.06
 	h.v6, h.v6b = r.Uint64(), r.Uint64()
 	h.guid = [2]uint64{r.Uint64(), r.Uint64()}
@@ -308,6 +318,40 @@ func drawHost(seed int64, i int, now time.Time, cum []float64, nUsers int) hostS
 	}
 	h.legacyScan = r.Float64() < 0.1
 	return h
+}
+
+// drawFaults draws host i's night faults from its own stream (streamFaults), so that the
+// rest of the fleet is the same whatever the rates. now is the lab's now (Patch Tuesday
+// 15:00): machines leave between 17:30 and 01:30 and are back one to seven hours later.
+func drawFaults(h *hostSpec, seed int64, i int, now time.Time, rates FaultRates) {
+	h.pace = 100
+	if !h.client {
+		return
+	}
+	r := newRand(seed, streamFaults, uint64(i))
+	// One draw per fault, always, so that one rate does not move another's hosts.
+	xTransient, xTwice, xCode := r.Float64(), r.Float64(), r.IntN(len(transientCodes))
+	xChain, xAway, xAt, xFor := r.Float64(), r.Float64(), r.Int64N(8*3600), r.Int64N(6*3600)
+	xSlow, xNoBack := r.Float64(), r.Float64()
+	if !h.installFault && xTransient < rates.Transient {
+		h.transientFails, h.transientCode = 1, transientCodes[xCode]
+		if xTwice < 0.3 {
+			h.transientFails = 2
+		}
+	}
+	h.chain = xChain < rates.Chain
+	away := rates.Away
+	if h.form != formLaptop {
+		away /= 4
+	}
+	if h.active && xAway < away {
+		h.awayAt = now.Unix() + 2*3600 + 1800 + xAt
+		h.awayUntil = h.awayAt + 3600 + xFor
+	}
+	if xSlow < rates.Slow {
+		h.pace = 250
+	}
+	h.noComeBack = h.active && xNoBack < rates.NoComeBack
 }
 
 // share is how many hosts of n get a defect of probability p: at least one in fleets of 200

@@ -65,10 +65,16 @@ CREATE TABLE lab_host (
     LastHW            TEXT,
     LastPolicyRequest TEXT,
     OfflineUntil      TEXT,                -- simulation: restarting, back online at this time
+    -- Night faults (docs/lab.md): simulation only, never read by product code.
+    TransientFails    INTEGER NOT NULL DEFAULT 0, -- simulation: install attempts still to fail (then pass)
+    TransientCode     INTEGER NOT NULL DEFAULT 0, -- simulation: HRESULT those attempts fail with
+    InstallPace       INTEGER NOT NULL DEFAULT 100, -- simulation: install duration in % of the normal
+    AwayAt            TEXT,                -- simulation: leaves the network (switched off) at this time
+    AwayUntil         TEXT,                -- simulation: ... and is back on at this time
     InstallFault      INTEGER NOT NULL DEFAULT 0, -- simulation: HRESULT every install fails with (0 = none)
     ScanFault         INTEGER NOT NULL DEFAULT 0, -- simulation: HRESULT every scan fails with (0 = none)
     RebootPending     INTEGER NOT NULL DEFAULT 0, -- simulation: installs finished, restart needed
-    NoComeBack        INTEGER NOT NULL DEFAULT 0, -- simulation fault: 1 = the machine stays off after a restart (never back online)
+    NoComeBack        INTEGER NOT NULL DEFAULT 0, -- simulation: 1 = stays off after a restart until the lab is told otherwise
     -- The fast channel sees any client that is up, also one the site marked inactive.
     -- A stored column (not an expression in the view) so that it keeps its declared type.
     CNIsOnline        FLAG GENERATED ALWAYS AS (CASE WHEN Power = 'on' AND IsClient = 1 THEN 1 ELSE 0 END) VIRTUAL
@@ -78,6 +84,7 @@ CREATE INDEX lab_host_subnet ON lab_host(Subnet);
 -- Simulator look-ups: host names case-insensitively, hosts due back from a restart.
 CREATE INDEX lab_host_name_nocase ON lab_host(Name COLLATE NOCASE);
 CREATE INDEX lab_host_offline_until ON lab_host(OfflineUntil) WHERE OfflineUntil IS NOT NULL;
+CREATE INDEX lab_host_away_at ON lab_host(AwayAt) WHERE AwayAt IS NOT NULL;
 
 -- Network adapters as hardware inventory saw them (comma lists, IPv4 first, as on a real site).
 CREATE TABLE lab_adapter (
@@ -131,7 +138,8 @@ CREATE TABLE lab_cirelation (
 -- Per host and applicable update: the truth and what the site was last told.
 -- Truth: 0 missing, 1 installed but restart pending, 2 installed.
 -- Status (topic 500) is what the last scan reported: 0 = not yet reported (the host has not
--- scanned a catalog that carries the update), 2 required, 3 installed. Pairs that are not
+-- scanned a catalog that carries the update), 1 not required (a chained update, AfterCI),
+-- 2 required, 3 installed. Pairs that are not
 -- applicable have no row at all, as on a real site.
 CREATE TABLE lab_update_state (
     ResourceID               INTEGER NOT NULL,
@@ -142,6 +150,10 @@ CREATE TABLE lab_update_state (
     EnforcementSource        INTEGER NOT NULL DEFAULT 0,
     LastEnforcementMessageID INTEGER NOT NULL DEFAULT 0,
     LastErrorCode            INTEGER NOT NULL DEFAULT 0,
+    -- simulation: a chained update (docs/lab.md): applicable only once update AfterCI is
+    -- installed and the machine restarted (Truth 2); until then a scan finds it not
+    -- required (Status 1, which v_UpdateComplianceStatus leaves out). 0 = not chained.
+    AfterCI                  INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (ResourceID, CI_ID)
 ) WITHOUT ROWID;
 CREATE INDEX lab_update_state_ci ON lab_update_state(CI_ID, Status);

@@ -65,7 +65,7 @@ func OpenSim(path string, clock func() time.Time, opts ...SimOption) (*Sim, erro
 	case st.IsDir():
 		return nil, fmt.Errorf("lab database %s is a directory", path)
 	}
-	db, err := openCached(path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+
 		"&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open lab database %s: %w", path, err)
@@ -345,8 +345,12 @@ func logEvent(ctx context.Context, tx *sql.Tx, now string, rid int64, action, de
 	return nil
 }
 
-// backOnline marks hosts whose restart has ended as online (all of them when rid is 0).
+// backOnline takes hosts whose time to leave has come off the network (goAway) and marks
+// hosts whose restart or absence has ended as online (all of them when rid is 0).
 func backOnline(ctx context.Context, tx *sql.Tx, now string, rid int64) error {
+	if err := goAway(ctx, tx, now, rid); err != nil {
+		return err
+	}
 	where := `OfflineUntil IS NOT NULL AND OfflineUntil <= ?1 AND (?2 = 0 OR ResourceID = ?2)`
 	if _, err := tx.ExecContext(ctx, `INSERT INTO lab_event (Time, ResourceID, Action, Detail)
 		SELECT ?1, ResourceID, 'online', 'back from restart' FROM lab_host WHERE `+where, now, rid); err != nil {
@@ -355,6 +359,43 @@ func backOnline(ctx context.Context, tx *sql.Tx, now string, rid int64) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE lab_host SET Power = 'on', LastOnline = ?1, OfflineUntil = NULL
 		WHERE `+where, now, rid); err != nil {
 		return fmt.Errorf("bring restarted hosts online: %w", err)
+	}
+	return nil
+}
+
+// goAway switches off the hosts whose AwayAt has come (the host's when rid > 0): a laptop
+// taken home or a desktop switched off by its user. Shutting down completes what waited
+// for a restart, as a restart does; install job updates that had not ended are lost. The
+// host answers nothing, and no magic packet reaches it, until AwayUntil (OfflineUntil),
+// when it is back on. A host that did not come back after a restart stays down.
+func goAway(ctx context.Context, tx *sql.Tx, now string, rid int64) error {
+	const sel = `SELECT ResourceID FROM lab_host WHERE AwayAt IS NOT NULL AND AwayAt <= ?1 AND (?2 = 0 OR ResourceID = ?2)`
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+sel+`)`, now, rid).Scan(&n); err != nil {
+		return fmt.Errorf("hosts leaving: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := settleJobs(ctx, tx, rid, now); err != nil {
+		return err
+	}
+	for _, q := range []string{
+		`INSERT INTO lab_event (Time, ResourceID, Action, Detail)
+			SELECT ?1, ResourceID, 'away', 'switched off, back at ' || AwayUntil FROM lab_host WHERE ResourceID IN (` + sel + `)`,
+		`DELETE FROM lab_install_job WHERE ResourceID IN (` + sel + `)`,
+		`DELETE FROM lab_unsent_status WHERE (ResourceID, CI_ID) IN (SELECT ResourceID, CI_ID FROM lab_update_state
+			WHERE Truth = 1 AND ResourceID IN (` + sel + `))`,
+		`UPDATE lab_update_state SET Truth = 2, Status = CASE WHEN Status = 0 THEN 0 ELSE 3 END,
+			LastStatusChangeTime = ?1, EnforcementSource = 1, LastEnforcementMessageID = 10, LastErrorCode = 0
+			WHERE Truth = 1 AND ResourceID IN (` + sel + `)`,
+		`UPDATE lab_host SET Power = 'off', CurrentUser = NULL, RebootPending = 0, LastOffline = AwayAt,
+			OfflineUntil = CASE WHEN OfflineUntil = '` + noComeBackUntil + `' THEN OfflineUntil ELSE AwayUntil END,
+			AwayAt = NULL WHERE ResourceID IN (` + sel + `)`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, now, rid); err != nil {
+			return fmt.Errorf("hosts leaving: %w", err)
+		}
 	}
 	return nil
 }
@@ -501,10 +542,10 @@ func (s *Sim) scanTx(ctx context.Context, tx *sql.Tx, h HostInfo, now string, re
 	if res.State == 3 {
 		// Every update the scanned catalog carries is found; the rest stay unknown (0).
 		if _, err := tx.ExecContext(ctx, `INSERT INTO lab_unsent_status (ResourceID, CI_ID, Status, Time, Due)
-			SELECT s.ResourceID, s.CI_ID, CASE WHEN s.Truth = 2 THEN 3 ELSE 2 END, ?1, ?4
+			SELECT s.ResourceID, s.CI_ID, `+foundStatus+`, ?1, ?4
 			FROM lab_update_state s
 			LEFT JOIN lab_unsent_status u ON u.ResourceID = s.ResourceID AND u.CI_ID = s.CI_ID
-			WHERE s.ResourceID = ?2 AND COALESCE(u.Status, s.Status) <> CASE WHEN s.Truth = 2 THEN 3 ELSE 2 END
+			WHERE s.ResourceID = ?2 AND COALESCE(u.Status, s.Status) <> `+foundStatus+`
 			  AND s.CI_ID IN (SELECT CI_ID FROM lab_update WHERE MinSourceVersion <= ?3)
 			ON CONFLICT (ResourceID, CI_ID) DO UPDATE SET Status = excluded.Status, Time = excluded.Time`,
 			now, h.ResourceID, res.CatalogVersion, due); err != nil {
@@ -524,6 +565,14 @@ func (s *Sim) scanTx(ctx context.Context, tx *sql.Tx, h HostInfo, now string, re
 	return fmt.Sprintf("catalog %d (was %d), %d required, %d installed",
 		res.CatalogVersion, res.PreviousVersion, res.Required, res.Installed), nil
 }
+
+// foundStatus is what a scan finds of lab_update_state row s (topic 500): installed (3),
+// required (2), or not required (1) for a chained update whose predecessor is not yet
+// installed and restarted.
+const foundStatus = `CASE WHEN s.Truth = 2 THEN 3
+	WHEN s.AfterCI <> 0 AND COALESCE((SELECT a.Truth FROM lab_update_state a
+		WHERE a.ResourceID = s.ResourceID AND a.CI_ID = s.AfterCI), 0) <> 2 THEN 1
+	ELSE 2 END`
 
 // wuaVersion is the Windows Update Agent version of a host's build.
 func wuaVersion(ctx context.Context, tx *sql.Tx, rid int64) string {
@@ -570,6 +619,12 @@ type InstallResult struct {
 func (s *Sim) Install(ctx context.Context, host string) (InstallResult, error) {
 	var res InstallResult
 	err := s.action(ctx, host, "install", func(tx *sql.Tx, h HostInfo, now string) (string, error) {
+		if h.RebootPending {
+			// Installs wait for the restart (enforcement state 5, "restart needed before
+			// install"; 0x80240016 is WUA's "install not allowed while a reboot is pending or
+			// an install is running", reference 6): InstallUpdates queues nothing.
+			return "nothing queued: a restart is pending", nil
+		}
 		rows, err := tx.QueryContext(ctx, `SELECT s.CI_ID, u.ArticleID, u.Title LIKE '%Cumulative Update%'
 			FROM lab_update_state s
 			JOIN lab_update u ON u.CI_ID = s.CI_ID
@@ -602,7 +657,22 @@ func (s *Sim) Install(ctx context.Context, host string) (InstallResult, error) {
 		if res.Queued == 0 {
 			return "nothing to install", nil
 		}
-		if res.Ends, err = queueJob(ctx, tx, h.ResourceID, cis, cumulative, s.Now(), h.InstallFault); err != nil {
+		// A transient fault fails this attempt and is used up; a permanent one fails every.
+		var transient, code int32
+		var pace int
+		if err := tx.QueryRowContext(ctx, `SELECT TransientFails, TransientCode, InstallPace FROM lab_host
+			WHERE ResourceID = ?`, h.ResourceID).Scan(&transient, &code, &pace); err != nil {
+			return "", err
+		}
+		fault := h.InstallFault
+		if fault == 0 && transient > 0 {
+			fault = code
+			if _, err := tx.ExecContext(ctx, `UPDATE lab_host SET TransientFails = TransientFails - 1
+				WHERE ResourceID = ?`, h.ResourceID); err != nil {
+				return "", err
+			}
+		}
+		if res.Ends, err = queueJob(ctx, tx, h.ResourceID, cis, cumulative, s.Now(), fault, pace); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("%d queued, job ends %s", res.Queued, timeText(res.Ends)), nil
@@ -706,15 +776,24 @@ func (s *Sim) Restart(ctx context.Context, host string, onlyIfNobodyLoggedOn boo
 			return "", err
 		}
 		back := s.Now().Truncate(time.Second).Add(s.restart)
-		// A host with the NoComeBack fault goes down and stays down: no OfflineUntil, so
-		// Tick never brings it back (a machine that hangs in its restart or fails to boot).
+		var noComeBack bool
+		if err := tx.QueryRowContext(ctx, `SELECT NoComeBack FROM lab_host WHERE ResourceID = ?`, h.ResourceID).Scan(&noComeBack); err != nil {
+			return "", err
+		}
+		until := timeText(back)
+		if noComeBack {
+			until = noComeBackUntil // it does not come back: no restart end, no wake
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE lab_host SET RebootPending = 0, CurrentUser = NULL,
-			Power = 'off', OfflineUntil = CASE WHEN NoComeBack = 1 THEN NULL ELSE ?1 END, LastOffline = ?2
-			WHERE ResourceID = ?3`,
-			timeText(back), now, h.ResourceID); err != nil {
+			Power = 'off', OfflineUntil = ?1, LastOffline = ?2 WHERE ResourceID = ?3`,
+			until, now, h.ResourceID); err != nil {
 			return "", err
 		}
 		res.Restarted, res.Completed, res.BackOnline = true, int(n), back
+		if noComeBack {
+			res.BackOnline = time.Time{}
+			return fmt.Sprintf("restarted, %d completed, did not come back", n), nil
+		}
 		if lost > 0 {
 			return fmt.Sprintf("restarted, %d completed, %d interrupted installs lost, back at %s", n, lost, timeText(back)), nil
 		}

@@ -227,9 +227,10 @@ func (u *UpdateState) progress(now time.Time, dlText, inText, doneText string) e
 
 // queueJob queues an install job for the updates in cis (CI_ID order) on host rid: each
 // starts when the one before it ends, the first one minute from now or after the host's
-// unfinished job. Updates already in a job are left as they are. It returns when the job
+// unfinished job. pace stretches each install (InstallPace, in % of installDurations); the
+// job ends in error with fault when fault is not 0. Updates already in a job are left as they are. It returns when the job
 // ends.
-func queueJob(ctx context.Context, tx *sql.Tx, rid int64, cis []int64, cumulative map[int64]bool, now time.Time, fault int32) (time.Time, error) {
+func queueJob(ctx context.Context, tx *sql.Tx, rid int64, cis []int64, cumulative map[int64]bool, now time.Time, fault int32, pace int) (time.Time, error) {
 	start := now.Truncate(time.Second).Add(jobStartDelay)
 	var last sql.NullString
 	if err := tx.QueryRowContext(ctx, `SELECT MAX(DoneAt) FROM lab_install_job WHERE ResourceID = ? AND Settled = 0`, rid).Scan(&last); err != nil {
@@ -255,6 +256,9 @@ func queueJob(ctx context.Context, tx *sql.Tx, rid int64, cis []int64, cumulativ
 			continue
 		}
 		dl, in := installDurations(rid, ci, cumulative[ci])
+		if pace > 0 && pace != 100 {
+			in = in * time.Duration(pace) / 100
+		}
 		inAt := end.Add(dl)
 		done := inAt.Add(in)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO lab_install_job (ResourceID, CI_ID, Queued, DownloadAt, InstallAt, DoneAt, ErrorCode, Settled)

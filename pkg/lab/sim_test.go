@@ -71,7 +71,8 @@ func count(t *testing.T, s *Sim, q string, args ...any) int {
 }
 
 const (
-	healthyOn  = `h.IsClient = 1 AND h.Power = 'on' AND h.InstallFault = 0 AND h.ScanFault = 0`
+	healthyOn = `h.IsClient = 1 AND h.Power = 'on' AND h.InstallFault = 0 AND h.ScanFault = 0
+		AND h.TransientFails = 0 AND h.AwayAt IS NULL AND h.NoComeBack = 0 AND h.InstallPace = 100`
 	hasMissing = ` AND EXISTS (SELECT 1 FROM lab_update_state s JOIN lab_update u USING (CI_ID)
 		WHERE s.ResourceID = h.ResourceID AND s.Status = 2 AND s.Truth = 0 AND u.IsDeployed = 1)`
 )

@@ -98,6 +98,7 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 	last := map[string]map[string]journal.HostOutcome{}
 	lastFailure := map[string]journal.HostOutcome{}
 	installs := map[string]int64{}
+	nights := map[string]hostNight{}
 	err = j.EachHostOutcome(ctx, journal.Filter{Run: run.ID}, func(o journal.HostOutcome) error {
 		if o.Action == actInstall {
 			if kind := installEnd(o); kind != "" {
@@ -105,6 +106,7 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 			}
 		}
 		k := strings.ToUpper(o.Host)
+		nights[k] = nights[k].add(o)
 		if o.Outcome.Failure() {
 			lastFailure[k] = o
 		}
@@ -162,7 +164,7 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 			return nil
 		}
 		k := strings.ToUpper(h.Name)
-		reason, issue := r.whyNot(h, last[k], escalated[k], lastFailure[k])
+		reason, issue := r.whyNot(h, last[k], escalated[k], lastFailure[k], nights[k])
 		if issue != nil {
 			issue.Notices = notices[k]
 		}
@@ -233,7 +235,7 @@ func burnDownAction(a night.Action) bool {
 // order the morning report lists them, and says whether a person should look at it.
 // escalated is the machine's notice count when it was escalated (0: not escalated);
 // lastFail is its last failed attempt of the night (zero when none).
-func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escalated int, lastFail journal.HostOutcome) (string, *report.HostIssue) {
+func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escalated int, lastFail journal.HostOutcome, hn hostNight) (string, *report.HostIssue) {
 	notices := escalated
 	issue := &report.HostIssue{Name: h.Name, Location: h.Location, Missing: []string{}, ErrorCodes: []string{}}
 	if h.LastOnline.Valid {
@@ -250,9 +252,14 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escala
 	var reason string
 	person := false
 	switch {
+	case !h.Online && hn.notBack(h):
+		reason = "did not come back after restart"
+		person = true
 	case !h.Online && woken && wake.Outcome != journal.OutcomeOK:
 		reason = "never woke"
 		person = true
+	case !h.Online && hn.missedWave:
+		reason = "offline at the wave"
 	case !h.Online:
 		reason = "offline"
 	case h.ScanBucket == "failed":
@@ -268,8 +275,12 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escala
 		person = true
 	case h.PendingRestart > 0:
 		reason = "pending restart"
+	case hn.chained():
+		reason = "chained update waiting for a restart"
 	case last[actRestart].Outcome == journal.Deferred:
 		reason = "logged-on deferral"
+	case hn.missedWave:
+		reason = "offline at the wave"
 	case anyOutcome(last, journal.RetriesExhausted):
 		reason = "retries exhausted"
 		issue.Reasons = append(issue.Reasons, exhausted(lastFail))
@@ -298,6 +309,50 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escala
 		return strings.TrimSpace(reason), nil
 	}
 	return strings.TrimSpace(reason), issue
+}
+
+// hostNight is what the journal says of one machine's night, for the morning's reasons.
+type hostNight struct {
+	installed  time.Time // the last install that ended pending a restart (or installed)
+	restarted  time.Time // the last restart the machine accepted
+	missedWave bool      // an install or restart of the night found it unreachable
+}
+
+func (n hostNight) add(o journal.HostOutcome) hostNight {
+	switch {
+	case o.Action == actInstall && (o.Outcome == journal.PendingRestart || installEnd(o) == "installed, no restart needed"):
+		n.installed = later(n.installed, o.At)
+	case o.Action == actRestart && o.Outcome == journal.OutcomeOK:
+		n.restarted = later(n.restarted, o.At)
+	case (o.Action == actInstall || o.Action == actRestart) && o.Outcome == journal.Unreachable:
+		n.missedWave = true
+	}
+	return n
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// notBack: the machine accepted a restart and the site has not seen it online since (its
+// fast-channel last-online time is not after the restart).
+func (n hostNight) notBack(h hostState) bool {
+	if n.restarted.IsZero() {
+		return false
+	}
+	return !h.LastOnline.Valid || !h.LastOnline.Time.After(n.restarted)
+}
+
+// chained: the night installed the machine's updates and restarted it after that, and a
+// scan since finds updates of the group required again: updates that became applicable
+// only once the first were installed and restarted (a servicing stack before a cumulative
+// update, .NET after the OS update), waiting for the next install and restart. The caller
+// has ruled out failed and pending installs.
+func (n hostNight) chained() bool {
+	return !n.installed.IsZero() && n.restarted.After(n.installed)
 }
 
 // exhausted is the "retries exhausted" reason with the failure behind it: "retries

@@ -178,9 +178,15 @@ func newEnvEarly(t testing.TB, path, state, plan string, early time.Duration, on
 
 func buildLab(t testing.TB, hosts int) string {
 	t.Helper()
+	return buildLabWith(t, hosts, nil)
+}
+
+// buildLabWith is buildLab with the lab's fault rates (nil: the default mix).
+func buildLabWith(t testing.TB, hosts int, faults *lab.FaultRates) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "lab.db")
 	opt := lab.DefaultOptions()
-	opt.Hosts, opt.Seed = hosts, 5
+	opt.Hosts, opt.Seed, opt.Faults = hosts, 5, faults
 	if _, err := lab.Generate(context.Background(), path, opt); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +223,10 @@ func restartsTwice(t testing.TB, j *journal.DB, run journal.RunID) map[string][]
 
 func TestNightOnALab(t *testing.T) {
 	t.Parallel()
-	path := buildLab(t, 80)
+	// The short plan has no retry waves, so this runs on the lab's permanent faults only
+	// (the lab before issue 15's fault model); against the default mix, a night without
+	// waves falls short of the benchmark (lab rehearse's no-waves plan shows it).
+	path := buildLabWith(t, 80, &lab.FaultRates{InstallFault: 0.03})
 	e := newEnv(t, path, filepath.Join(t.TempDir(), "state"), nil)
 	defer e.close()
 	ctx := context.Background()

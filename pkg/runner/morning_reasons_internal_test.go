@@ -1,0 +1,74 @@
+package runner
+
+import (
+	"testing"
+	"time"
+
+	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/site"
+)
+
+// TestWhyNotNightReasons: the morning's reasons for the lab's night faults, derived from the
+// site's state of the machine and the journal's outcomes of the night only.
+func TestWhyNotNightReasons(t *testing.T) {
+	t.Parallel()
+	r := &Runner{group: &site.UpdateGroup{Title: "Patch Tuesday 2026-12"}}
+	at := func(h, m int) time.Time { return time.Date(2026, 12, 9, h, m, 0, 0, time.UTC) }
+	seen := func(tm time.Time) site.NullTime { return site.NullTime{Time: tm, Valid: true} }
+	o := func(action string, out journal.Outcome, tm time.Time, reason string) journal.HostOutcome {
+		return journal.HostOutcome{Host: "PC-1", Action: action, Outcome: out, At: tm, Reason: reason}
+	}
+	base := hostState{Name: "PC-1", Eligible: true, Active: true, Healthy: true, Online: true,
+		ScanBucket: "current", Known: true, Required: 2}
+	tests := []struct {
+		name     string
+		state    func(h *hostState)
+		outcomes []journal.HostOutcome
+		want     string
+	}{
+		{"restarted and never seen since", func(h *hostState) { h.Online, h.LastOnline = false, seen(at(0, 50)) },
+			[]journal.HostOutcome{o(actInstall, journal.PendingRestart, at(0, 30), "installed, pending restart"),
+				o(actRestart, journal.OutcomeOK, at(1, 0), "restarting"),
+				o(actRestart, journal.Unreachable, at(4, 0), "")},
+			"did not come back after restart"},
+		{"restarted, back, then off", func(h *hostState) { h.Online, h.LastOnline = false, seen(at(1, 5)) },
+			[]journal.HostOutcome{o(actRestart, journal.OutcomeOK, at(1, 0), "restarting"),
+				o(actInstall, journal.Unreachable, at(4, 45), "")},
+			"offline at the wave"},
+		{"offline, never acted on", func(h *hostState) { h.Online = false }, nil, "offline"},
+		{"back in the morning after missing the waves", nil,
+			[]journal.HostOutcome{o(actInstall, journal.Unreachable, at(1, 45), ""),
+				o(actInstall, journal.Unreachable, at(4, 45), "")},
+			"offline at the wave"},
+		{"required again after the night's install and restart", nil,
+			[]journal.HostOutcome{o(actInstall, journal.PendingRestart, at(1, 50), "installed, pending restart"),
+				o(actRestart, journal.OutcomeOK, at(2, 50), "restarting")},
+			"chained update waiting for a restart"},
+		{"installed but the restart came before the install ended", nil,
+			[]journal.HostOutcome{o(actRestart, journal.OutcomeOK, at(1, 0), "restarting"),
+				o(actInstall, journal.PendingRestart, at(1, 50), "installed, pending restart")},
+			"install not finished"},
+		{"pending restart comes first", func(h *hostState) { h.PendingRestart = 2 },
+			[]journal.HostOutcome{o(actInstall, journal.PendingRestart, at(1, 50), "installed, pending restart"),
+				o(actRestart, journal.OutcomeOK, at(2, 50), "restarting")},
+			"pending restart"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := base
+			if tc.state != nil {
+				tc.state(&h)
+			}
+			last := map[string]journal.HostOutcome{}
+			var hn hostNight
+			for _, x := range tc.outcomes {
+				last[x.Action] = x
+				hn = hn.add(x)
+			}
+			if got, _ := r.whyNot(h, last, 0, journal.HostOutcome{}, hn); got != tc.want {
+				t.Errorf("reason %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
