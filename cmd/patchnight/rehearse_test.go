@@ -148,7 +148,7 @@ func TestDemoWavesAddPoints(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: exit %d: %s", code, stderr)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "state", "morning-2026-12.json"))
+	b, err := os.ReadFile(filepath.Join(labStateDir(filepath.Join(dir, "lab.db")), "morning-2026-12.json")) // where demo --keep keeps its journal
 	if err != nil {
 		t.Fatal(err)
 	}
