@@ -139,7 +139,7 @@ func TestRehearseRefusesBadInput(t *testing.T) {
 // the 01:00 and 04:00 waves add points to the burn-down, and the morning report (the one
 // the 09:50 step writes) names the new reasons machines are stuck on. The default mix,
 // except more machines that do not come back (demoWaveRates), so that a lab of
-// demoWaveHosts (400; 150 under -race) has several of them.
+// demoWaveHosts (400; 100 under -race) has several of them.
 func TestDemoWavesAddPoints(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
