@@ -29,7 +29,7 @@ func TestReadmeStaysTrue(t *testing.T) {
 	if _, stderr, code := run(t, nil, "config", "show", "--config", path); code != 0 {
 		t.Errorf("the README's configuration example does not load: %s", stderr)
 	}
-	for _, want := range []string{"go run ./cmd/patchnight demo", "go test -race ./..."} {
+	for _, want := range []string{"go run ./cmd/patchnight demo", "go test -race -timeout 20m ./..."} {
 		if !strings.Contains(readme, "    "+want+"\n") {
 			t.Errorf("README's quick start lacks %q", want)
 		}
@@ -38,7 +38,7 @@ func TestReadmeStaysTrue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(ci), "go test -race ./...") {
+	if !strings.Contains(string(ci), "go test -race -timeout 20m ./...") {
 		t.Error(".ci/run does not run the README's test command")
 	}
 	for _, row := range []string{"| 0 |", "| 1 |", "| 2 |", "| 64 |", "| 69 |", "| 77 |"} {
