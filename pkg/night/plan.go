@@ -184,6 +184,9 @@ type Plan struct {
 	Halt       *Halt       `json:"halt,omitempty"`
 	RestartCap *RestartCap `json:"restart_cap,omitempty"`
 	Steps      []Step      `json:"steps"`
+	// FollowUp follows the machines the night missed until they are patched (followup.go);
+	// nil = no follow-up.
+	FollowUp *FollowUp `json:"follow_up,omitempty"`
 	Source     string      `json:"source"` // file name, or "built-in"
 }
 

@@ -100,6 +100,10 @@ func NightMonth(p *Plan, now time.Time, loc *time.Location) Month {
 		if len(tl) > 0 && !tl[len(tl)-1].Deadline().Before(now) {
 			return m
 		}
+		// The follow-up is part of the month's night: a run during it is that month's.
+		if end := FollowUpEnd(p, m, loc); !end.IsZero() && !end.Before(now) && !now.Before(tl[0].Time) {
+			return m
+		}
 	}
 	return cur.AddMonths(1)
 }
@@ -128,7 +132,7 @@ type Decision struct {
 // For a step ID with several occurrences today, the latest one that has started (within
 // 2 minutes' tolerance) is chosen, else the first of the day. An unknown ID is a usage error.
 func StepFor(p *Plan, id string, now time.Time, loc *time.Location) (Decision, error) {
-	known := false
+	known := p.followUpStep(id) || strings.HasPrefix(id, "follow-up-") && p.FollowUp != nil && followUpOccurrence(p, id)
 	for _, o := range p.Occurrences() {
 		if o.ID == id || o.StepID == id {
 			known = true
@@ -143,7 +147,7 @@ func StepFor(p *Plan, id string, now time.Time, loc *time.Location) (Decision, e
 	cur := MonthOf(local)
 	var today, later []Occurrence
 	for _, m := range []Month{cur.AddMonths(-1), cur, cur.AddMonths(1), cur.AddMonths(2)} {
-		for _, o := range Timeline(p, m, loc) {
+		for _, o := range append(Timeline(p, m, loc), FollowUpTimeline(p, m, loc)...) {
 			if o.ID != id && o.StepID != id {
 				continue
 			}
