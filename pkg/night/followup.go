@@ -276,7 +276,7 @@ func (c *checker) followUp(f field) *FollowUp {
 		return nil
 	}
 	if !haveTimes {
-		fu.Times = []int{10 * 60, 14 * 60}
+		fu.Times = []int{10*60 + 30, 14*60 + 30}
 	}
 	if len(fu.Times) == 0 {
 		c.add(f.val.Line, "", "follow_up has no times", "add times: [\"10:00\", \"14:00\"] (in working hours)")

@@ -187,7 +187,7 @@ type Plan struct {
 	// FollowUp follows the machines the night missed until they are patched (followup.go);
 	// nil = no follow-up.
 	FollowUp *FollowUp `json:"follow_up,omitempty"`
-	Source     string      `json:"source"` // file name, or "built-in"
+	Source   string    `json:"source"` // file name, or "built-in"
 }
 
 // Step returns the step with the given ID.
