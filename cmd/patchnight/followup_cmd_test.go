@@ -1,0 +1,46 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPlanValidateFollowUp: plan validate reports the follow-up, and warns (exit 0) that
+// client repair is unconfirmed when a plan opts in.
+func TestPlanValidateFollowUp(t *testing.T) {
+	t.Parallel()
+	def := filepath.Join("..", "..", "pkg", "night", "default-plan.yaml")
+	b, err := os.ReadFile(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repair := filepath.Join(t.TempDir(), "repair.yaml")
+	if err := os.WriteFile(repair, []byte(strings.Replace(string(b), "repair_client: false", "repair_client: true", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		file string
+		warn bool
+	}{{def, false}, {repair, true}} {
+		out, stderr, code := run(t, nil, "plan", "validate", tc.file, "-o", "json")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.file, code, stderr)
+		}
+		var res struct {
+			FollowUpSteps int      `json:"follow_up_steps"`
+			Warnings      []string `json:"warnings"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%s: %v: %s", tc.file, err, out)
+		}
+		if res.FollowUpSteps != 7 {
+			t.Errorf("%s: %d follow-up steps, want 7", tc.file, res.FollowUpSteps)
+		}
+		if got := strings.Contains(stderr, "unconfirmed") && len(res.Warnings) == 1; got != tc.warn {
+			t.Errorf("%s: warning %v (stderr %q, json %q), want %v", tc.file, got, stderr, res.Warnings, tc.warn)
+		}
+	}
+}
