@@ -15,8 +15,8 @@ import (
 // order: the notice policy (a notify-missing step, so the same counting, minimum interval,
 // quiet hours and escalation as the Thursday notice: one ledger for the night and the
 // follow-up), a scan, and an install with the restart prompt. With AfterHours, an
-// install-and-restart runs outside working hours on the same days, only on machines nobody
-// is logged on to.
+// install-and-restart runs outside working hours on the same days, on logged-on machines
+// too (as the night's 23:00 wave does: the restart method restarts them at night).
 //
 // The follow-up expands into ordinary steps (FollowUpSteps) whose occurrences are dated per
 // day (FollowUpTimeline): `patchnight run follow-up-notice-1030` runs today's occurrence,
@@ -113,8 +113,8 @@ func (p *Plan) FollowUpSteps() []Step {
 	}
 	if f.AfterHrs != nil {
 		out = append(out, Step{ID: "follow-up-night-" + strings.ReplaceAll(clockText(*f.AfterHrs), ":", ""), At: When{Minute: *f.AfterHrs},
-			Action: InstallAndRestart, Target: MissingUpdates, OnlyIfNobodyLoggedOn: true, Limit: followUpNightLimit, MaxRetries: DefaultMaxRetries,
-			Description: "Follow-up outside working hours: install and restart machines nobody is logged on to"})
+			Action: InstallAndRestart, Target: MissingUpdates, Limit: followUpNightLimit, MaxRetries: DefaultMaxRetries,
+			Description: "Follow-up outside working hours: install and restart the machines still missing updates (as the night's logged-on wave does)"})
 	}
 	slices.SortStableFunc(out, func(a, b Step) int { return a.At.Minute - b.At.Minute })
 	return out

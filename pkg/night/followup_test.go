@@ -24,7 +24,7 @@ func TestDefaultFollowUp(t *testing.T) {
 		ids = append(ids, s.ID+"@"+s.At.Clock()+"="+string(s.Action))
 	}
 	want := "follow-up-notice-1030@10:30=notify-missing follow-up-scan-1040@10:40=scan follow-up-install-1110@11:10=install " +
-		"follow-up-notice-1430@14:30=notify-missing follow-up-scan-1440@14:40=scan follow-up-install-1510@15:10=install follow-up-night-1900@19:00=install-and-restart"
+		"follow-up-notice-1430@14:30=notify-missing follow-up-scan-1440@14:40=scan follow-up-install-1510@15:10=install follow-up-night-2000@20:00=install-and-restart"
 	if got := strings.Join(ids, " "); got != want {
 		t.Errorf("follow-up steps\n got %s\nwant %s", got, want)
 	}
@@ -32,8 +32,8 @@ func TestDefaultFollowUp(t *testing.T) {
 		if s.Action == Install && !s.RestartPrompt {
 			t.Errorf("%s installs without the restart prompt", s.ID)
 		}
-		if s.Action == InstallAndRestart && !s.OnlyIfNobodyLoggedOn {
-			t.Errorf("%s restarts machines with a user logged on", s.ID)
+		if s.Action == InstallAndRestart && (s.At.Minute < 17*60 || s.At.Minute > 22*60) {
+			t.Errorf("%s restarts machines at %s, not outside working hours", s.ID, s.At.Clock())
 		}
 		if s.Target != MissingUpdates {
 			t.Errorf("%s targets %s", s.ID, s.Target)
@@ -98,7 +98,7 @@ func TestFollowUpStepFor(t *testing.T) {
 		{"follow-up-install-1110", time.Date(2027, 1, 5, 11, 10, 0, 0, loc), true, "follow-up-install-1110-d28", Month{2026, time.December}, "running"},
 		{"follow-up-notice-1030", time.Date(2026, 12, 12, 10, 30, 0, 0, loc), false, "", Month{}, "not due today"}, // Saturday
 		{"follow-up-notice-1030", time.Date(2027, 1, 6, 10, 30, 0, 0, loc), false, "", Month{}, "not due today"},   // after the follow-up
-		{"follow-up-night-1900-d09", time.Date(2026, 12, 17, 19, 0, 0, 0, loc), true, "follow-up-night-1900-d09", Month{2026, time.December}, "running"},
+		{"follow-up-night-2000-d09", time.Date(2026, 12, 17, 20, 0, 0, 0, loc), true, "follow-up-night-2000-d09", Month{2026, time.December}, "running"},
 	} {
 		d, err := StepFor(p, tc.id, tc.now, loc)
 		if err != nil {
