@@ -32,14 +32,16 @@ type FollowUp struct {
 	MessedUp  Messed `json:"messed_up"`
 	// RepairClient asks for a ConfigMgr client repair of messed-up machines. The repair
 	// method (SMS_Client.RepairClient) is NOT in the reference (configmgr.md): unconfirmed,
-	// so plan validate and doctor warn when it is on.
+	// so plan validate warns when it is on. Not carried out yet: the setting is accepted
+	// and validated, and no repair is sent.
 	RepairClient bool `json:"repair_client,omitempty"`
 }
 
 // Messed is the rule that calls a machine "messed up": the same install error code on at
 // least Attempts follow-up (or night) attempts, the first and last at least Days calendar
-// days apart. Such machines are listed apart with their error history and added to the
-// needs-attention collection instead of being tried again and again.
+// days apart. Such machines are listed apart with their error history (the follow-up install
+// step's note, runner.MessedUp) and added to the needs-attention collection; they are still
+// tried on the next follow-up days.
 type Messed struct {
 	Attempts int `json:"attempts"`
 	Days     int `json:"days"`
@@ -64,7 +66,7 @@ const (
 )
 
 // RepairUnconfirmed is what plan validate and doctor say when a plan asks for client repair.
-const RepairUnconfirmed = "follow_up repair_client: SMS_Client.RepairClient is not in the ConfigMgr reference (unconfirmed); the repair is attempted but its effect is not verified"
+const RepairUnconfirmed = "follow_up repair_client: SMS_Client.RepairClient is not in the ConfigMgr reference (unconfirmed), and this version sends no repair yet: messed-up machines are listed and added to the needs-attention collection only"
 
 // IsMessedUp applies the rule to one machine's failed attempts of one update, oldest first
 // (the error code and the time of each attempt): true when the last Attempts of them have one

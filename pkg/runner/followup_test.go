@@ -80,6 +80,24 @@ func TestFollowUpTwoWeeks(t *testing.T) {
 		t.Errorf("reasons count %d machines, %d are unpatched", stopped, after.Unpatched())
 	}
 
+	// Messed-up machines: the same install error on at least 3 attempts over at least 2
+	// days, listed with their history, and added to the needs-attention collection.
+	messed, err := r.MessedUp(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(messed) == 0 {
+		t.Error("no messed-up machine: the lab's permanent install faults should give some")
+	}
+	for _, m := range messed {
+		h := m.History
+		if len(h) < 3 || h[len(h)-1].ErrorCode != m.ErrorCode || m.ErrorCode == 0 ||
+			h[len(h)-1].At.Sub(h[len(h)-3].At) < 24*time.Hour {
+			t.Errorf("%s listed as messed up with history %+v", m.Host, h)
+		}
+		t.Logf("messed up: %s 0x%08X, %d failed installs", m.Host, uint32(m.ErrorCode), len(h))
+	}
+
 	// The follow-up's steps are in the journal, one per day and time.
 	steps, err := e.j.Steps(ctx, r.Run().ID)
 	if err != nil {
@@ -89,6 +107,9 @@ func TestFollowUpTwoWeeks(t *testing.T) {
 	for _, s := range steps {
 		if strings.HasPrefix(s.Occurrence, "follow-up-") {
 			follow++
+			if strings.Contains(s.Note, "messed up") && !strings.Contains(s.Note, "in needs-attention collection") {
+				t.Errorf("%s: messed-up machines not added to the needs-attention collection: %s", s.Occurrence, s.Note)
+			}
 		}
 	}
 	if want := len(night.FollowUpTimeline(p, month, time.UTC)); follow != want {
