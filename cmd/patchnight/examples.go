@@ -45,6 +45,9 @@ patchnight docs --format markdown --out docs/commands`,
 ` + lab + `doctor --sample 5 -o json
 ` + lab + `doctor --skip-clients --plan night.yaml`,
 
+		"report follow-up": `# the long tail of December's night, as a table and as JSON
+` + lab + `report follow-up --month 2026-12
+` + lab + `report follow-up --month 2026-12 -o json`,
 		"report compliance": lab + `report compliance
 ` + lab + `report compliance --collection "Patch - Laptops" --group "Patch Tuesday 2026-12"
 ` + lab + `report compliance --update KB3080329 -o csv

@@ -478,6 +478,62 @@ func newReportMorningCmd(app *App) *cobra.Command {
 	return cmd
 }
 
+func newReportFollowUpCmd(app *App) *cobra.Command {
+	var nf nightFlags
+	cmd := &cobra.Command{
+		Use:   "follow-up",
+		Short: "The long tail after the night: patched share by day D0..D+21 and the messed-up machines",
+		Long: `The follow-up report of a month's night (issue 17), from the journal: the patched share at
+the end of each day from Patch Tuesday (D0) to D+21 (the last measurement of that day: the
+runner measures after every step of the night and of the follow-up; "-" before the first),
+and the machines the plan's messed_up rule calls messed up (the same install error again and
+again over days) with their error and how often it failed.
+Not in this version: the share by location and by machine kind, and the machines not seen
+online since before the night.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := app.Config()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if _, err := os.Stat(cfg.Profile.StateDir); err != nil {
+				return exit.Usagef("no night has run with this state_dir", "no journal in %s", cfg.Profile.StateDir)
+			}
+			p, loc, err := app.planAndZone(nf.Plan)
+			if err != nil {
+				return err
+			}
+			m, err := monthOrNext(p, nf.Month, app.Now(), loc)
+			if err != nil {
+				return err
+			}
+			db, err := app.Site(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			j, err := journal.Open(ctx, cfg.Profile.StateDir)
+			if err != nil {
+				return err
+			}
+			defer j.Close()
+			r, err := runner.New(ctx, p, loc, m, runner.Env{Site: db, Journal: j, SiteCode: cfg.Profile.SiteCode,
+				Exclude: cfg.Profile.ExcludeList()})
+			if err != nil {
+				return err
+			}
+			rep, err := runner.BuildFollowUp(ctx, r)
+			if err != nil {
+				return err
+			}
+			return app.Print(rep)
+		},
+	}
+	addNightFlags(cmd, &nf, "the night's month YYYY-MM (default: the night under way or last)")
+	return onlyFormats(cmd, output.Table, output.JSON, output.Markdown, output.CSV)
+}
+
 // printMorning prints the morning report in the --output format (html to a file).
 func (a *App) printMorning(m *report.Morning, out string) error {
 	if a.Format() == output.HTML {

@@ -116,6 +116,48 @@ func TestFollowUpTwoWeeks(t *testing.T) {
 		t.Errorf("%d follow-up steps in the journal, want %d", follow, want)
 	}
 
+	// The long-tail report's daily figures agree with the journal: each day's figure is the
+	// last measurement recorded before the day's end.
+	rep, err := runner.BuildFollowUp(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := e.j.Metrics(ctx, r.Run().ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Days) != runner.FollowUpDays+1 {
+		t.Fatalf("%d days in the report, want D0..D+%d", len(rep.Days), runner.FollowUpDays)
+	}
+	for _, d := range rep.Days {
+		y, mo, dd := month.Date(d.Day)
+		end := time.Date(y, mo, dd+1, 0, 0, 0, 0, time.UTC)
+		var want journal.Metric
+		for _, m := range metrics {
+			if m.At.Before(end) && (want.At.IsZero() || m.At.After(want.At) || m.At.Equal(want.At) && m.Step > want.Step) {
+				want = m
+			}
+		}
+		if d.Measured != !want.At.IsZero() || d.Patched != want.Patched || d.Eligible != want.Eligible {
+			t.Errorf("D+%d (%s): report %d of %d (measured %v), the journal's last measurement %d of %d at %s",
+				d.Day, d.Date, d.Patched, d.Eligible, d.Measured, want.Patched, want.Eligible, want.At)
+		}
+		if d.Day <= 15 && !d.Measured {
+			t.Errorf("D+%d not measured", d.Day)
+		}
+	}
+	if last := rep.Days[15]; last.Patched != after.Patched || last.Patched <= rep.Days[1].Patched {
+		t.Errorf("D+15 %d patched, the morning report now %d, D+1 %d", last.Patched, after.Patched, rep.Days[1].Patched)
+	}
+	if len(rep.MessedUp) != len(messed) {
+		t.Errorf("report lists %d messed-up machines, MessedUp %d", len(rep.MessedUp), len(messed))
+	}
+	for _, d := range rep.Days {
+		if d.Day <= 15 {
+			t.Logf("D+%d %s %d of %d (%.1f%%)", d.Day, d.Date, d.Patched, d.Eligible, d.PatchedPct)
+		}
+	}
+
 	// The notice ledger: per machine and update, at most Threshold delivered "missing"
 	// notices; per machine, no two delivered notices within MinInterval.
 	all, err := e.j.Notices(ctx, "")
