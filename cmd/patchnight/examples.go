@@ -38,7 +38,8 @@ patchnight lab serve --db lab.db
 # plain HTTP (NTLM with message encryption) on another port
 patchnight lab serve --db lab.db --http --addr 127.0.0.1:15985`,
 		"demo": `patchnight demo
-patchnight demo --hosts 500 --keep demo-lab --report-html morning.html`,
+patchnight demo --hosts 500 --keep demo-lab --report-html morning.html
+patchnight demo --hosts 200 --follow-up`,
 		"docs": `patchnight docs --format man --out man
 patchnight docs --format markdown --out docs/commands`,
 		"doctor": lab + `doctor

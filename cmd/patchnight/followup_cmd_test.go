@@ -44,3 +44,22 @@ func TestPlanValidateFollowUp(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoFollowUp: demo --follow-up runs two weeks of the follow-up after the night and
+// prints the follow-up report with a figure for every day up to D+14.
+func TestDemoFollowUp(t *testing.T) {
+	t.Parallel()
+	out, stderr, code := run(t, nil, "demo", "--hosts", "40", "--concurrency", "16", "--follow-up")
+	if code != 0 {
+		t.Fatalf("demo --follow-up: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"The follow-up, two weeks: until Tue 2026-12-22", "follow-up-notice-1030-d02", "follow-up-night-2000-d14",
+		"Follow-up of the night of 2026-12", "| D+14 | 2026-12-22 |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo --follow-up prints no %q", want)
+		}
+	}
+	if strings.Contains(out, "-d15") {
+		t.Error("demo --follow-up ran past two weeks")
+	}
+}

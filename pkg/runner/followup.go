@@ -93,7 +93,8 @@ const FollowUpDays = 21
 
 // FollowUpDay is the patched share at the end of one day since Patch Tuesday: the last
 // measurement the journal holds from that day or before (the runner measures after every
-// step of the night and of the follow-up).
+// step of the night and of the follow-up). Days after the journal's last measurement have
+// no figure (Measured false).
 type FollowUpDay struct {
 	Day        int       `json:"day"`  // 0 = Patch Tuesday
 	Date       string    `json:"date"` // YYYY-MM-DD in the plan's zone
@@ -137,11 +138,17 @@ func BuildFollowUp(ctx context.Context, r *Runner) (*FollowUpReport, error) {
 		y, mo, dd := r.Month.Date(d)
 		end := time.Date(y, mo, dd+1, 0, 0, 0, 0, r.Loc)
 		day := FollowUpDay{Day: d, Date: time.Date(y, mo, dd, 0, 0, 0, 0, time.UTC).Format("2006-01-02")}
+		start := time.Date(y, mo, dd, 0, 0, 0, 0, r.Loc)
 		for _, m := range metrics {
 			if !m.At.Before(end) {
 				break
 			}
 			day.Measured, day.Eligible, day.Patched, day.At = true, m.Eligible, m.Patched, m.At
+		}
+		if len(metrics) > 0 && metrics[len(metrics)-1].At.Before(start) {
+			// A day the journal has not reached yet (the night is still under way, or
+			// nothing ran since): no figure rather than a stale one.
+			day = FollowUpDay{Day: d, Date: day.Date}
 		}
 		if day.Eligible > 0 {
 			day.PatchedPct = math.Round(1000*float64(day.Patched)/float64(day.Eligible)) / 10

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/journal"
@@ -32,7 +33,19 @@ func (r *Runner) Night(ctx context.Context) error {
 // journal shows finished. It is what `demo --follow-up` and the follow-up tests drive; on a
 // site, the scheduled tasks run the occurrences one by one (Step).
 func (r *Runner) FollowUp(ctx context.Context) error {
-	failed, err := r.runTimeline(ctx, night.FollowUpTimeline(r.Plan, r.Month, r.Loc))
+	return r.FollowUpUntil(ctx, time.Time{})
+}
+
+// FollowUpUntil is FollowUp for the occurrences planned before until (zero: all of them):
+// `demo --follow-up` runs two weeks.
+func (r *Runner) FollowUpUntil(ctx context.Context, until time.Time) error {
+	var tl []night.Occurrence
+	for _, o := range night.FollowUpTimeline(r.Plan, r.Month, r.Loc) {
+		if until.IsZero() || o.Time.Before(until) {
+			tl = append(tl, o)
+		}
+	}
+	failed, err := r.runTimeline(ctx, tl)
 	if err != nil {
 		return err
 	}
