@@ -32,7 +32,7 @@ type FollowUp struct {
 	MessedUp  Messed `json:"messed_up"`
 	// RepairClient asks for a ConfigMgr client repair of messed-up machines. The repair
 	// method (SMS_Client.RepairClient) is NOT in the reference (configmgr.md): unconfirmed,
-	// so plan validate warns when it is on. Not carried out yet: the setting is accepted
+	// so plan validate and doctor warn when it is on. Not carried out yet: the setting is accepted
 	// and validated, and no repair is sent.
 	RepairClient bool `json:"repair_client,omitempty"`
 }
