@@ -242,3 +242,24 @@ func TestFollowUpTasks(t *testing.T) {
 		}
 	}
 }
+
+func TestFollowUpCalendar(t *testing.T) {
+	t.Parallel()
+	c := NewCalendar(Default(), Month{2026, time.December}, mustLoc(t, "Europe/London"))
+	if len(c.FollowUp) != 7 {
+		t.Fatalf("%d follow-up entries, want 7", len(c.FollowUp))
+	}
+	for _, e := range c.FollowUp {
+		if e.Of != 19 || e.Date != "2026-12-10" || !strings.Contains(e.Repeat, "Tue 01-05") {
+			t.Errorf("%s: %d days from %s (%s)", e.ID, e.Of, e.Date, e.Repeat)
+		}
+	}
+	if g := c.Grids(); len(g) != 2 || len(g[1].Rows) != 7 {
+		t.Errorf("plan show prints %d tables", len(g))
+	}
+	noFollowUp := *Default()
+	noFollowUp.FollowUp = nil
+	if c := NewCalendar(&noFollowUp, Month{2026, time.December}, time.UTC); len(c.FollowUp) != 0 || len(c.Grids()) != 1 {
+		t.Error("a plan without follow-up shows one")
+	}
+}
