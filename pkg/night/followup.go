@@ -354,3 +354,25 @@ func followUpOccurrence(p *Plan, id string) bool {
 	d := id[i+2:]
 	return len(d) == 2 && allDigits(d)
 }
+
+// FollowUpMonth is the month whose follow-up is under way at now (from the start of its
+// first follow-up day to the end of its last occurrence), if any: `patchnight run` of a
+// follow-up step runs in that month's night. NightMonth is by then the next night.
+func FollowUpMonth(p *Plan, now time.Time, loc *time.Location) (Month, bool) {
+	cur := MonthOf(now.In(loc))
+	for _, m := range []Month{cur.AddMonths(-1), cur} {
+		tl := FollowUpTimeline(p, m, loc)
+		if len(tl) == 0 {
+			continue
+		}
+		y, mo, d := tl[0].Time.In(loc).Date()
+		start, _ := wallTime(y, mo, d, 0, 0, loc)
+		if !now.Before(start) && !tl[len(tl)-1].Deadline().Before(now) {
+			return m, true
+		}
+	}
+	return Month{}, false
+}
+
+// IsFollowUp reports whether id names a follow-up step or a dated follow-up occurrence.
+func (p *Plan) IsFollowUp(id string) bool { return p.followUpStep(id) || followUpOccurrence(p, id) }

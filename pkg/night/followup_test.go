@@ -111,9 +111,9 @@ func TestFollowUpStepFor(t *testing.T) {
 		if tc.due && (d.Occurrence.ID != tc.occ || d.Occurrence.Month != tc.month) {
 			t.Errorf("%s at %s: occurrence %s of %s, want %s of %s", tc.id, tc.now, d.Occurrence.ID, d.Occurrence.Month, tc.occ, tc.month)
 		}
-		// The day's run belongs to the month NightMonth picks, so `run` opens the right night.
-		if tc.due && NightMonth(p, tc.now, loc) != tc.month {
-			t.Errorf("%s at %s: NightMonth %s", tc.id, tc.now, NightMonth(p, tc.now, loc))
+		// The day's run belongs to the month FollowUpMonth picks, so `run` opens the right night.
+		if m, ok := FollowUpMonth(p, tc.now, loc); tc.due && (!ok || m != tc.month) {
+			t.Errorf("%s at %s: FollowUpMonth %s %v", tc.id, tc.now, m, ok)
 		}
 	}
 	if _, err := StepFor(p, "follow-up-notice-0900", time.Now(), loc); err == nil {
@@ -261,5 +261,31 @@ func TestFollowUpCalendar(t *testing.T) {
 	noFollowUp.FollowUp = nil
 	if c := NewCalendar(&noFollowUp, Month{2026, time.December}, time.UTC); len(c.FollowUp) != 0 || len(c.Grids()) != 1 {
 		t.Error("a plan without follow-up shows one")
+	}
+}
+
+func TestFollowUpMonth(t *testing.T) {
+	t.Parallel()
+	p := Default()
+	loc := mustLoc(t, "Europe/London")
+	for _, tc := range []struct {
+		now  time.Time
+		want Month
+		ok   bool
+	}{
+		{time.Date(2026, 12, 1, 12, 0, 0, 0, loc), Month{2026, time.November}, true}, // November's last follow-up day
+		{time.Date(2026, 12, 2, 12, 0, 0, 0, loc), Month{}, false},                   // between the follow-up and the night
+		{time.Date(2026, 12, 9, 12, 0, 0, 0, loc), Month{}, false},                   // the day after the night
+		{time.Date(2026, 12, 10, 0, 0, 0, 0, loc), Month{2026, time.December}, true},
+		{time.Date(2027, 1, 5, 21, 0, 0, 0, loc), Month{2026, time.December}, true},
+		{time.Date(2027, 1, 6, 0, 0, 0, 0, loc), Month{}, false},
+	} {
+		m, ok := FollowUpMonth(p, tc.now, loc)
+		if m != tc.want || ok != tc.ok {
+			t.Errorf("FollowUpMonth(%s) = %s %v, want %s %v", tc.now, m, ok, tc.want, tc.ok)
+		}
+	}
+	if !p.IsFollowUp("follow-up-scan-1040") || !p.IsFollowUp("follow-up-scan-1040-d05") || p.IsFollowUp("scan-1630") {
+		t.Error("IsFollowUp")
 	}
 }

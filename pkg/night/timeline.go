@@ -100,10 +100,6 @@ func NightMonth(p *Plan, now time.Time, loc *time.Location) Month {
 		if len(tl) > 0 && !tl[len(tl)-1].Deadline().Before(now) {
 			return m
 		}
-		// The follow-up is part of the month's night: a run during it is that month's.
-		if end := FollowUpEnd(p, m, loc); !end.IsZero() && !end.Before(now) && !now.Before(tl[0].Time) {
-			return m
-		}
 	}
 	return cur.AddMonths(1)
 }

@@ -242,14 +242,10 @@ func TestDueNextAndNightMonth(t *testing.T) {
 		{&noFollowUp, time.Date(2026, 12, 1, 0, 0, 0, 0, loc), Month{2026, time.December}},
 		{&noFollowUp, time.Date(2026, 12, 9, 3, 0, 0, 0, loc), Month{2026, time.December}},
 		{&noFollowUp, time.Date(2026, 12, 20, 0, 0, 0, 0, loc), Month{2027, time.January}},
-		// With the default follow-up (PT+2 until the next Patch Tuesday minus 7 days), the
-		// follow-up days belong to their month's night: November's runs until 1 December
-		// (Patch Tuesday 8 December), December's until 5 January (Patch Tuesday 12 January).
-		{p, time.Date(2026, 12, 1, 12, 0, 0, 0, loc), Month{2026, time.November}},
-		{p, time.Date(2026, 12, 2, 0, 0, 0, 0, loc), Month{2026, time.December}},
-		{p, time.Date(2026, 12, 9, 3, 0, 0, 0, loc), Month{2026, time.December}},
-		{p, time.Date(2026, 12, 20, 0, 0, 0, 0, loc), Month{2026, time.December}},
-		{p, time.Date(2027, 1, 6, 0, 0, 0, 0, loc), Month{2027, time.January}},
+		// The follow-up does not move the night: NightMonth is the next night during it
+		// (FollowUpMonth is the follow-up's month, for run of a follow-up step).
+		{p, time.Date(2026, 12, 1, 12, 0, 0, 0, loc), Month{2026, time.December}},
+		{p, time.Date(2026, 12, 20, 0, 0, 0, 0, loc), Month{2027, time.January}},
 	} {
 		if got := NightMonth(tc.plan, tc.now, loc); got != tc.want {
 			t.Errorf("NightMonth(%s, follow-up %v) = %s, want %s", tc.now, tc.plan.FollowUp != nil, got, tc.want)
