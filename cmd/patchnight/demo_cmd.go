@@ -30,6 +30,7 @@ func newDemoCmd(app *App) *cobra.Command {
 	opt.Faults = &faults
 	var keep, reportHTML string
 	var concurrency int
+	var followUp bool
 	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -38,7 +39,9 @@ func newDemoCmd(app *App) *cobra.Command {
 from it, then serves it on loopback (WS-Man endpoint, SMS Provider, Wake-on-LAN listener)
 and runs the default plan, the restart method, on a simulated clock through the real code
 paths: SQL reads, the WinRM client, the Wake-on-LAN sender and the journal. Each step is
-printed as it runs, then the morning report.`,
+printed as it runs, then the morning report. With --follow-up the simulated clock then runs
+two weeks of the plan's follow-up (PT+2 to PT+14: notices, scans, installs with the restart
+prompt, the after-hours wave) and prints the follow-up report.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -67,7 +70,7 @@ printed as it runs, then the morning report.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
-			return app.demo(ctx, dir, opt, concurrency, reportHTML, keep != "")
+			return app.demo(ctx, dir, opt, concurrency, reportHTML, keep != "", followUp)
 		},
 	}
 	cmd.Flags().IntVar(&opt.Hosts, "hosts", opt.Hosts, "number of lab machines")
@@ -75,13 +78,14 @@ printed as it runs, then the morning report.`,
 	cmd.Flags().StringVar(&keep, "keep", "", "build the lab in this folder and keep it (lab database, journal, reports)")
 	cmd.Flags().StringVar(&reportHTML, "report-html", "", "also write the morning report as HTML to this file")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 64, "hosts at once")
+	cmd.Flags().BoolVar(&followUp, "follow-up", false, "after the night, run two weeks of the follow-up on the simulated clock")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the demo to this file (go tool pprof)")
 	addFaultFlags(cmd.Flags(), &faults)
 	onlyFormats(cmd, output.Table) // a narrated walk through a night, not one result
 	return cmd
 }
 
-func (a *App) demo(ctx context.Context, dir string, opt lab.Options, concurrency int, reportHTML string, keep bool) error {
+func (a *App) demo(ctx context.Context, dir string, opt lab.Options, concurrency int, reportHTML string, keep, followUp bool) error {
 	w := a.IO.Out
 	path := filepath.Join(dir, "lab.db")
 	opt.Force = keep
@@ -175,6 +179,21 @@ func (a *App) demo(ctx context.Context, dir string, opt lab.Options, concurrency
 	}
 	if err := output.Write(w, a.Format(), m); err != nil {
 		return err
+	}
+	if followUp {
+		until := month.PatchTuesday(loc).AddDate(0, 0, 15)
+		fmt.Fprintf(w, "\nThe follow-up, two weeks: until %s\n", until.Add(-time.Minute).Format("Mon 2006-01-02"))
+		if err := r.FollowUpUntil(ctx, until); err != nil {
+			return err
+		}
+		fu, err := runner.BuildFollowUp(ctx, r)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		if err := output.Write(w, a.Format(), fu); err != nil {
+			return err
+		}
 	}
 	if !keep {
 		fmt.Fprintf(w, "\nThe report files named above are in a temporary folder, deleted when the demo ends; keep them with --keep DIR\n")

@@ -94,6 +94,7 @@ func runDoctor(ctx context.Context, app *App, opts doctorOptions) error {
 		Concurrency: min(max(p.WinRM.Concurrency, 1), 16), Now: app.Now,
 		Tasks:   doctor.SystemTasks(),
 		Exclude: append(append([]string{}, plan.Exclude...), p.ExcludeList()...), ResolveCollection: db.ResolveCollection,
+		PlanWarnings: plan.Warnings(),
 	}
 	d.Qualify = func(h string) string { return remote.Qualify(h, p.WinRM.DNSSuffix) }
 	if !opts.SkipClients || s.HasProvider() {

@@ -38,13 +38,17 @@ patchnight lab serve --db lab.db
 # plain HTTP (NTLM with message encryption) on another port
 patchnight lab serve --db lab.db --http --addr 127.0.0.1:15985`,
 		"demo": `patchnight demo
-patchnight demo --hosts 500 --keep demo-lab --report-html morning.html`,
+patchnight demo --hosts 500 --keep demo-lab --report-html morning.html
+patchnight demo --hosts 200 --follow-up`,
 		"docs": `patchnight docs --format man --out man
 patchnight docs --format markdown --out docs/commands`,
 		"doctor": lab + `doctor
 ` + lab + `doctor --sample 5 -o json
 ` + lab + `doctor --skip-clients --plan night.yaml`,
 
+		"report follow-up": `# the long tail of December's night, as a table and as JSON
+` + lab + `report follow-up --month 2026-12
+` + lab + `report follow-up --month 2026-12 -o json`,
 		"report compliance": lab + `report compliance
 ` + lab + `report compliance --collection "Patch - Laptops" --group "Patch Tuesday 2026-12"
 ` + lab + `report compliance --update KB3080329 -o csv

@@ -169,6 +169,7 @@ func exampleNotRun() map[string]string {
 		"run retry-restart":         "what it does depends on today's date",
 		"night.yaml":                "a plan file of the admin's",
 		"report morning":            "needs a night in the journal (TestDemoKeepCommandWorks)",
+		"report follow-up":          "needs a night in the journal (TestReportFollowUpCmd)",
 		"history":                   "needs a night in the journal (TestDemoKeepCommandWorks)",
 		"client operations":         "needs an operation ID from --via site",
 	}

@@ -183,6 +183,7 @@ func TestDemoKeepCommandWorks(t *testing.T) {
 	var h struct {
 		Runs []struct {
 			Status string `json:"status"`
+			Month  string `json:"month"`
 		} `json:"runs"`
 	}
 	hout, stderr, code := run(t, nil, "--config", m[2], "history", "-o", "json")
@@ -191,6 +192,26 @@ func TestDemoKeepCommandWorks(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(hout), &h); err != nil || len(h.Runs) != 1 {
 		t.Errorf("history lists %d runs (%v), want the demo's night:\n%s", len(h.Runs), err, hout)
+		return
+	}
+	// TestReportFollowUpCmd: the long-tail report of the kept night, from its journal.
+	fout, stderr, code := run(t, nil, "--config", m[2], "report", "follow-up", "--month", h.Runs[0].Month, "-o", "json")
+	if code != 0 {
+		t.Fatalf("report follow-up: exit %d: %s", code, stderr)
+	}
+	var f struct {
+		Month string `json:"month"`
+		Days  []struct {
+			Day      int  `json:"day"`
+			Measured bool `json:"measured"`
+		} `json:"days"`
+		MessedUp []any `json:"messed_up"`
+	}
+	if err := json.Unmarshal([]byte(fout), &f); err != nil || f.Month != h.Runs[0].Month || len(f.Days) != 22 || !f.Days[1].Measured || f.MessedUp == nil {
+		t.Errorf("report follow-up (%v):\n%s", err, fout)
+	}
+	if _, stderr, code := run(t, nil, "--config", m[2], "report", "follow-up", "--month", "2026-13"); code != 64 {
+		t.Errorf("report follow-up with a bad month: exit %d: %s", code, stderr)
 	}
 }
 

@@ -88,8 +88,16 @@ func newPlanValidateCmd(app *App) *cobra.Command {
 				return err
 			}
 			occ := p.Occurrences()
-			return app.printText(planValidResult{File: args[0], Plan: p.Name, Valid: true, Steps: len(p.Steps), Occurrences: len(occ)},
-				fmt.Sprintf("%s: plan %q is valid: %d steps, %d occurrences a night", args[0], p.Name, len(p.Steps), len(occ)))
+			warn := p.Warnings()
+			for _, w := range warn {
+				fmt.Fprintln(app.IO.Err, args[0]+": warning: "+w)
+			}
+			text := fmt.Sprintf("%s: plan %q is valid: %d steps, %d occurrences a night", args[0], p.Name, len(p.Steps), len(occ))
+			if fs := p.FollowUpSteps(); len(fs) > 0 {
+				text += fmt.Sprintf("; a follow-up of %d steps a day from PT+%d until %d days before the next Patch Tuesday", len(fs), p.FollowUp.From, p.FollowUp.EndBefore)
+			}
+			return app.printText(planValidResult{File: args[0], Plan: p.Name, Valid: true, Steps: len(p.Steps), Occurrences: len(occ),
+				FollowUpSteps: len(p.FollowUpSteps()), Warnings: warn}, text)
 		},
 	}, output.Table, output.JSON)
 }
@@ -102,6 +110,10 @@ type planValidResult struct {
 	Valid       bool   `json:"valid"`
 	Steps       int    `json:"steps"`
 	Occurrences int    `json:"occurrences"`
+	// FollowUpSteps is the follow-up's steps a day (issue 17); Warnings what a valid plan
+	// still makes worth saying (client repair is unconfirmed).
+	FollowUpSteps int      `json:"follow_up_steps"`
+	Warnings      []string `json:"warnings,omitempty"`
 }
 
 // exportResult is what plan export-tasks wrote (-o json).

@@ -17,7 +17,7 @@ import (
 
 func newReportCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "report", Short: "Compliance, machines and scan reports from the site database"}
-	cmd.AddCommand(newReportComplianceCmd(app), newReportHostsCmd(app), newReportScanCmd(app), newReportMorningCmd(app))
+	cmd.AddCommand(newReportComplianceCmd(app), newReportHostsCmd(app), newReportScanCmd(app), newReportMorningCmd(app), newReportFollowUpCmd(app))
 	return cmd
 }
 

@@ -168,7 +168,10 @@ type runOptions struct {
 
 	Lock func(ctx context.Context) (func(), error)
 	Env  func(ctx context.Context, planPath, month string) (*runner.Runner, func(), error)
-	Out  io.Writer
+	// FollowUpMonth is the month (YYYY-MM) whose follow-up is under way when step is a
+	// follow-up step, else "" (run's default month).
+	FollowUpMonth func(planPath, step string) (string, error)
+	Out           io.Writer
 	// Result prints run's outcome in the --output format (nil: nothing; the table form
 	// is the runner's lines on Out).
 	Result func(stepOutcome) error
@@ -196,7 +199,17 @@ func newRunOptions(app *App) *runOptions {
 			}
 			return lock.Wait(ctx, cfg.Profile.StateDir, 5*time.Second)
 		},
-		Env:      app.nightEnv,
+		Env: app.nightEnv,
+		FollowUpMonth: func(planPath, step string) (string, error) {
+			p, loc, err := app.planAndZone(planPath)
+			if err != nil || !p.IsFollowUp(step) {
+				return "", err
+			}
+			if m, ok := night.FollowUpMonth(p, app.Now(), loc); ok {
+				return m.String(), nil
+			}
+			return "", nil
+		},
 		DryEnv:   app.dryRunEnv,
 		PrintDry: func(d *runner.DryRun) error { return app.Print(d) },
 		Out:      app.IO.Out,
@@ -288,6 +301,15 @@ func withRunner(ctx context.Context, opts *runOptions, fn func(*runner.Runner) e
 
 // runStep runs one step of the night under the state folder's lock.
 func runStep(ctx context.Context, opts *runOptions) error {
+	if opts.Month == "" && opts.FollowUpMonth != nil {
+		// A follow-up step runs in the night whose follow-up is under way (by then the
+		// next night is the one NightMonth names).
+		m, err := opts.FollowUpMonth(opts.Plan, opts.Step)
+		if err != nil {
+			return err
+		}
+		opts.Month = m
+	}
 	return withRunner(ctx, opts, func(r *runner.Runner) error {
 		r.Env.OverrideHalt = opts.OverrideHalt
 		res, err := r.Step(ctx, opts.Step)
@@ -476,6 +498,78 @@ func newReportMorningCmd(app *App) *cobra.Command {
 	cmd.Flags().StringVar(&runID, "run", "", "a run number from patchnight history")
 	cmd.Flags().StringVar(&out, "out", "", "with --output html: the file to write")
 	return cmd
+}
+
+func newReportFollowUpCmd(app *App) *cobra.Command {
+	var nf nightFlags
+	cmd := &cobra.Command{
+		Use:   "follow-up",
+		Short: "The long tail after the night: patched share by day D0..D+21 and the messed-up machines",
+		Long: `The follow-up report of a month's night (issue 17), from the journal: the patched share at
+the end of each day from Patch Tuesday (D0) to D+21 (the last measurement of that day: the
+runner measures after every step of the night and of the follow-up; "-" before the first),
+and the machines the plan's messed_up rule calls messed up (the same install error again and
+again over days) with their error and how often it failed.
+Not in this version: the share by location and by machine kind, and the machines not seen
+online since before the night.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := app.Config()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if _, err := os.Stat(cfg.Profile.StateDir); err != nil {
+				return exit.Usagef("no night has run with this state_dir", "no journal in %s", cfg.Profile.StateDir)
+			}
+			p, loc, err := app.planAndZone(nf.Plan)
+			if err != nil {
+				return err
+			}
+			m, err := followUpReportMonth(p, nf.Month, app.Now(), loc)
+			if err != nil {
+				return err
+			}
+			db, err := app.Site(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			j, err := journal.Open(ctx, cfg.Profile.StateDir)
+			if err != nil {
+				return err
+			}
+			defer j.Close()
+			r, err := runner.New(ctx, p, loc, m, runner.Env{Site: db, Journal: j, SiteCode: cfg.Profile.SiteCode,
+				Exclude: cfg.Profile.ExcludeList()})
+			if err != nil {
+				return err
+			}
+			rep, err := runner.BuildFollowUp(ctx, r)
+			if err != nil {
+				return err
+			}
+			return app.Print(rep)
+		},
+	}
+	addNightFlags(cmd, &nf, "the night's month YYYY-MM (default: the follow-up under way, else the last night that began)")
+	return onlyFormats(cmd, output.Table, output.JSON, output.Markdown, output.CSV)
+}
+
+// followUpReportMonth is report follow-up's month: --month, else the month whose follow-up
+// is under way, else the last night that has begun.
+func followUpReportMonth(p *night.Plan, s string, now time.Time, loc *time.Location) (night.Month, error) {
+	if s != "" {
+		return night.ParseMonth(s)
+	}
+	if m, ok := night.FollowUpMonth(p, now, loc); ok {
+		return m, nil
+	}
+	m := night.NightMonth(p, now, loc)
+	if tl := night.Timeline(p, m, loc); len(tl) > 0 && tl[0].Time.After(now) {
+		m = m.AddMonths(-1)
+	}
+	return m, nil
 }
 
 // printMorning prints the morning report in the --output format (html to a file).

@@ -29,3 +29,14 @@ func checkExclusions(ctx context.Context, o Options) []Result {
 	}
 	return out
 }
+
+// checkPlanWarnings lists the plan's own warnings (issue 17: follow_up repair_client asks for
+// SMS_Client.RepairClient, which the ConfigMgr reference does not confirm).
+func checkPlanWarnings(_ context.Context, o Options) []Result {
+	var out []Result
+	for _, w := range o.PlanWarnings {
+		out = append(out, Result{Check: "plan", Status: Warn, Message: w,
+			Fix: "leave repair_client out, or repair the listed clients by hand"})
+	}
+	return out
+}

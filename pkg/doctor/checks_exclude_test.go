@@ -31,3 +31,14 @@ func TestCheckExclusions(t *testing.T) {
 		t.Errorf("no exclusions listed %+v", r)
 	}
 }
+
+func TestCheckPlanWarnings(t *testing.T) {
+	t.Parallel()
+	if r := checkPlanWarnings(context.Background(), Options{}); r != nil {
+		t.Errorf("no warnings: %+v", r)
+	}
+	got := checkPlanWarnings(context.Background(), Options{PlanWarnings: []string{"follow_up repair_client: unconfirmed"}})
+	if len(got) != 1 || got[0].Status != Warn || got[0].Check != "plan" || got[0].Message != "follow_up repair_client: unconfirmed" {
+		t.Errorf("plan warnings: %+v", got)
+	}
+}

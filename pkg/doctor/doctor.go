@@ -136,6 +136,10 @@ type Options struct {
 	Exclude           []string
 	ResolveCollection func(ctx context.Context, key string) (*site.CollectionRef, error)
 
+	// PlanWarnings are what the plan says about itself (night.Plan.Warnings: a follow-up
+	// client repair that is unconfirmed), each listed as a warning.
+	PlanWarnings []string
+
 	// Tasks lists the scheduled tasks under \patchnight\; nil: the check is not listed.
 	Tasks func(ctx context.Context) ([]Task, error)
 
@@ -172,6 +176,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		checkMinSourceVersion,
 		checkUpdateGroup,
 		checkExclusions,
+		checkPlanWarnings,
 		checkProvider,
 		checkClients,
 		checkWake,

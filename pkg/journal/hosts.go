@@ -335,6 +335,18 @@ func (j *DB) FailedCounts(ctx context.Context, run RunID, action string) (map[st
 		run, action)
 }
 
+// FailedCountsSince is FailedCounts over the rows recorded at or after since: the follow-up
+// (issue 17) counts a day's attempts, so that a machine the night gave up on is tried again
+// on a later day.
+func (j *DB) FailedCountsSince(ctx context.Context, run RunID, action string, since time.Time) (map[string]int, error) {
+	if err := j.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return countRows[string](ctx, j, "failed counts",
+		`SELECT UPPER(host), COUNT(*) FROM host_actions WHERE run = ? AND action = ? AND at >= ? AND outcome IN `+failureList()+` GROUP BY UPPER(host)`,
+		run, action, ts(since))
+}
+
 // Filter selects host outcomes; zero fields select everything.
 type Filter struct {
 	Run     RunID

@@ -330,7 +330,7 @@ func (c *checker) when(f field, step string) (When, bool) {
 	return w, true
 }
 
-var planKeys = []string{"name", "description", "time_zone", "scope", "group", "exclude", "canary", "halt", "restart_cap", "steps"}
+var planKeys = []string{"name", "description", "time_zone", "scope", "group", "exclude", "canary", "halt", "restart_cap", "steps", "follow_up"}
 
 var stepKeys = []string{"id", "at", "action", "target", "collection", "description", "repeat",
 	"barrier", "max_retries", "restart_prompt", "only_if_nobody_logged_on", "via", "limit"}
@@ -371,6 +371,8 @@ func (c *checker) plan(n *yaml.Node, p *Plan) {
 			p.RestartCap = c.restartCap(f)
 		case "steps":
 			steps = f.val
+		case "follow_up":
+			p.FollowUp = c.followUp(f)
 		}
 	}
 	if n.Kind != yaml.MappingNode {
@@ -722,6 +724,20 @@ func (c *checker) semantics(p *Plan) {
 	}
 	if len(c.probs) > 0 {
 		return
+	}
+	for _, s := range p.FollowUpSteps() {
+		if prev, ok := ids[s.ID]; ok {
+			c.add(prev.Line, prev.ID, fmt.Sprintf("step ID %s is also the name of a follow-up step", s.ID), "rename the step: follow-up-* names are the follow-up's")
+		}
+	}
+	if f := p.FollowUp; f != nil {
+		last := p.Steps[len(p.Steps)-1]
+		if fs := p.FollowUpSteps(); len(fs) > 0 {
+			first := When{Day: f.From, Minute: fs[0].At.Minute}
+			if last.At.Compare(first) >= 0 {
+				c.add(last.Line, last.ID, fmt.Sprintf("step %s at %s is not before the follow-up's first run at %s", last.ID, last.At, first), "start follow_up after the night's last step")
+			}
+		}
 	}
 	occ := p.Occurrences()
 	if len(occ) > maxOccurrences {

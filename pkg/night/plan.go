@@ -184,7 +184,10 @@ type Plan struct {
 	Halt       *Halt       `json:"halt,omitempty"`
 	RestartCap *RestartCap `json:"restart_cap,omitempty"`
 	Steps      []Step      `json:"steps"`
-	Source     string      `json:"source"` // file name, or "built-in"
+	// FollowUp follows the machines the night missed until they are patched (followup.go);
+	// nil = no follow-up.
+	FollowUp *FollowUp `json:"follow_up,omitempty"`
+	Source   string    `json:"source"` // file name, or "built-in"
 }
 
 // Step returns the step with the given ID.

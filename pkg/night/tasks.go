@@ -197,8 +197,79 @@ func Tasks(p *Plan, opt TaskOptions) (*TaskSet, error) {
 		}
 		ts.Tasks = append(ts.Tasks, t)
 	}
+	fts, err := followUpTasks(p, opt, pr, args)
+	if err != nil {
+		return nil, err
+	}
+	ts.Tasks = append(ts.Tasks, fts...)
 	ts.Script = registrationScript(ts)
 	return ts, nil
+}
+
+// followUpTasks is one task per follow-up step (follow-up-notice-1030, ...). Recurring: a
+// weekly trigger on the follow-up's weekdays; `patchnight run` runs only on the follow-up's
+// days (the day check) and exits 0 on the others. With a month: one one-off trigger per
+// follow-up day of that month's night.
+func followUpTasks(p *Plan, opt TaskOptions, pr Principal, args string) ([]Task, error) {
+	steps := p.FollowUpSteps()
+	if len(steps) == 0 {
+		return nil, nil
+	}
+	var tl []Occurrence
+	if !opt.Month.IsZero() {
+		tl = FollowUpTimeline(p, opt.Month, opt.Location)
+	}
+	days := []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}
+	if !p.FollowUp.Weekdays {
+		days = append([]time.Weekday{time.Sunday}, append(days, time.Saturday)...)
+	}
+	var out []Task
+	for _, s := range steps {
+		o := Occurrence{ID: s.ID, StepID: s.ID, Count: 1, At: s.At, Step: s}
+		t := Task{
+			Name: s.ID, Path: opt.Folder + s.ID, File: s.ID + ".xml", Occurrence: o,
+			Command: opt.Binary, Arguments: "run " + s.ID + args,
+			TimeLimit: durationText(s.Limit + taskGrace),
+		}
+		x := xTask{
+			Version: "1.2", NS: TaskNamespace,
+			RegistrationInfo: xRegInfo{Author: "patchnight", Description: fmt.Sprintf("patchnight plan %s: follow-up %s %s at %s on the follow-up days. %s",
+				p.Name, s.Action, TargetText(s), s.At.Clock(), s.Description), URI: t.Path},
+			Principals: xPrincipals{Principal: xPrincipal{ID: "Author", UserID: pr.UserID, LogonType: pr.LogonType, RunLevel: "HighestAvailable"}},
+			Settings:   defaultSettings(s.Limit + taskGrace),
+			Actions:    xActions{Context: "Author", Exec: xExec{Command: opt.Binary, Arguments: t.Arguments, WorkingDirectory: windowsDir(opt.Binary)}},
+		}
+		if opt.Month.IsZero() {
+			var names []string
+			w := &xByWeek{WeeksInterval: 1}
+			for _, d := range days {
+				w.DaysOfWeek = append(w.DaysOfWeek, xEmpty{XMLName: xml.Name{Local: d.String()}})
+				names = append(names, d.String()[:3])
+			}
+			x.Triggers.Calendar = []xCalendarTrigger{{Enabled: true,
+				StartBoundary: fmt.Sprintf("%04d-%02d-01T%s:00", opt.From.Year, int(opt.From.Month), s.At.Clock()), ByWeek: w}}
+			t.Trigger = fmt.Sprintf("weekly, %s at %s (runs only on the follow-up's days, PT+%d until %d days before the next Patch Tuesday; other days exit 0)",
+				strings.Join(names, "/"), s.At.Clock(), p.FollowUp.From, p.FollowUp.EndBefore)
+		} else {
+			var dates []string
+			for _, fo := range tl {
+				if fo.StepID != s.ID {
+					continue
+				}
+				local := fo.Time.In(opt.Location)
+				x.Triggers.Time = append(x.Triggers.Time, xTimeTrigger{Enabled: true, StartBoundary: local.Format("2006-01-02T15:04:05")})
+				dates = append(dates, local.Format("01-02"))
+			}
+			t.Trigger = fmt.Sprintf("%d one-off triggers at %s: %s", len(dates), s.At.Clock(), strings.Join(dates, " "))
+		}
+		var err error
+		t.XML, err = encodeTask(x)
+		if err != nil {
+			return nil, fmt.Errorf("task %s: %w", s.ID, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // Write writes the task files and the registration script into dir (created if needed).
@@ -536,7 +607,14 @@ type xTriggers struct {
 type xCalendarTrigger struct {
 	Enabled       bool         `xml:"Enabled"`
 	StartBoundary string       `xml:"StartBoundary"`
+	ByWeek        *xByWeek     `xml:"ScheduleByWeek"`
 	ByMonthDOW    *xByMonthDOW `xml:"ScheduleByMonthDayOfWeek"`
+}
+
+// xByWeek is a weekly schedule (the follow-up's tasks): WeeksInterval, then DaysOfWeek.
+type xByWeek struct {
+	WeeksInterval int      `xml:"WeeksInterval"`
+	DaysOfWeek    []xEmpty `xml:"DaysOfWeek>Day"`
 }
 
 type xByMonthDOW struct {

@@ -128,7 +128,7 @@ type Decision struct {
 // For a step ID with several occurrences today, the latest one that has started (within
 // 2 minutes' tolerance) is chosen, else the first of the day. An unknown ID is a usage error.
 func StepFor(p *Plan, id string, now time.Time, loc *time.Location) (Decision, error) {
-	known := false
+	known := p.followUpStep(id) || strings.HasPrefix(id, "follow-up-") && p.FollowUp != nil && followUpOccurrence(p, id)
 	for _, o := range p.Occurrences() {
 		if o.ID == id || o.StepID == id {
 			known = true
@@ -143,7 +143,7 @@ func StepFor(p *Plan, id string, now time.Time, loc *time.Location) (Decision, e
 	cur := MonthOf(local)
 	var today, later []Occurrence
 	for _, m := range []Month{cur.AddMonths(-1), cur, cur.AddMonths(1), cur.AddMonths(2)} {
-		for _, o := range Timeline(p, m, loc) {
+		for _, o := range append(Timeline(p, m, loc), FollowUpTimeline(p, m, loc)...) {
 			if o.ID != id && o.StepID != id {
 				continue
 			}
@@ -196,6 +196,9 @@ type Calendar struct {
 	TimeZone     string          `json:"time_zone"`
 	PatchTuesday string          `json:"patch_tuesday"` // YYYY-MM-DD
 	Steps        []CalendarEntry `json:"steps"`
+	// FollowUp is the plan's follow-up (issue 17): one entry per follow-up step, at its
+	// first run, Of = the number of follow-up days.
+	FollowUp []CalendarEntry `json:"follow_up,omitempty"`
 }
 
 // CalendarEntry is one occurrence in a Calendar.
@@ -236,6 +239,29 @@ func NewCalendar(p *Plan, m Month, loc *time.Location) Calendar {
 		}
 		c.Steps = append(c.Steps, e)
 	}
+	// The follow-up: one entry per follow-up step, at its first day, with the days it runs.
+	tl := FollowUpTimeline(p, m, loc)
+	for _, s := range p.FollowUpSteps() {
+		var first, last time.Time
+		n := 0
+		for _, o := range tl {
+			if o.StepID != s.ID {
+				continue
+			}
+			if n == 0 {
+				first = o.Time.In(loc)
+			}
+			last = o.Time.In(loc)
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		c.FollowUp = append(c.FollowUp, CalendarEntry{ID: s.ID, Step: s.ID, At: When{Day: p.FollowUp.From, Minute: s.At.Minute},
+			Start: first, Date: first.Format("2006-01-02"), Clock: first.Format("15:04"), Action: s.Action, Target: TargetText(s),
+			Options: OptionsText(s), Limit: durationText(s.Limit), Occurrence: 1, Of: n,
+			Repeat: fmt.Sprintf("on %d follow-up days, %s to %s", n, first.Format("Mon 01-02"), last.Format("Mon 01-02"))})
+	}
 	return c
 }
 
@@ -255,7 +281,17 @@ func (c Calendar) Grids() []output.Grid {
 		g.Rows = append(g.Rows, []string{e.ID, e.At.String(), date.Format("Mon 2006-01-02"), e.Clock,
 			string(e.Action), e.Target, opts, e.Limit})
 	}
-	return []output.Grid{g}
+	if len(c.FollowUp) == 0 {
+		return []output.Grid{g}
+	}
+	f := output.Grid{
+		Title:  fmt.Sprintf("Follow-up after the night of %s: the machines still missing updates, on each follow-up day", c.Month),
+		Header: []string{"Step", "Time", "Days", "Action", "Target", "Options", "Limit"},
+	}
+	for _, e := range c.FollowUp {
+		f.Rows = append(f.Rows, []string{e.ID, e.Clock, e.Repeat, string(e.Action), e.Target, e.Options, e.Limit})
+	}
+	return []output.Grid{g, f}
 }
 
 func join(sep string, parts ...string) string {

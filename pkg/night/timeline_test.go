@@ -232,16 +232,23 @@ func TestDueNextAndNightMonth(t *testing.T) {
 	if _, ok := Next(tl, time.Date(2026, 12, 31, 0, 0, 0, 0, loc)); ok {
 		t.Error("next after the night")
 	}
+	noFollowUp := *p
+	noFollowUp.FollowUp = nil
 	for _, tc := range []struct {
+		plan *Plan
 		now  time.Time
 		want Month
 	}{
-		{time.Date(2026, 12, 1, 0, 0, 0, 0, loc), Month{2026, time.December}},
-		{time.Date(2026, 12, 9, 3, 0, 0, 0, loc), Month{2026, time.December}},
-		{time.Date(2026, 12, 20, 0, 0, 0, 0, loc), Month{2027, time.January}},
+		{&noFollowUp, time.Date(2026, 12, 1, 0, 0, 0, 0, loc), Month{2026, time.December}},
+		{&noFollowUp, time.Date(2026, 12, 9, 3, 0, 0, 0, loc), Month{2026, time.December}},
+		{&noFollowUp, time.Date(2026, 12, 20, 0, 0, 0, 0, loc), Month{2027, time.January}},
+		// The follow-up does not move the night: NightMonth is the next night during it
+		// (FollowUpMonth is the follow-up's month, for run of a follow-up step).
+		{p, time.Date(2026, 12, 1, 12, 0, 0, 0, loc), Month{2026, time.December}},
+		{p, time.Date(2026, 12, 20, 0, 0, 0, 0, loc), Month{2027, time.January}},
 	} {
-		if got := NightMonth(p, tc.now, loc); got != tc.want {
-			t.Errorf("NightMonth(%s) = %s, want %s", tc.now, got, tc.want)
+		if got := NightMonth(tc.plan, tc.now, loc); got != tc.want {
+			t.Errorf("NightMonth(%s, follow-up %v) = %s, want %s", tc.now, tc.plan.FollowUp != nil, got, tc.want)
 		}
 	}
 	late := mustParse(t, plan("  - id: late\n    at: PT+21 09:00\n    action: report\n"))

@@ -66,7 +66,15 @@ func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journa
 			}
 		}
 	}
-	failures, err := j.FailedCounts(ctx, r.run.ID, primary)
+	var failures map[string]int
+	if strings.HasPrefix(occ.StepID, "follow-up-") {
+		// A follow-up day counts its own attempts: the night's exhausted retries do not
+		// keep a machine from being tried again on a later day (issue 17).
+		y, mo, d := occ.Time.In(r.Loc).Date()
+		failures, err = j.FailedCountsSince(ctx, r.run.ID, primary, time.Date(y, mo, d, 0, 0, 0, 0, r.Loc))
+	} else {
+		failures, err = j.FailedCounts(ctx, r.run.ID, primary)
+	}
 	if err != nil {
 		return "", journal.Failed, err
 	}
@@ -85,7 +93,7 @@ func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journa
 		case failures[key] >= maxAttempts:
 			if err := j.Record(ctx, journal.HostOutcome{Run: r.run.ID, Step: st.ID, Host: t.Name, ResourceID: t.ResourceID,
 				Action: primary, Attempt: failures[key] + 1, Outcome: journal.RetriesExhausted,
-				Reason: fmt.Sprintf("failed %d times tonight", failures[key]), Channel: "winrm", At: r.Env.Clock.Now()}); err != nil {
+				Reason: fmt.Sprintf("failed %d times %s", failures[key], retryPeriod(occ)), Channel: "winrm", At: r.Env.Clock.Now()}); err != nil {
 				return "", journal.Failed, err
 			}
 			continue
@@ -558,4 +566,12 @@ func (r *Runner) lookAtInstall(ctx context.Context, s night.Step, st journal.Ste
 	}
 	line, err := r.restart(ctx, c, s, rec)
 	return line, false, err
+}
+
+// retryPeriod names the period whose failures count towards a step's max_retries.
+func retryPeriod(occ night.Occurrence) string {
+	if strings.HasPrefix(occ.StepID, "follow-up-") {
+		return "today"
+	}
+	return "tonight"
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/journal"
@@ -20,28 +21,60 @@ import (
 // and released while the night sleeps, so scheduled steps are never kept waiting by an
 // idle night; a step the night finds already done by such a task is skipped.
 func (r *Runner) Night(ctx context.Context) error {
+	failed, err := r.runTimeline(ctx, r.timeline)
+	if err != nil {
+		return err
+	}
+	return r.finish(ctx, failed)
+}
+
+// FollowUp runs the month's follow-up (issue 17) as Night runs the night: every follow-up
+// occurrence in time order, each at its time on the runner's clock, skipping those the
+// journal shows finished. It is what `demo --follow-up` and the follow-up tests drive; on a
+// site, the scheduled tasks run the occurrences one by one (Step).
+func (r *Runner) FollowUp(ctx context.Context) error {
+	return r.FollowUpUntil(ctx, time.Time{})
+}
+
+// FollowUpUntil is FollowUp for the occurrences planned before until (zero: all of them):
+// `demo --follow-up` runs two weeks.
+func (r *Runner) FollowUpUntil(ctx context.Context, until time.Time) error {
+	var tl []night.Occurrence
+	for _, o := range night.FollowUpTimeline(r.Plan, r.Month, r.Loc) {
+		if until.IsZero() || o.Time.Before(until) {
+			tl = append(tl, o)
+		}
+	}
+	failed, err := r.runTimeline(ctx, tl)
+	if err != nil {
+		return err
+	}
+	return r.finish(ctx, failed)
+}
+
+func (r *Runner) runTimeline(ctx context.Context, timeline []night.Occurrence) (int, error) {
 	var failed int
-	for _, occ := range r.timeline {
+	for _, occ := range timeline {
 		now := r.Env.Clock.Now()
 		if wait := occ.Time.Sub(now); wait > 0 {
 			if err := r.Env.Clock.Sleep(ctx, wait); err != nil {
-				return err
+				return failed, err
 			}
 			if r.Env.AfterAction != nil {
 				if err := r.Env.AfterAction(ctx); err != nil {
-					return err
+					return failed, err
 				}
 			}
 		}
 		unlock, err := r.lock(ctx)
 		if err != nil {
-			return err
+			return failed, err
 		}
 		res, err := r.occurrence(ctx, occ)
 		unlock()
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return failed, ctx.Err()
 			}
 			r.Env.Log.Error("step failed", "step", occ.ID, "error", err)
 			failed++
@@ -51,6 +84,11 @@ func (r *Runner) Night(ctx context.Context) error {
 			failed++
 		}
 	}
+	return failed, nil
+}
+
+// finish closes the month's run with the status of what ran.
+func (r *Runner) finish(ctx context.Context, failed int) error {
 	status := journal.OK
 	if failed > 0 {
 		status = journal.Partial

@@ -359,7 +359,15 @@ func (r *Runner) act(ctx context.Context, occ night.Occurrence, st journal.Step)
 	case night.RefreshCollections:
 		return r.refreshCollections(ctx)
 	case night.Scan, night.Install, night.Restart, night.InstallAndRestart:
-		return r.hostAction(ctx, occ, st)
+		note, status, err := r.hostAction(ctx, occ, st)
+		if err != nil {
+			return note, status, err
+		}
+		messed, err := r.followUpMessed(ctx, occ)
+		if messed != "" {
+			note = strings.TrimPrefix(note+"; "+messed, "; ")
+		}
+		return note, status, err
 	case night.Wake:
 		return r.wake(ctx, occ, st)
 	case night.NotifyScan, night.NotifyMissing:

@@ -1,0 +1,186 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/night"
+	"github.com/patchnight/patchnight/pkg/notify"
+	"github.com/patchnight/patchnight/pkg/output"
+	"github.com/patchnight/patchnight/pkg/sitecoll"
+)
+
+// MessedHost is a machine the follow-up calls messed up (night.Messed): it failed its
+// installs with the same error code again and again, over days.
+type MessedHost struct {
+	Host       string                `json:"host"`
+	ResourceID int64                 `json:"resource_id,omitempty"`
+	ErrorCode  int64                 `json:"error_code"`
+	History    []journal.HostOutcome `json:"history"` // every failed install of the month, oldest first
+}
+
+// MessedUp applies the plan's messed-up rule to the month's failed installs in the journal
+// (night and follow-up), in host order. A plan without a follow-up has no rule: nil.
+func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
+	if r.Plan.FollowUp == nil || r.run.ID == 0 {
+		return nil, nil
+	}
+	rule := r.Plan.FollowUp.MessedUp
+	byHost := map[string][]journal.HostOutcome{}
+	err := r.Env.Journal.EachHostOutcome(ctx, journal.Filter{Run: r.run.ID, Action: actInstall, Outcome: journal.OutcomeFailed},
+		func(o journal.HostOutcome) error {
+			k := strings.ToUpper(o.Host)
+			byHost[k] = append(byHost[k], o)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	var out []MessedHost
+	for _, h := range byHost {
+		codes := make([]int64, len(h))
+		ats := make([]time.Time, len(h))
+		for i, o := range h {
+			codes[i], ats[i] = o.ErrorCode, o.At
+		}
+		if rule.IsMessedUp(codes, ats, r.Loc) {
+			last := h[len(h)-1]
+			out = append(out, MessedHost{Host: last.Host, ResourceID: last.ResourceID, ErrorCode: last.ErrorCode, History: h})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return strings.ToUpper(out[i].Host) < strings.ToUpper(out[j].Host) })
+	return out, nil
+}
+
+// followUpMessed runs after a follow-up install step: the messed-up machines are added to
+// the needs-attention collection (when the runner has the SMS Provider) and named in the
+// step's note.
+func (r *Runner) followUpMessed(ctx context.Context, occ night.Occurrence) (string, error) {
+	if !strings.HasPrefix(occ.StepID, "follow-up-") || !occ.Step.Action.Installs() {
+		return "", nil
+	}
+	hosts, err := r.MessedUp(ctx)
+	if err != nil || len(hosts) == 0 {
+		return "", err
+	}
+	var names []string
+	var members []sitecoll.Member
+	for _, h := range hosts {
+		names = append(names, fmt.Sprintf("%s (0x%08X x%d)", h.Host, uint32(h.ErrorCode), len(h.History)))
+		if h.ResourceID > 0 {
+			members = append(members, sitecoll.Member{ResourceID: h.ResourceID, Name: h.Host})
+		}
+	}
+	note := fmt.Sprintf("%d messed up: %s", len(hosts), strings.Join(names, ", "))
+	if r.Env.Provider == nil || len(members) == 0 {
+		return note + "; not added to the needs-attention collection (no SMS Provider)", nil
+	}
+	id, err := notify.AddToNeedsAttention(ctx, r.Env.Site, r.Env.Provider, members, r.Env.Clock.Now())
+	if err != nil {
+		r.Env.Log.Warn("messed-up machines not added to the needs-attention collection", "error", err)
+		return note + "; not added to the needs-attention collection: " + oneLine(err.Error()), nil
+	}
+	return note + "; in needs-attention collection " + id, nil
+}
+
+// FollowUpDays is how many days after Patch Tuesday the long-tail report covers (D0..D+21).
+const FollowUpDays = 21
+
+// FollowUpDay is the patched share at the end of one day since Patch Tuesday: the last
+// measurement the journal holds from that day or before (the runner measures after every
+// step of the night and of the follow-up). Days after the journal's last measurement have
+// no figure (Measured false).
+type FollowUpDay struct {
+	Day        int       `json:"day"`  // 0 = Patch Tuesday
+	Date       string    `json:"date"` // YYYY-MM-DD in the plan's zone
+	Measured   bool      `json:"measured"`
+	Eligible   int64     `json:"eligible"`
+	Patched    int64     `json:"patched"`
+	PatchedPct float64   `json:"patched_pct"`
+	At         time.Time `json:"at,omitzero"` // the measurement used
+}
+
+// FollowUpReport is `patchnight report follow-up`: the long tail of a month's night.
+type FollowUpReport struct {
+	Plan         string        `json:"plan"`
+	Month        string        `json:"month"`
+	PatchTuesday string        `json:"patch_tuesday"`
+	Days         []FollowUpDay `json:"days"`
+	MessedUp     []MessedHost  `json:"messed_up"`
+}
+
+// BuildFollowUp builds the long-tail report of the runner's month from the journal.
+func BuildFollowUp(ctx context.Context, r *Runner) (*FollowUpReport, error) {
+	rep := &FollowUpReport{Plan: r.Plan.Name, Month: r.Month.String(), PatchTuesday: r.Month.PatchTuesday(r.Loc).Format("2006-01-02"),
+		Days: []FollowUpDay{}, MessedUp: []MessedHost{}}
+	var metrics []journal.Metric
+	if r.run.ID != 0 {
+		all, err := r.Env.Journal.Metrics(ctx, r.run.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range all {
+			metrics = append(metrics, m)
+		}
+	}
+	sort.Slice(metrics, func(i, j int) bool {
+		if !metrics[i].At.Equal(metrics[j].At) {
+			return metrics[i].At.Before(metrics[j].At)
+		}
+		return metrics[i].Step < metrics[j].Step
+	})
+	for d := 0; d <= FollowUpDays; d++ {
+		y, mo, dd := r.Month.Date(d)
+		end := time.Date(y, mo, dd+1, 0, 0, 0, 0, r.Loc)
+		day := FollowUpDay{Day: d, Date: time.Date(y, mo, dd, 0, 0, 0, 0, time.UTC).Format("2006-01-02")}
+		start := time.Date(y, mo, dd, 0, 0, 0, 0, r.Loc)
+		for _, m := range metrics {
+			if !m.At.Before(end) {
+				break
+			}
+			day.Measured, day.Eligible, day.Patched, day.At = true, m.Eligible, m.Patched, m.At
+		}
+		if len(metrics) > 0 && metrics[len(metrics)-1].At.Before(start) {
+			// A day the journal has not reached yet (the night is still under way, or
+			// nothing ran since): no figure rather than a stale one.
+			day = FollowUpDay{Day: d, Date: day.Date}
+		}
+		if day.Eligible > 0 {
+			day.PatchedPct = math.Round(1000*float64(day.Patched)/float64(day.Eligible)) / 10
+		}
+		rep.Days = append(rep.Days, day)
+	}
+	messed, err := r.MessedUp(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if messed != nil {
+		rep.MessedUp = messed
+	}
+	return rep, nil
+}
+
+// Grids is the report as tables: the share by day, then the messed-up machines.
+func (f *FollowUpReport) Grids() []output.Grid {
+	g := output.Grid{Title: fmt.Sprintf("Follow-up of the night of %s (plan %s, Patch Tuesday %s): patched share by day", f.Month, f.Plan, f.PatchTuesday),
+		Header: []string{"Day", "Date", "Patched", "Eligible", "Share"}}
+	for _, d := range f.Days {
+		share, p, e := "-", "-", "-"
+		if d.Measured {
+			share, p, e = fmt.Sprintf("%.1f%%", d.PatchedPct), fmt.Sprint(d.Patched), fmt.Sprint(d.Eligible)
+		}
+		g.Rows = append(g.Rows, []string{fmt.Sprintf("D+%d", d.Day), d.Date, p, e, share})
+	}
+	m := output.Grid{Title: fmt.Sprintf("Messed-up machines (%d): the same install error again and again", len(f.MessedUp)),
+		Header: []string{"Host", "Error", "Failed installs", "First", "Last"}}
+	for _, h := range f.MessedUp {
+		m.Rows = append(m.Rows, []string{h.Host, fmt.Sprintf("0x%08X", uint32(h.ErrorCode)), fmt.Sprint(len(h.History)),
+			h.History[0].At.Format("2006-01-02 15:04"), h.History[len(h.History)-1].At.Format("2006-01-02 15:04")})
+	}
+	return []output.Grid{g, m}
+}
