@@ -210,7 +210,7 @@ func demo(dir, bin string, hosts int) error {
 	if err != nil {
 		return err
 	}
-	morning, _ := filepath.Glob(filepath.Join(keep, "state", "morning-*.json"))
+	morning, _ := filepath.Glob(filepath.Join(keep, "patchnight-state", "morning-*.json")) // where demo --keep keeps its journal
 	if len(morning) == 0 {
 		return errors.New("the demo wrote no morning report")
 	}
