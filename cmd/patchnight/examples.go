@@ -37,6 +37,9 @@ patchnight lab init --db small.db --hosts 200 --patch-tuesday 2027-01-12 --force
 patchnight lab serve --db lab.db
 # plain HTTP (NTLM with message encryption) on another port
 patchnight lab serve --db lab.db --http --addr 127.0.0.1:15985`,
+		"lab rehearse": `# the restart method against the same night without the 01:00 and 04:00 waves
+patchnight lab rehearse --plan docs/plans/full.yaml --plan docs/plans/no-waves.yaml --hosts 500 --seeds 3
+patchnight lab rehearse --plan built-in --hosts 200 -o json`,
 		"demo": `patchnight demo
 patchnight demo --hosts 500 --keep demo-lab --report-html morning.html
 patchnight demo --hosts 200 --follow-up`,

@@ -37,7 +37,6 @@ The patched share is the lab's truth: eligible clients with every deployed updat
 installed and restarted. It acts only on its own temporary labs. The lab's fault model
 (docs/lab.md) is set with the same rate flags as lab init. Pass --plan built-in for the
 default plan.`,
-		Example: `  patchnight lab rehearse --plan docs/plans/full.yaml --plan docs/plans/no-waves.yaml --hosts 500 --seeds 3`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return app.rehearse(cmd, o)
