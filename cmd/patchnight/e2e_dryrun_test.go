@@ -191,6 +191,13 @@ func TestE2ENightDryRun(t *testing.T) {
 	if d := diffSums(labBefore, tableSums(t, db)); len(d) > 0 {
 		t.Errorf("the dry run changed the lab database: %v", d)
 	}
+	// The built-in plan fits its own times on this lab: every step within its limit and
+	// before the next one starts (its estimate, at the profile's concurrency).
+	for _, s := range dry.Steps {
+		if !s.Time.Fits {
+			t.Errorf("the built-in plan's %s does not fit: %s", s.Occurrence, s.Time.Warning)
+		}
+	}
 	if d := diffSums(jBefore, tableSums(t, jpath)); len(d) > 0 {
 		t.Errorf("the dry run changed the journal: %v", d)
 	}
