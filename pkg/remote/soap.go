@@ -105,9 +105,9 @@ type createAnswer struct {
 }
 
 // parseCreate returns the ShellId of a Create answer.
-func parseCreate(resp string) (string, error) {
+func parseCreate(resp []byte) (string, error) {
 	var a createAnswer
-	if err := xml.Unmarshal([]byte(resp), &a); err != nil {
+	if err := xml.Unmarshal(resp, &a); err != nil {
 		return "", errNoSOAP
 	}
 	for _, s := range a.Body.Created.Ref.Set.Selectors {
@@ -134,9 +134,9 @@ type commandAnswer struct {
 }
 
 // parseCommand returns the CommandId of a Command answer.
-func parseCommand(resp string) (string, error) {
+func parseCommand(resp []byte) (string, error) {
 	var a commandAnswer
-	if err := xml.Unmarshal([]byte(resp), &a); err != nil {
+	if err := xml.Unmarshal(resp, &a); err != nil {
 		return "", errNoSOAP
 	}
 	if act := strings.TrimSpace(a.Header.Action); act != nsShell+"/CommandResponse" {
@@ -167,9 +167,9 @@ type receiveAnswer struct {
 
 // parseReceive appends the stdout and stderr of a Receive answer and reports whether the
 // command is done, with its exit code (Windows sends the true code only in the first Done).
-func parseReceive(resp string, stdout, stderr *[]byte) (done bool, code int, err error) {
+func parseReceive(resp []byte, stdout, stderr *[]byte) (done bool, code int, err error) {
 	var a receiveAnswer
-	if err := xml.Unmarshal([]byte(resp), &a); err != nil {
+	if err := xml.Unmarshal(resp, &a); err != nil {
 		return false, 0, errNoSOAP
 	}
 	for _, s := range a.Body.Response.Streams {
