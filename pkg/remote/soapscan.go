@@ -277,20 +277,9 @@ func (s *xmlScanner) at(d int, space, local string) bool {
 	return string(e.local) == local && string(e.space) == space
 }
 
-// attr returns the value of the innermost start tag's attribute of that local name (any
-// prefix, as encoding/xml matches an attribute field without a namespace), with its
-// references replaced.
-func (s *xmlScanner) attr(local string) (string, bool, error) {
-	for _, a := range s.attrs[:s.nAttrs] {
-		if string(a.local) == local {
-			v, err := appendText(nil, a.value)
-			return string(v), true, err
-		}
-	}
-	return "", false, nil
-}
-
-// attrBytes is attr without a copy when the value holds no reference.
+// attrBytes returns the value of the innermost start tag's attribute of that local name
+// (any prefix, as encoding/xml matches an attribute field without a namespace), as
+// written when it holds no reference, else a copy with the references replaced.
 func (s *xmlScanner) attrBytes(local string) ([]byte, bool, error) {
 	for _, a := range s.attrs[:s.nAttrs] {
 		if string(a.local) == local {
