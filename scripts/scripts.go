@@ -155,8 +155,17 @@ func Input(script string, params []byte) []byte {
 // InputEncoded is Input for a script already in base64 (standard alphabet, padded), as a
 // caller that runs one script on many hosts keeps it.
 func InputEncoded(script64, params []byte) []byte {
+	return AppendInputEncoded(make([]byte, 0, InputEncodedLen(script64, params)), script64, params)
+}
+
+// InputEncodedLen is the length of InputEncoded(script64, params).
+func InputEncodedLen(script64, params []byte) int {
+	return base64.StdEncoding.EncodedLen(len(params)) + len(script64) + 2
+}
+
+// AppendInputEncoded appends InputEncoded(script64, params) to out.
+func AppendInputEncoded(out, script64, params []byte) []byte {
 	enc := base64.StdEncoding
-	out := make([]byte, 0, enc.EncodedLen(len(params))+len(script64)+2)
 	out = enc.AppendEncode(out, params)
 	out = append(out, '\n')
 	out = append(out, script64...)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +19,9 @@ import (
 // request delayed 50 ms by the lab, at concurrency 64 and 256, and reports the wall time
 // against the ideal bound hosts / concurrency × requests per action × latency, the HTTP
 // requests per action the lab counted, and the peak heap. Client and lab share the
-// machine's cores; KB/action and allocs/action count both sides. Run with:
+// machine's cores and one process: KB/action and allocs/action count both sides (and the
+// runtime's own), client-KB/action and client-allocs/action the client's share alone, and
+// lab-KB/action the lab's (split by stack from the heap profile, see allocSplit). Run with:
 // go test -run x -bench FanOut -benchtime 1x -benchmem ./pkg/remote/ (skipped with -short).
 func BenchmarkFanOut(b *testing.B) {
 	if testing.Short() {
@@ -80,6 +84,7 @@ func BenchmarkFanOut(b *testing.B) {
 			stop := peak.sample(10 * time.Millisecond)
 			defer stop()
 			var before, after runtime.MemStats
+			splitBefore := readAllocSplit()
 			runtime.ReadMemStats(&before)
 			b.ResetTimer()
 			var sum remote.Summary
@@ -102,6 +107,7 @@ func BenchmarkFanOut(b *testing.B) {
 			}
 			b.StopTimer()
 			runtime.ReadMemStats(&after)
+			split := readAllocSplit().minus(splitBefore)
 			st := s.w.Stats()
 			if sum.OK != tc.hosts {
 				b.Fatalf("summary %s", sum)
@@ -114,11 +120,13 @@ func BenchmarkFanOut(b *testing.B) {
 			b.ReportMetric(perAction, "req/action")
 			b.ReportMetric(float64(tc.hosts)/sum.Elapsed.Seconds(), "hosts/s")
 			b.ReportMetric(float64(peak.max())/(1<<20), "peak-heap-MiB")
-			// Client and lab together (one process); the client's share is in a
-			// -memprofile focused on remote.FanOut.
+			// Client and lab together (one process), then each side's share.
 			actions := float64(tc.hosts) * float64(b.N)
 			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/actions/1024, "KB/action")
 			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/actions, "allocs/action")
+			b.ReportMetric(split.client.bytes/actions/1024, "client-KB/action")
+			b.ReportMetric(split.client.objects/actions, "client-allocs/action")
+			b.ReportMetric(split.lab.bytes/actions/1024, "lab-KB/action")
 		})
 	}
 }
@@ -160,4 +168,115 @@ func (p *peakHeap) max() uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.top
+}
+
+// allocSplit is what the heap profile says was allocated so far, split by who allocated
+// it: the lab (its HTTP server, TLS server handshakes, WinRM double, the test's handlers),
+// the client (pkg/remote, net/http's client transport, TLS client handshakes, the
+// libraries the client calls), and the rest (runtime, benchmark harness, stacks the
+// profile cut short). The profile samples allocations (runtime.MemProfileRate, 512 KB by
+// default; -test.memprofilerate sets it): each record is scaled back up to an estimate of
+// what it stands for, so the split is an estimate whose error falls with the number of
+// actions (thousands of samples for a 5,000-host run).
+type allocSplit struct {
+	client, lab, other allocSide
+}
+
+type allocSide struct{ bytes, objects float64 }
+
+// labFrames and clientFrames are the function-name prefixes that place a stack on a side;
+// the lab's are tested first (the lab's goroutines never run client code, but the client's
+// TLS and HTTP packages are the lab's too).
+var (
+	labFrames = []string{
+		"github.com/patchnight/patchnight/pkg/lab",
+		"github.com/patchnight/patchnight/pkg/remote_test.labHandler",
+		"net/http.(*conn).",
+		"net/http.(*Server).",
+		"net/http.(*response).",
+		"net/http.serverHandler.",
+		"crypto/tls.(*Conn).serverHandshake",
+		"crypto/tls.(*serverHandshakeState",
+	}
+	clientFrames = []string{
+		"github.com/patchnight/patchnight/pkg/remote.",
+		"github.com/patchnight/patchnight/scripts.",
+		"github.com/masterzen/",
+		"net/http.(*persistConn).",
+		"net/http.(*Transport).",
+		"crypto/tls.(*Conn).clientHandshake",
+		"crypto/tls.(*clientHandshakeState",
+	}
+)
+
+// readAllocSplit reads the heap profile after a collection (the profile is complete as of
+// the last finished cycle).
+func readAllocSplit() allocSplit {
+	runtime.GC()
+	var recs []runtime.MemProfileRecord
+	n, _ := runtime.MemProfile(nil, true)
+	for {
+		recs = make([]runtime.MemProfileRecord, n+64)
+		var ok bool
+		if n, ok = runtime.MemProfile(recs, true); ok {
+			recs = recs[:n]
+			break
+		}
+	}
+	rate := float64(runtime.MemProfileRate)
+	var s allocSplit
+	for i := range recs {
+		r := &recs[i]
+		if r.AllocObjects == 0 || r.AllocBytes == 0 {
+			continue
+		}
+		// A sample stands for 1/(1-exp(-size/rate)) allocations of its size.
+		objs, bytes := float64(r.AllocObjects), float64(r.AllocBytes)
+		if rate > 1 {
+			f := 1 / (1 - math.Exp(-bytes/objs/rate))
+			objs, bytes = objs*f, bytes*f
+		}
+		side := &s.other
+		switch stackSide(r.Stack()) {
+		case "lab":
+			side = &s.lab
+		case "client":
+			side = &s.client
+		}
+		side.bytes += bytes
+		side.objects += objs
+	}
+	return s
+}
+
+// stackSide places a stack on the lab's side, the client's, or neither ("").
+func stackSide(stack []uintptr) string {
+	client := false
+	frames := runtime.CallersFrames(stack)
+	for {
+		f, more := frames.Next()
+		for _, p := range labFrames {
+			if strings.HasPrefix(f.Function, p) {
+				return "lab"
+			}
+		}
+		for _, p := range clientFrames {
+			if strings.HasPrefix(f.Function, p) {
+				client = true
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	if client {
+		return "client"
+	}
+	return ""
+}
+
+// minus is what was allocated between two readings.
+func (s allocSplit) minus(o allocSplit) allocSplit {
+	sub := func(a, b allocSide) allocSide { return allocSide{a.bytes - b.bytes, a.objects - b.objects} }
+	return allocSplit{client: sub(s.client, o.client), lab: sub(s.lab, o.lab), other: sub(s.other, o.other)}
 }

@@ -26,6 +26,7 @@ type Connector struct {
 	command string // the bootstrap command line, encoded once
 	scripts *scriptCache
 	msgs    *msgTemplates
+	bufs    *bufPool // message and answer buffers shared by the clients
 	krb     *kerberosLogin
 	sspi    *sspiCreds
 }
@@ -37,7 +38,7 @@ func NewConnector(cfg Config, creds Credentials) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Connector{cfg: cfg, creds: creds, command: scripts.Command(), scripts: &scriptCache{}, msgs: &msgTemplates{},
+	k := &Connector{cfg: cfg, creds: creds, command: scripts.Command(), scripts: &scriptCache{}, msgs: &msgTemplates{}, bufs: &bufPool{},
 		tickets: tls.NewLRUClientSessionCache(4096)}
 	if len(cfg.CAPEM) > 0 {
 		k.roots = x509.NewCertPool()
@@ -99,6 +100,7 @@ type Client struct {
 	command string        // the bootstrap command line
 	scripts *scriptCache  // the Connector's scripts, read and encoded once
 	msgs    *msgTemplates // the Connector's shell messages, built once
+	bufs    *bufPool      // the Connector's buffers
 	own     *Connector    // closed with the client when New made it
 }
 
@@ -144,7 +146,7 @@ func (k *Connector) ClientTimeout(host string, timeout time.Duration) (*Client, 
 	}
 	url := scheme + "://" + hostPort(host, cfg.Port) + "/wsman"
 	t := newTransporter(url, cfg, k.creds, mech, seal)
-	t.roots, t.tickets = k.roots, k.tickets
+	t.roots, t.tickets, t.bufs = k.roots, k.tickets, k.bufs
 	params := winrm.NewParameters(isoSeconds(cfg.PollTimeout), "en-US", envelopeSize)
 	params.TransportDecorator = func() winrm.Transporter { return t }
 	// NewClientWithParameters does no I/O: it calls t.Transport(ep), which builds the
@@ -153,7 +155,7 @@ func (k *Connector) ClientTimeout(host string, timeout time.Duration) (*Client, 
 	if err != nil {
 		return nil, exit.Wrap(exit.Usage, &scrubbed{msg: k.creds.scrub(err.Error()), err: err}, "check the CA file", "cannot set up WinRM for %s", host)
 	}
-	return &Client{host: host, cfg: cfg, creds: k.creds, t: t, wc: wc, url: url, command: k.command, scripts: k.scripts, msgs: k.msgs}, nil
+	return &Client{host: host, cfg: cfg, creds: k.creds, t: t, wc: wc, url: url, command: k.command, scripts: k.scripts, msgs: k.msgs, bufs: k.bufs}, nil
 }
 
 // New is NewConnector + Connector.Client for a single host; Close releases both.

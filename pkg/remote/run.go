@@ -100,7 +100,9 @@ func (c *Client) runScript(parent context.Context, op, text string, script64 []b
 	if script64 == nil {
 		script64 = base64.StdEncoding.AppendEncode(nil, []byte(text))
 	}
-	res, err := c.exec(ctx, c.command, scripts.InputEncoded(script64, pj))
+	stdin := scripts.AppendInputEncoded(c.bufs.get(scripts.InputEncodedLen(script64, pj)), script64, pj)
+	res, err := c.exec(ctx, c.command, stdin)
+	c.bufs.put(stdin) // exec copied it into its Send messages
 	if err != nil {
 		return c.classify(parent, ctx, op, err, time.Since(start))
 	}
@@ -112,25 +114,28 @@ func (c *Client) runScript(parent context.Context, op, text string, script64 []b
 // Done, Delete (after a Signal when the command did not finish).
 func (c *Client) exec(ctx context.Context, command string, stdin []byte) (*execResult, error) {
 	p := &c.wc.Parameters
-	resp, err := c.t.post(ctx, c.msgs.build(msgCreate, p, command, &values{url: c.url}))
+	var shellID string
+	err := c.t.do(ctx, c.msgs.build(msgCreate, p, command, &values{url: c.url}, c.bufs), func(a []byte) (err error) {
+		if shellID, err = parseCreate(a); err != nil {
+			return &httpStatusError{status: 200, body: err.Error()}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	shellID, err := parseCreate(resp)
-	if err != nil {
-		return nil, &httpStatusError{status: 200, body: err.Error()}
 	}
 	done := false
 	var cmdID string
 	defer func() { c.cleanup(ctx, shellID, cmdID, done) }()
 
-	resp, err = c.t.post(ctx, c.msgs.build(msgCommand, p, command, &values{url: c.url, shell: shellID}))
+	err = c.t.do(ctx, c.msgs.build(msgCommand, p, command, &values{url: c.url, shell: shellID}, c.bufs), func(a []byte) (err error) {
+		if cmdID, err = parseCommand(a); err != nil {
+			return &httpStatusError{status: 200, body: err.Error()}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	cmdID, err = parseCommand(resp)
-	if err != nil {
-		return nil, &httpStatusError{status: 200, body: err.Error()}
 	}
 
 	chunk := sendChunk(p.EnvelopeSize)
@@ -141,7 +146,7 @@ func (c *Client) exec(ctx context.Context, command string, stdin []byte) (*execR
 		if last {
 			kind = msgSendLast
 		}
-		if _, err := c.t.post(ctx, c.msgs.build(kind, p, command, &values{url: c.url, shell: shellID, cmd: cmdID, stdin: stdin[:n]})); err != nil {
+		if err := c.t.do(ctx, c.msgs.build(kind, p, command, &values{url: c.url, shell: shellID, cmd: cmdID, stdin: stdin[:n]}, c.bufs), nil); err != nil {
 			return nil, err
 		}
 		stdin = stdin[n:]
@@ -150,16 +155,19 @@ func (c *Client) exec(ctx context.Context, command string, stdin []byte) (*execR
 	res := &execResult{}
 	receive := &values{url: c.url, shell: shellID, cmd: cmdID}
 	for !done {
-		resp, err := c.t.post(ctx, c.msgs.build(msgReceive, p, command, receive))
+		var finished bool
+		var code int
+		err := c.t.do(ctx, c.msgs.build(msgReceive, p, command, receive, c.bufs), func(a []byte) (err error) {
+			if finished, code, err = parseReceive(a, &res.stdout, &res.stderr); err != nil {
+				return &httpStatusError{status: 200, body: "unreadable Receive answer: " + err.Error()}
+			}
+			return nil
+		})
 		if err != nil {
 			if isOperationTimeout(err) && ctx.Err() == nil {
 				continue // long poll ended without output: ask again
 			}
 			return nil, err
-		}
-		finished, code, err := parseReceive(resp, &res.stdout, &res.stderr)
-		if err != nil {
-			return nil, &httpStatusError{status: 200, body: "unreadable Receive answer: " + err.Error()}
 		}
 		if len(res.stdout)+len(res.stderr) > maxOutput {
 			return nil, &httpStatusError{status: 200, body: fmt.Sprintf("the script printed more than %d bytes", maxOutput)}
@@ -183,12 +191,12 @@ func (c *Client) cleanup(ctx context.Context, shellID, cmdID string, finished bo
 	defer cancel()
 	p := &c.wc.Parameters
 	if !finished && cmdID != "" {
-		_, _ = c.t.post(cctx, c.msgs.build(msgSignal, p, c.command, &values{url: c.url, shell: shellID, cmd: cmdID}))
+		_ = c.t.do(cctx, c.msgs.build(msgSignal, p, c.command, &values{url: c.url, shell: shellID, cmd: cmdID}, c.bufs), nil)
 	}
 	if cctx.Err() != nil {
 		return
 	}
-	_, _ = c.t.post(cctx, c.msgs.build(msgDelete, p, c.command, &values{url: c.url, shell: shellID}))
+	_ = c.t.do(cctx, c.msgs.build(msgDelete, p, c.command, &values{url: c.url, shell: shellID}, c.bufs), nil)
 }
 
 // scriptError is the error object a script prints.

@@ -80,8 +80,8 @@ type values struct {
 	stdin           []byte
 }
 
-// render writes the message.
-func (t *template) render(v *values) []byte {
+// render writes the message into a buffer from pool (nil: a new one).
+func (t *template) render(v *values, pool *bufPool) []byte {
 	n := 0
 	for _, s := range t.text {
 		n += len(s)
@@ -100,7 +100,7 @@ func (t *template) render(v *values) []byte {
 			n += base64.StdEncoding.EncodedLen(len(v.stdin))
 		}
 	}
-	out := make([]byte, 0, n)
+	out := pool.get(n)
 	for i, s := range t.slots {
 		out = append(out, t.text[i]...)
 		switch s {
@@ -165,22 +165,23 @@ type msgTemplates struct {
 	m sync.Map // messageKey -> *template
 }
 
-// build returns the message of kind for the client's parameters and command line.
-func (ms *msgTemplates) build(kind messageKind, p *winrm.Parameters, command string, v *values) []byte {
+// build returns the message of kind for the client's parameters and command line, in a
+// buffer from pool (nil: a new one).
+func (ms *msgTemplates) build(kind messageKind, p *winrm.Parameters, command string, v *values, pool *bufPool) []byte {
 	key := messageKey{kind: kind, timeout: p.Timeout, locale: p.Locale, envelope: p.EnvelopeSize}
 	if kind == msgCommand {
 		key.command = command
 	}
 	if ms != nil {
 		if t, ok := ms.m.Load(key); ok {
-			return t.(*template).render(v)
+			return t.(*template).render(v, pool)
 		}
 	}
 	t := cut(libraryMessage(kind, p, command))
 	if ms != nil {
 		ms.m.Store(key, &t)
 	}
-	return t.render(v)
+	return t.render(v, pool)
 }
 
 // libraryMessage is the library's message of kind, with the marks as values.

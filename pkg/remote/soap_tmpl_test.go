@@ -47,7 +47,7 @@ func TestMessagesAreTheLibrarys(t *testing.T) {
 					{"Delete", msgDelete, winrm.NewDeleteShellRequest(v.url, v.shell, p).String()},
 				}
 				for _, c := range cases {
-					got := string(ms.build(c.kind, p, command, &v))
+					got := string(ms.build(c.kind, p, command, &v, nil))
 					if n := len(msgID.FindAllString(got, -1)); n != 1 {
 						t.Errorf("%s: %d well-formed MessageIDs in %s", c.name, n, got)
 					}

@@ -40,6 +40,7 @@ type transporter struct {
 	roots   *x509.CertPool         // the CA pool parsed once per Connector; nil: parse the endpoint's
 	tickets tls.ClientSessionCache // TLS session resumption shared by the Connector's clients; may be nil
 	tr      *http.Transport
+	bufs    *bufPool // the Connector's message buffers; may be nil
 
 	requests atomic.Int64 // HTTP requests sent
 	dials    atomic.Int64 // TCP connections opened
@@ -48,6 +49,7 @@ type transporter struct {
 	authed  bool          // the kept-alive connection is authenticated
 	persist bool          // the host keeps connections authenticated (until shown otherwise)
 	session messageSealer // the sealing session of the authenticated connection
+	cur     *sharedBody   // the message of the post under way (t.mu held)
 }
 
 // mechanism is a connection-based authentication method (SPNEGO-style HTTP Negotiate).
@@ -134,7 +136,7 @@ func (t *transporter) dial(ctx context.Context, network, addr string) (net.Conn,
 }
 
 // Post sends one message without a deadline (winrm.Transporter). patchnight's own calls
-// go through post, bound to their context.
+// go through do, bound to their context.
 func (t *transporter) Post(_ *winrm.Client, m *soap.SoapMessage) (string, error) {
 	return t.post(context.Background(), []byte(m.String()))
 }
@@ -149,39 +151,86 @@ func (t *transporter) close() {
 // maxResponse bounds a response body (the requested MaxEnvelopeSize is 150 KB).
 const maxResponse = 8 << 20
 
-// post sends one SOAP message and returns the SOAP answer of a 200, or an
-// *httpStatusError for any other status. Requests end when ctx ends.
+// post is do for a caller that keeps the answer: it returns it as a string.
 func (t *transporter) post(ctx context.Context, body []byte) (string, error) {
+	var answer string
+	err := t.do(ctx, body, func(a []byte) error {
+		answer = string(a)
+		return nil
+	})
+	return answer, err
+}
+
+// do sends one SOAP message and hands the SOAP answer of a 200 to parse (nil: the answer
+// is not read beyond the status), or returns an *httpStatusError for any other status.
+// Requests end when ctx ends. do owns msg: it goes back to the pool once no request
+// reads it. The answer passed to parse is valid only during the call.
+func (t *transporter) do(ctx context.Context, msg []byte, parse func(answer []byte) error) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	resp, err := t.roundTrip(ctx, body)
+	body := newSharedBody(msg, t.bufs)
+	t.cur = body
+	defer func() {
+		t.cur = nil
+		body.release()
+	}()
+	resp, err := t.roundTrip(ctx, msg)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	buf, err := readBody(t.bufs, resp)
+	defer t.bufs.put(buf)
 	if err != nil {
 		t.authed = false
-		return "", fmt.Errorf("read the answer: %w", err)
+		return fmt.Errorf("read the answer: %w", err)
 	}
+	data := buf
 	if t.seal && t.session != nil {
 		if data, err = t.session.unwrap(resp.Header.Get("Content-Type"), data); err != nil {
 			t.authed, t.session = false, nil
-			return "", err
+			return err
 		}
 		resp.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
 	}
 	if resp.StatusCode == http.StatusOK {
 		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/soap+xml" {
-			return "", &httpStatusError{status: resp.StatusCode, body: "answer is not SOAP (" + resp.Header.Get("Content-Type") + ")"}
+			return &httpStatusError{status: resp.StatusCode, body: "answer is not SOAP (" + resp.Header.Get("Content-Type") + ")"}
 		}
-		return string(data), nil
+		if parse == nil {
+			return nil
+		}
+		return parse(data)
 	}
 	he := &httpStatusError{status: resp.StatusCode, fault: parseFault(data)}
 	if he.fault == nil {
 		he.body = snippet(data)
 	}
-	return "", he
+	return he
+}
+
+// readBody reads an answer's body (at most maxResponse bytes) into a buffer from pool;
+// the caller gives the buffer back.
+func readBody(pool *bufPool, resp *http.Response) ([]byte, error) {
+	n := 0
+	if resp.ContentLength > 0 && resp.ContentLength <= maxResponse {
+		n = int(resp.ContentLength)
+	}
+	buf := pool.get(n)
+	for len(buf) < maxResponse {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := resp.Body.Read(buf[len(buf):min(cap(buf), maxResponse)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 func snippet(b []byte) string {
@@ -368,7 +417,18 @@ func (t *transporter) sendConn(ctx context.Context, body []byte, authz string) (
 
 // sendWith sends one HTTP request; got sees the connection it goes over.
 func (t *transporter) sendWith(ctx context.Context, body []byte, authz string, got func(httptrace.GotConnInfo)) (*http.Response, error) {
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: got})
+	trace := &httptrace.ClientTrace{GotConn: got}
+	if s := t.cur; s != nil && len(body) > 0 && len(body) == len(s.buf) && &body[0] == &s.buf[0] {
+		// The message of the post itself (not a sealed copy): its pooled buffer is held
+		// until net/http has written this request (POST is not retried after a write).
+		s.hold()
+		trace.WroteRequest = func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				s.release()
+			}
+		}
+	}
+	ctx = httptrace.WithClientTrace(ctx, trace)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("build the request: %w", err)
