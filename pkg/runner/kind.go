@@ -29,7 +29,7 @@ func KindNames() []string { return []string{KindLaptop, KindDesktop, KindVirtual
 // desktop. The rest (1 Other, 2 Unknown, 12 Docking Station, servers and racks) say nothing
 // about the kind.
 var (
-	portableChassis = []int{8, 9, 10, 11, 14, 30, 31, 32} // Portable, Laptop, Notebook, Hand Held, Sub Notebook, Tablet, Convertible, Detachable
+	portableChassis = []int{8, 9, 10, 11, 14, 30, 31, 32}  // Portable, Laptop, Notebook, Hand Held, Sub Notebook, Tablet, Convertible, Detachable
 	fixedChassis    = []int{3, 4, 5, 6, 7, 13, 15, 16, 35} // Desktop, Low Profile Desktop, Pizza Box, Mini Tower, Tower, All in One, Space-Saving, Lunch Box, Mini PC
 )
 
