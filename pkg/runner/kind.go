@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,14 +23,19 @@ const (
 // KindNames lists the machine kinds in report order.
 func KindNames() []string { return []string{KindLaptop, KindDesktop, KindVirtual, KindUnknown} }
 
-// Chassis types of Win32_SystemEnclosure.ChassisTypes (CIM_Chassis values, learn.microsoft.com
-// cimwin32prov/win32-systemenclosure): the portable ones make a laptop, the fixed ones a
-// desktop. The rest (1 Other, 2 Unknown, 12 Docking Station, servers and racks) say nothing
-// about the kind.
-var (
-	portableChassis = []int{8, 9, 10, 11, 14, 30, 31, 32}  // Portable, Laptop, Notebook, Hand Held, Sub Notebook, Tablet, Convertible, Detachable
-	fixedChassis    = []int{3, 4, 5, 6, 7, 13, 15, 16, 35} // Desktop, Low Profile Desktop, Pizza Box, Mini Tower, Tower, All in One, Space-Saving, Lunch Box, Mini PC
-)
+// chassisKind is what one Win32_SystemEnclosure.ChassisTypes value (CIM_Chassis,
+// learn.microsoft.com cimwin32prov/win32-systemenclosure) says: the portable types make a
+// laptop, the fixed ones a desktop, the rest (1 Other, 2 Unknown, 12 Docking Station,
+// servers and racks) nothing.
+func chassisKind(c int) string {
+	switch c {
+	case 8, 9, 10, 11, 14, 30, 31, 32: // Portable, Laptop, Notebook, Hand Held, Sub Notebook, Tablet, Convertible, Detachable
+		return KindLaptop
+	case 3, 4, 5, 6, 7, 13, 15, 16, 35: // Desktop, Low Profile Desktop, Pizza Box, Mini Tower, Tower, All in One, Space-Saving, Lunch Box, Mini PC
+		return KindDesktop
+	}
+	return ""
+}
 
 // MachineKind is the kind of a machine: virtual when the site's flag says so, else laptop
 // when any enclosure has a portable chassis type (a docked laptop reports its dock too),
@@ -40,13 +44,16 @@ func MachineKind(virtual bool, chassis []int) string {
 	if virtual {
 		return KindVirtual
 	}
-	if slices.ContainsFunc(chassis, func(c int) bool { return slices.Contains(portableChassis, c) }) {
-		return KindLaptop
+	kind := KindUnknown
+	for _, c := range chassis {
+		switch chassisKind(c) {
+		case KindLaptop:
+			return KindLaptop
+		case KindDesktop:
+			kind = KindDesktop
+		}
 	}
-	if slices.ContainsFunc(chassis, func(c int) bool { return slices.Contains(fixedChassis, c) }) {
-		return KindDesktop
-	}
-	return KindUnknown
+	return kind
 }
 
 // parseChassis takes every number in a ChassisTypes0 value. How the site stores the array
@@ -70,7 +77,7 @@ func (r *Runner) hostKinds(ctx context.Context) (map[int64]string, string, error
 	var notes []string
 	missing := func(what string, err error) error {
 		if se := site.ClassifySchemaError(err); se != nil {
-			notes = append(notes, fmt.Sprintf("the site lacks %s (%s): run patchnight doctor", se.Name, what))
+			notes = append(notes, fmt.Sprintf("the site lacks %s, needed to tell %s: run patchnight doctor", se.Name, what))
 			r.Env.Log.Warn("machine kinds without "+what, "error", err)
 			return nil
 		}
@@ -86,7 +93,7 @@ func (r *Runner) hostKinds(ctx context.Context) (map[int64]string, string, error
 		virtual[id] = v.Bool()
 		return nil
 	})
-	if err := missing("v_R_System.Is_Virtual_Machine0, virtual machines", err); err != nil {
+	if err := missing("virtual machines", err); err != nil {
 		return nil, "", err
 	}
 	chassis := map[int64][]int{}
@@ -99,7 +106,7 @@ func (r *Runner) hostKinds(ctx context.Context) (map[int64]string, string, error
 		chassis[id] = append(chassis[id], parseChassis(s.String)...)
 		return nil
 	})
-	if err := missing("v_GS_SYSTEM_ENCLOSURE.ChassisTypes0, laptops and desktops", err); err != nil {
+	if err := missing("laptops from desktops", err); err != nil {
 		return nil, "", err
 	}
 	out := map[int64]string{}
