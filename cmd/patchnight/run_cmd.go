@@ -262,6 +262,15 @@ const dryRunHelp = "read the site as the night would and act on nothing: targets
 // dryRunNight rehearses the night (or opts.Step) and prints what it would do. It takes no
 // lock: it writes nothing, and it must work while a night holds the lock.
 func dryRunNight(ctx context.Context, opts *runOptions) error {
+	if opts.Step != "" && opts.Month == "" && opts.FollowUpMonth != nil {
+		// A follow-up step is rehearsed in the month whose follow-up is under way, as
+		// runStep runs it.
+		m, err := opts.FollowUpMonth(opts.Plan, opts.Step)
+		if err != nil {
+			return err
+		}
+		opts.Month = m
+	}
 	r, dopts, done, err := opts.DryEnv(ctx, opts.Plan, opts.Month)
 	if err != nil {
 		return err
@@ -269,7 +278,7 @@ func dryRunNight(ctx context.Context, opts *runOptions) error {
 	defer done()
 	if opts.Step != "" {
 		found := false
-		for _, o := range r.Timeline() {
+		for _, o := range r.NightAndFollowUp() {
 			found = found || o.ID == opts.Step || o.StepID == opts.Step
 		}
 		if !found {
