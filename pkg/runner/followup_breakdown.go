@@ -11,6 +11,7 @@ import (
 
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/output"
+	"github.com/patchnight/patchnight/pkg/report/html"
 )
 
 // NoLocation is how the report names machines without an AD site.
@@ -167,4 +168,32 @@ func lastEligible(s FollowUpSeries) int64 {
 		}
 	}
 	return 0
+}
+
+// HTMLDocument is the report as package html draws it: the daily share as a line chart,
+// the share by machine kind and by location at the last measured day, and every table of
+// the report after the daily figures (the breakdown by day and the machine lists).
+func (f *FollowUpReport) HTMLDocument() *html.FollowUp {
+	doc := &html.FollowUp{Plan: f.Plan, Month: f.Month, PatchTuesday: f.PatchTuesday, Note: f.BreakdownNote}
+	for _, d := range f.Days {
+		doc.Days = append(doc.Days, html.FollowUpDay{Day: d.Day, Date: d.Date, Measured: d.Measured, Eligible: d.Eligible,
+			Patched: d.Patched, PatchedPct: d.PatchedPct})
+	}
+	last := func(ss []FollowUpSeries) []html.FollowUpGroup {
+		var out []html.FollowUpGroup
+		for _, s := range ss {
+			for i := len(s.Days) - 1; i >= 0; i-- {
+				if d := s.Days[i]; d.Measured {
+					out = append(out, html.FollowUpGroup{Name: s.Name, Eligible: d.Eligible, Patched: d.Patched, PatchedPct: d.PatchedPct})
+					break
+				}
+			}
+		}
+		return out
+	}
+	doc.ByKind, doc.ByLocation = last(f.ByKind), last(f.ByLocation)
+	if g := f.Grids(); len(g) > 1 {
+		doc.Tables = g[1:]
+	}
+	return doc
 }
