@@ -113,6 +113,8 @@ func Contracts() []Contract {
 		{"host_updates", str("name"), cols("ResourceID", "int", "Name", "string", "CI_ID", "int", "ArticleID", "string",
 			"BulletinID", "string", "Title", "string", "Status", "int", "EnforcementState", "int",
 			"EnforcementStateName", "string", "LastErrorCode", "int", "LastScanTime", "time")},
+		{"host_chassis", str("scope"), cols("ResourceID", "int", "ChassisTypes", "string")},
+		{"host_virtual", str("scope"), cols("ResourceID", "int", "IsVirtual", "flag")},
 		{"hosts_missing", str("article", "bulletin", "collection"), cols("ResourceID", "int", "Name", "string", "CI_ID", "int",
 			"ArticleID", "string", "BulletinID", "string", "Title", "string", "LastScanTime", "time", "EnforcementState", "int",
 			"EnforcementStateName", "string", "LastErrorCode", "int", "Online", "flag", "CurrentUser", "string")},

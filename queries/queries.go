@@ -78,6 +78,8 @@ func ReadBy() map[string]string {
 		"notify_scan_behind":        notify,
 		"night_deployments":         runner,
 		"night_host_state":          runner,
+		"host_chassis":              runner,
+		"host_virtual":              runner,
 		"night_targets":             runner,
 		"wol_online":                wol,
 		"wol_targets":               wol,

@@ -210,6 +210,13 @@ func TestE2ENightDryRun(t *testing.T) {
 	if _, stderr, code := runCfg(t, cfg, "run", "scan-1630", "--dry-run", "--month", month, "-o", "json"); code != exit.OK {
 		t.Errorf("run scan-1630 --dry-run: exit %d: %s", code, stderr)
 	}
+	// A follow-up step (issue 17): every day's occurrence, read from the site, nothing done.
+	out, stderr, code = runCfg(t, cfg, "run", "follow-up-install-1110", "--dry-run", "--month", month, "-o", "json")
+	var fu runner.DryRun
+	if code != exit.OK || json.Unmarshal([]byte(out), &fu) != nil || len(fu.Steps) == 0 ||
+		fu.Steps[0].Occurrence != "follow-up-install-1110-d02" || fu.Steps[0].Targets == 0 {
+		t.Errorf("run follow-up-install-1110 --dry-run: exit %d: %s\n%.500s", code, stderr, out)
+	}
 	if d := diffSums(labBefore, tableSums(t, db)); len(d) > 0 {
 		t.Errorf("the dry runs changed the lab database: %v", d)
 	}

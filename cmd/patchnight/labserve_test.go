@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -209,6 +210,20 @@ func TestDemoKeepCommandWorks(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(fout), &f); err != nil || f.Month != h.Runs[0].Month || len(f.Days) != 22 || !f.Days[1].Measured || f.MessedUp == nil {
 		t.Errorf("report follow-up (%v):\n%s", err, fout)
+	}
+	// By location and machine kind, and the HTML document with its line chart.
+	var bd struct {
+		ByLocation []struct{ Name string } `json:"by_location"`
+		ByKind     []struct{ Name string } `json:"by_kind"`
+	}
+	if err := json.Unmarshal([]byte(fout), &bd); err != nil || len(bd.ByLocation) == 0 || len(bd.ByKind) == 0 {
+		t.Errorf("report follow-up has no breakdown by location and kind (%v):\n%.2000s", err, fout)
+	}
+	page := filepath.Join(t.TempDir(), "followup.html")
+	if _, stderr, code := run(t, nil, "--config", m[2], "report", "follow-up", "--month", h.Runs[0].Month, "-o", "html", "--out", page); code != 0 {
+		t.Errorf("report follow-up -o html: exit %d: %s", code, stderr)
+	} else if doc, err := os.ReadFile(page); err != nil || !bytes.Contains(doc, []byte(`id="by-day"`)) || !bytes.Contains(doc, []byte("<polyline")) {
+		t.Errorf("report follow-up -o html wrote no line chart (%v): %.500s", err, doc)
 	}
 	if _, stderr, code := run(t, nil, "--config", m[2], "report", "follow-up", "--month", "2026-13"); code != 64 {
 		t.Errorf("report follow-up with a bad month: exit %d: %s", code, stderr)

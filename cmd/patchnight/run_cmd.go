@@ -262,6 +262,15 @@ const dryRunHelp = "read the site as the night would and act on nothing: targets
 // dryRunNight rehearses the night (or opts.Step) and prints what it would do. It takes no
 // lock: it writes nothing, and it must work while a night holds the lock.
 func dryRunNight(ctx context.Context, opts *runOptions) error {
+	if opts.Step != "" && opts.Month == "" && opts.FollowUpMonth != nil {
+		// A follow-up step is rehearsed in the month whose follow-up is under way, as
+		// runStep runs it.
+		m, err := opts.FollowUpMonth(opts.Plan, opts.Step)
+		if err != nil {
+			return err
+		}
+		opts.Month = m
+	}
 	r, dopts, done, err := opts.DryEnv(ctx, opts.Plan, opts.Month)
 	if err != nil {
 		return err
@@ -269,7 +278,7 @@ func dryRunNight(ctx context.Context, opts *runOptions) error {
 	defer done()
 	if opts.Step != "" {
 		found := false
-		for _, o := range r.Timeline() {
+		for _, o := range r.NightAndFollowUp() {
 			found = found || o.ID == opts.Step || o.StepID == opts.Step
 		}
 		if !found {
@@ -502,16 +511,21 @@ func newReportMorningCmd(app *App) *cobra.Command {
 
 func newReportFollowUpCmd(app *App) *cobra.Command {
 	var nf nightFlags
+	var out string
 	cmd := &cobra.Command{
 		Use:   "follow-up",
-		Short: "The long tail after the night: patched share by day D0..D+21 and the messed-up machines",
+		Short: "The long tail after the night: patched share by day D0..D+21, by location and machine kind, and the messed-up machines",
 		Long: `The follow-up report of a month's night (issue 17), from the journal: the patched share at
 the end of each day from Patch Tuesday (D0) to D+21 (the last measurement of that day: the
 runner measures after every step of the night and of the follow-up; "-" before the first),
-and the machines the plan's messed_up rule calls messed up (the same install error again and
-again over days) with their error and how often it failed.
-Not in this version: the share by location and by machine kind, and the machines not seen
-online since before the night.`,
+the same figures by location (the AD site) and by machine kind (laptop, desktop, virtual,
+unknown: the site's virtual-machine flag and hardware inventory of the chassis; a site
+without those columns shows unknown with a note, and patchnight doctor names them), and the
+machines the plan's messed_up rule calls messed up (the same install error again and again
+over days) with their error and how often it failed.
+--output html writes one self-contained document with the daily share as a line chart (to
+--out FILE, else to stdout).
+Not in this version: the machines not seen online since before the night.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := app.Config()
@@ -549,11 +563,15 @@ online since before the night.`,
 			if err != nil {
 				return err
 			}
+			if app.Format() == output.HTML {
+				return app.writeHTML(out, func(w io.Writer) error { return html.FollowUpDocument(w, rep.HTMLDocument()) })
+			}
 			return app.Print(rep)
 		},
 	}
 	addNightFlags(cmd, &nf, "the night's month YYYY-MM (default: the follow-up under way, else the last night that began)")
-	return onlyFormats(cmd, output.Table, output.JSON, output.Markdown, output.CSV)
+	cmd.Flags().StringVar(&out, "out", "", "with --output html: the file to write")
+	return onlyFormats(cmd, output.Table, output.JSON, output.Markdown, output.CSV, output.HTML)
 }
 
 // followUpReportMonth is report follow-up's month: --month, else the month whose follow-up

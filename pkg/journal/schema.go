@@ -161,6 +161,24 @@ CREATE TABLE halts (
 );
 CREATE INDEX halts_run ON halts (run, id);
 `,
+	// 5: the patched share of each measurement by location and by machine kind (issue 17's
+	// follow-up report). A measurement without a step_breakdowns row (a journal written
+	// before version 5) has no breakdown; the report says so instead of guessing.
+	`
+CREATE TABLE step_breakdowns (
+  step INTEGER PRIMARY KEY REFERENCES steps(id),
+  note TEXT NOT NULL DEFAULT ''            -- why a kind is unknown: the site lacks a column, ...
+);
+
+CREATE TABLE step_breakdown_groups (
+  step     INTEGER NOT NULL REFERENCES steps(id),
+  dim      TEXT NOT NULL,                  -- location | kind
+  name     TEXT NOT NULL,                  -- the AD site ('' unknown); laptop, desktop, virtual, unknown
+  eligible INTEGER NOT NULL,
+  patched  INTEGER NOT NULL,
+  PRIMARY KEY (step, dim, name)
+);
+`,
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -39,6 +39,8 @@ const (
 	addDiscovery   = "additions: gvillant/ConfigMgrDev SQL; Skatterbrainz/sccm SQL"
 	addComment     = "additions: Skatterbrainz/ud-cmwt pages/cmucollections.ps1"
 	addAssignment  = "additions: WMI twin SMS_UpdatesAssignment (memdocs); SQL name unconfirmed"
+	addVirtual     = "additions: SMS_R_System.IsVirtualMachine (memdocs); SQL name and type unconfirmed"
+	addEnclosure   = "additions: Win32_SystemEnclosure.ChassisTypes (learn.microsoft.com cimwin32prov); SQL view and column names unconfirmed"
 )
 
 // viewColumns lists every column of every lab view.
@@ -55,6 +57,7 @@ func viewColumns() []viewColumn {
 		cols("v_R_System", refDiscovery, "ResourceID", "ResourceType", "Name0", "SMS_Unique_Identifier0",
 			"Client0", "Active0", "Obsolete0", "Decommissioned0", "Operating_System_Name_and0", "Build01", "User_Name0"),
 		cols("v_R_System", addDiscovery, "Resource_Domain_OR_Workgr0", "AD_Site_Name0"),
+		cols("v_R_System", addVirtual, "Is_Virtual_Machine0"),
 		cols("v_RA_System_IPSubnets", refRA, "ResourceID", "IP_Subnets0"),
 		cols("v_RA_System_MACAddresses", refRA, "ResourceID", "MAC_Addresses0"),
 		cols("v_RA_System_IPAddresses", refRA, "ResourceID", "IP_Addresses0"),
@@ -63,6 +66,8 @@ func viewColumns() []viewColumn {
 			"DefaultIPGateway0", "IPEnabled0"),
 		cols("v_GS_COMPUTER_SYSTEM", refJoin, "ResourceID"),
 		cols("v_GS_COMPUTER_SYSTEM", refUser, "UserName0"),
+		cols("v_GS_SYSTEM_ENCLOSURE", refJoin, "ResourceID"),
+		cols("v_GS_SYSTEM_ENCLOSURE", addEnclosure, "ChassisTypes0"),
 		cols("v_CH_ClientSummary", refJoin, "ResourceID"),
 		cols("v_CH_ClientSummary", refSummary, "ClientActiveStatus", "ClientStateDescription", "LastOnline",
 			"LastDDR", "LastHW", "LastPolicyRequest"),

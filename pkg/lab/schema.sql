@@ -77,7 +77,14 @@ CREATE TABLE lab_host (
     NoComeBack        INTEGER NOT NULL DEFAULT 0, -- simulation: 1 = stays off after a restart until the lab is told otherwise
     -- The fast channel sees any client that is up, also one the site marked inactive.
     -- A stored column (not an expression in the view) so that it keeps its declared type.
-    CNIsOnline        FLAG GENERATED ALWAYS AS (CASE WHEN Power = 'on' AND IsClient = 1 THEN 1 ELSE 0 END) VIRTUAL
+    CNIsOnline        FLAG GENERATED ALWAYS AS (CASE WHEN Power = 'on' AND IsClient = 1 THEN 1 ELSE 0 END) VIRTUAL,
+    -- The machine kind seen by the site (issue 17), from FormFactor. IsVirtualMachine is
+    -- SMS_R_System.IsVirtualMachine (memdocs); ChassisType is one Win32_SystemEnclosure
+    -- ChassisTypes value per form (CIM_Chassis: 3 Desktop, 9 Laptop, 1 Other for a virtual
+    -- machine, whose real chassis value is not documented). Their SQL names are unconfirmed
+    -- (docs/reference-additions.md).
+    IsVirtualMachine  FLAG GENERATED ALWAYS AS (CASE WHEN FormFactor = 'virtual' THEN 1 ELSE 0 END) VIRTUAL,
+    ChassisType       INTEGER GENERATED ALWAYS AS (CASE FormFactor WHEN 'desktop' THEN 3 WHEN 'laptop' THEN 9 ELSE 1 END) VIRTUAL
 );
 CREATE INDEX lab_host_name ON lab_host(Name);
 CREATE INDEX lab_host_subnet ON lab_host(Subnet);
@@ -299,7 +306,7 @@ SELECT ResourceID, 5 AS ResourceType, Name AS Name0, Domain AS Resource_Domain_O
        SMSGuid AS SMS_Unique_Identifier0, IsClient AS Client0,
        Active AS Active0, Obsolete AS Obsolete0, Decommissioned AS Decommissioned0,
        OSName AS Operating_System_Name_and0, Build AS Build01, LastLogonUser AS User_Name0,
-       Location AS AD_Site_Name0
+       Location AS AD_Site_Name0, IsVirtualMachine AS Is_Virtual_Machine0
 FROM lab_host;
 
 CREATE VIEW v_RA_System_IPSubnets AS SELECT ResourceID, IP_Subnets0 FROM lab_ra_subnet;
@@ -313,6 +320,11 @@ FROM lab_adapter;
 
 CREATE VIEW v_GS_COMPUTER_SYSTEM AS
 SELECT ResourceID, CASE WHEN Power = 'on' THEN CurrentUser END AS UserName0
+FROM lab_host WHERE IsClient = 1 AND LastHW IS NOT NULL; -- no hardware inventory, no row
+
+-- Hardware inventory of Win32_SystemEnclosure: one row per enclosure (the lab has one).
+CREATE VIEW v_GS_SYSTEM_ENCLOSURE AS
+SELECT ResourceID, ChassisType AS ChassisTypes0
 FROM lab_host WHERE IsClient = 1 AND LastHW IS NOT NULL; -- no hardware inventory, no row
 
 -- ClientActiveStatus is a status (0 inactive, 1 active), not a flag: CAST keeps it an integer.

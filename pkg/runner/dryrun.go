@@ -191,8 +191,10 @@ const LaterStepsNote = "every step's targets are selected from the site as it is
 	"before later steps run (the wake brings machines online, installs fix machines, who is logged on " +
 	"changes with the hour), so later steps' counts are what they would be if they ran now"
 
-// DryRun rehearses the month's night, or the occurrences opts.Only names, from the site as
-// it is now. It writes nothing anywhere.
+// DryRun rehearses the month's night, or the occurrences opts.Only names (of the night or
+// of its follow-up), from the site as it is now. It writes nothing anywhere. The whole
+// night's rehearsal leaves the follow-up out, as Night does: it runs after the night, from
+// its own scheduled tasks.
 func (r *Runner) DryRun(ctx context.Context, opts DryRunOptions) (*DryRun, error) {
 	est := opts.Estimates
 	if est == (Estimates{}) {
@@ -208,8 +210,13 @@ func (r *Runner) DryRun(ctx context.Context, opts DryRunOptions) (*DryRun, error
 	if r.scope != nil {
 		d.ScopeName = r.scope.Name
 	}
+	tl := r.timeline
+	if len(opts.Only) > 0 {
+		// A named step may be one of the follow-up's (issue 17), which runs after the night.
+		tl = r.NightAndFollowUp()
+	}
 	var occs []int
-	for i, o := range r.timeline {
+	for i, o := range tl {
 		if len(opts.Only) == 0 || slices.Contains(opts.Only, o.ID) || slices.Contains(opts.Only, o.StepID) {
 			occs = append(occs, i)
 		}
@@ -222,13 +229,13 @@ func (r *Runner) DryRun(ctx context.Context, opts DryRunOptions) (*DryRun, error
 		return nil, err
 	}
 	for _, i := range occs {
-		occ := r.timeline[i]
+		occ := tl[i]
 		s, err := r.dryStep(ctx, ctxDry, occ, opts, est)
 		if err != nil {
 			return nil, fmt.Errorf("dry run of %s: %w", occ.ID, err)
 		}
-		if i+1 < len(r.timeline) {
-			next := r.timeline[i+1]
+		if i+1 < len(tl) {
+			next := tl[i+1]
 			s.Time.Next, s.Time.Window = next.ID, secs(next.Time.Sub(occ.Time))
 		}
 		s.Time.fit()
@@ -592,4 +599,10 @@ func dur(s int64) string {
 		return fmt.Sprintf("%dm", d/time.Minute)
 	}
 	return d.String()
+}
+
+// NightAndFollowUp is the month's night followed by its follow-up's occurrences (none when
+// the plan has no follow-up), in time order: every occurrence run STEP knows.
+func (r *Runner) NightAndFollowUp() []night.Occurrence {
+	return append(slices.Clone(r.timeline), night.FollowUpTimeline(r.Plan, r.Month, r.Loc)...)
 }

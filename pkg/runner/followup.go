@@ -112,6 +112,11 @@ type FollowUpReport struct {
 	PatchTuesday string        `json:"patch_tuesday"`
 	Days         []FollowUpDay `json:"days"`
 	MessedUp     []MessedHost  `json:"messed_up"`
+
+	// The same daily figures by location and by machine kind (followup_breakdown.go).
+	ByLocation    []FollowUpSeries `json:"by_location"`
+	ByKind        []FollowUpSeries `json:"by_kind"`
+	BreakdownNote string           `json:"breakdown_note,omitempty"` // why kinds are unknown or days lack a breakdown
 }
 
 // BuildFollowUp builds the long-tail report of the runner's month from the journal.
@@ -155,6 +160,9 @@ func BuildFollowUp(ctx context.Context, r *Runner) (*FollowUpReport, error) {
 		}
 		rep.Days = append(rep.Days, day)
 	}
+	if err := r.followUpBreakdown(ctx, rep, metrics); err != nil {
+		return nil, err
+	}
 	messed, err := r.MessedUp(ctx)
 	if err != nil {
 		return nil, err
@@ -165,7 +173,8 @@ func BuildFollowUp(ctx context.Context, r *Runner) (*FollowUpReport, error) {
 	return rep, nil
 }
 
-// Grids is the report as tables: the share by day, then the messed-up machines.
+// Grids is the report as tables: the share by day, by location and by machine kind, then
+// the messed-up machines.
 func (f *FollowUpReport) Grids() []output.Grid {
 	g := output.Grid{Title: fmt.Sprintf("Follow-up of the night of %s (plan %s, Patch Tuesday %s): patched share by day", f.Month, f.Plan, f.PatchTuesday),
 		Header: []string{"Day", "Date", "Patched", "Eligible", "Share"}}
@@ -182,5 +191,5 @@ func (f *FollowUpReport) Grids() []output.Grid {
 		m.Rows = append(m.Rows, []string{h.Host, fmt.Sprintf("0x%08X", uint32(h.ErrorCode)), fmt.Sprint(len(h.History)),
 			h.History[0].At.Format("2006-01-02 15:04"), h.History[len(h.History)-1].At.Format("2006-01-02 15:04")})
 	}
-	return []output.Grid{g, m}
+	return append([]output.Grid{g}, append(f.breakdownGrids(), m)...)
 }

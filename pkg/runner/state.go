@@ -150,13 +150,15 @@ func scanHostState(rows *sql.Rows) (hostState, error) {
 	return h, nil
 }
 
-// measure counts eligible and patched machines and records it for the step.
+// measure counts eligible and patched machines and records it for the step, with the same
+// count split by location and machine kind (the follow-up report's breakdown).
 func (r *Runner) measure(ctx context.Context, step journal.StepID) (journal.Metric, error) {
 	m := journal.Metric{Step: step, At: r.Env.Clock.Now()}
 	ex, err := r.ExcludedHosts(ctx)
 	if err != nil {
 		return m, err
 	}
+	bd := r.newBreakdown(ctx)
 	err = r.eachState(ctx, func(h hostState) error {
 		if _, out := ex[h.ResourceID]; out {
 			return nil // counted apart: the night leaves them alone
@@ -166,13 +168,17 @@ func (r *Runner) measure(ctx context.Context, step journal.StepID) (journal.Metr
 			if h.Patched() {
 				m.Patched++
 			}
+			bd.add(h)
 		}
 		return nil
 	})
 	if err != nil {
 		return m, err
 	}
-	return m, r.Env.Journal.RecordMetric(ctx, m)
+	if err := r.Env.Journal.RecordMetric(ctx, m); err != nil {
+		return m, err
+	}
+	return m, bd.record(ctx, r.Env.Journal, step)
 }
 
 // deployment is one deployment of the night's updates.

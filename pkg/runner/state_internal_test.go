@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"database/sql"
+	"maps"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -198,6 +199,10 @@ func TestRunnerReadsSiteTypes(t *testing.T) {
 		}
 		if _, err := deployments(ctx, r.Env.Site, sug); err != nil {
 			t.Errorf("strict %v: deployments: %v", strict, err)
+		}
+		kinds, note, err := r.hostKinds(ctx)
+		if err != nil || note != "" || !slices.Contains(slices.Collect(maps.Values(kinds)), KindVirtual) {
+			t.Errorf("strict %v: machine kinds %v, note %q, %v", strict, kinds, note, err)
 		}
 		for _, q := range queries.ReadByPackage("pkg/runner") {
 			if !slices.Contains(r.Env.Site.Ran(), q) {

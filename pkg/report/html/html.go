@@ -1,5 +1,5 @@
-// Package html renders patchnight's morning and compliance reports as one self-contained
-// HTML document: inline CSS and inline SVG charts, no script, no font or image from
+// Package html renders patchnight's morning, compliance and follow-up reports as one
+// self-contained HTML document: inline CSS and inline SVG charts, no script, no font or image from
 // anywhere, so the file works offline, as an e-mail attachment and on paper (A4). Names and
 // titles from the site database are escaped by html/template; the charts come from package
 // chart, which escapes its own text.
