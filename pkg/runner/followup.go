@@ -112,6 +112,10 @@ type FollowUpReport struct {
 	PatchTuesday string        `json:"patch_tuesday"`
 	Days         []FollowUpDay `json:"days"`
 	MessedUp     []MessedHost  `json:"messed_up"`
+	// NotSeen are the eligible machines not seen online since the night began
+	// (NotSeenSince), with when they were last seen (Runner.NotSeen).
+	NotSeenSince time.Time     `json:"not_seen_since"`
+	NotSeen      []NotSeenHost `json:"not_seen"`
 }
 
 // BuildFollowUp builds the long-tail report of the runner's month from the journal.
@@ -162,6 +166,10 @@ func BuildFollowUp(ctx context.Context, r *Runner) (*FollowUpReport, error) {
 	if messed != nil {
 		rep.MessedUp = messed
 	}
+	rep.NotSeenSince = r.NightStart()
+	if rep.NotSeen, err = r.NotSeen(ctx); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 
@@ -182,5 +190,5 @@ func (f *FollowUpReport) Grids() []output.Grid {
 		m.Rows = append(m.Rows, []string{h.Host, fmt.Sprintf("0x%08X", uint32(h.ErrorCode)), fmt.Sprint(len(h.History)),
 			h.History[0].At.Format("2006-01-02 15:04"), h.History[len(h.History)-1].At.Format("2006-01-02 15:04")})
 	}
-	return []output.Grid{g, m}
+	return []output.Grid{g, m, f.notSeenGrid()}
 }

@@ -199,6 +199,9 @@ func TestRunnerReadsSiteTypes(t *testing.T) {
 		if _, err := deployments(ctx, r.Env.Site, sug); err != nil {
 			t.Errorf("strict %v: deployments: %v", strict, err)
 		}
+		if _, err := r.NotSeen(ctx); err != nil {
+			t.Errorf("strict %v: not seen since the night: %v", strict, err)
+		}
 		for _, q := range queries.ReadByPackage("pkg/runner") {
 			if !slices.Contains(r.Env.Site.Ran(), q) {
 				t.Errorf("strict %v: query %s, read by pkg/runner, did not run", strict, q)
