@@ -86,9 +86,9 @@ func drawAwayDays(h *hostSpec, seed int64, i int, now time.Time, rates FaultRate
 	}
 	if r := newRand(seed, streamHoliday, uint64(i)); r.Float64() < rates.Holiday && h.active && h.form != formVirtual {
 		// Switched off on an evening one to six days before Patch Tuesday, back on a
-		// weekday morning two to ten days after it.
+		// weekday morning two to sixteen days after it (some after the follow-up's two weeks).
 		leave := at(-1-r.IntN(6), 16*60, 180, r)
-		h.absences = append(h.absences, absence{awayHoliday, leave, at(weekday(pt, 2+r.IntN(9)), 8*60, 90, r)})
+		h.absences = append(h.absences, absence{awayHoliday, leave, at(weekday(pt, 2+r.IntN(15)), 8*60, 90, r)})
 	}
 	if len(h.absences) == 0 {
 		return
