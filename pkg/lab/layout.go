@@ -141,30 +141,31 @@ type hostSpec struct {
 	awayAt         int64 // unix seconds it leaves the network; 0 = stays
 	awayUntil      int64 // unix seconds it is back
 	noComeBack     bool
+	chain          bool // one of its updates is chained behind another
+	scan           uint8
+	scanVer        int
+	scanFault      int32
+	legacyScan     bool // also has an old scan row for the legacy update source
+	sub, sub2      int32
+	addr, addr2    uint32
+	v6             uint64 // link-local interface identifier
+	v6b            uint64 // of the second adapter
+	primaryUser    int32  // -1 = none
+	lastUser       int32
+	currentUser    int32
+	scanTime       int64 // unix seconds
+	lastOnline     int64 // 0 = NULL
+	lastOffline    int64
+	lastDDR        int64
+	lastHW         int64
+	lastPolicy     int64
+	guid           [2]uint64
+
 	// Away for days (drawAwayDays), each kind from its own stream.
-	absences    []absence // time order
-	offSince    int64     // under way at generation: left then (0 = not away at generation)
-	offUntil    int64     // ... and is back on then (OfflineUntil)
-	closetLast  [2]int64  // a closet machine's last time on before Patch Tuesday: from, to
-	chain       bool      // one of its updates is chained behind another
-	scan        uint8
-	scanVer     int
-	scanFault   int32
-	legacyScan  bool // also has an old scan row for the legacy update source
-	sub, sub2   int32
-	addr, addr2 uint32
-	v6          uint64 // link-local interface identifier
-	v6b         uint64 // of the second adapter
-	primaryUser int32  // -1 = none
-	lastUser    int32
-	currentUser int32
-	scanTime    int64 // unix seconds
-	lastOnline  int64 // 0 = NULL
-	lastOffline int64
-	lastDDR     int64
-	lastHW      int64
-	lastPolicy  int64
-	guid        [2]uint64
+	absences   []absence // time order
+	offSince   int64     // under way at generation: left then (0 = not away at generation)
+	offUntil   int64     // ... and is back on then (OfflineUntil)
+	closetLast [2]int64  // a closet machine's last time on before Patch Tuesday: from, to
 }
 
 // fleet is the generated layout of the lab's machines and network.
