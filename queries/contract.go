@@ -122,6 +122,8 @@ func Contracts() []Contract {
 			"CollectionName", "string", "DesiredConfigType", "int", "StartTime", "time", "EnforcementDeadline", "time",
 			"SuppressReboot", "int", "NotifyUser", "flag", "AssignmentEnabled", "flag", "Updates", "int", "AssignedUpdateGroup", "int")},
 		{"night_enforcement_state", []Param{{"limit", String}, {"state", Int}}, idName},
+		{"followup_not_seen", []Param{{"scope", String}, {"since", Time}}, cols("ResourceID", "int", "Name", "string",
+			"LastOnline", "time", "LastOffline", "time")},
 		{"night_host_state", []Param{{"group", Int}, {"scope", String}}, cols("ResourceID", "int", "Name", "string",
 			"Location", "string", "Eligible", "flag", "Active", "flag", "Healthy", "int", "Online", "flag",
 			"ScanBucket", "string", "ScanError", "int", "Known", "flag", "Required", "int", "PendingRestart", "int",

@@ -76,6 +76,7 @@ func ReadBy() map[string]string {
 		"scanbehind_members":        collection,
 		"notify_missing":            notify,
 		"notify_scan_behind":        notify,
+		"followup_not_seen":         runner,
 		"night_deployments":         runner,
 		"night_host_state":          runner,
 		"host_chassis":              runner,

@@ -93,4 +93,7 @@ func addFaultFlags(f *pflag.FlagSet, r *lab.FaultRates) {
 	f.Float64Var(&r.Away, "away-rate", r.Away, "share of laptops (desktops: a quarter of it) that leave the network during the night and come back")
 	f.Float64Var(&r.Slow, "slow-rate", r.Slow, "share of clients whose installs take 2.5 times as long")
 	f.Float64Var(&r.NoComeBack, "no-come-back-rate", r.NoComeBack, "share of clients that do not come back after a restart")
+	f.Float64Var(&r.Home, "home-rate", r.Home, "share of laptops taken home on an evening and brought back on a later day (once or twice)")
+	f.Float64Var(&r.Closet, "closet-rate", r.Closet, "share of desktops in a closet: off but for a few hours on some weekdays")
+	f.Float64Var(&r.Holiday, "holiday-rate", r.Holiday, "share of laptops and desktops switched off for a holiday from before the night until days after it")
 }

@@ -207,8 +207,10 @@ func TestDemoKeepCommandWorks(t *testing.T) {
 			Measured bool `json:"measured"`
 		} `json:"days"`
 		MessedUp []any `json:"messed_up"`
+		NotSeen  []any `json:"not_seen"`
 	}
-	if err := json.Unmarshal([]byte(fout), &f); err != nil || f.Month != h.Runs[0].Month || len(f.Days) != 22 || !f.Days[1].Measured || f.MessedUp == nil {
+	if err := json.Unmarshal([]byte(fout), &f); err != nil || f.Month != h.Runs[0].Month || len(f.Days) != 22 || !f.Days[1].Measured ||
+		f.MessedUp == nil || f.NotSeen == nil {
 		t.Errorf("report follow-up (%v):\n%s", err, fout)
 	}
 	// By location and machine kind, and the HTML document with its line chart.

@@ -514,18 +514,21 @@ func newReportFollowUpCmd(app *App) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "follow-up",
-		Short: "The long tail after the night: patched share by day D0..D+21, by location and machine kind, and the messed-up machines",
+		Short: "The long tail after the night: patched share by day D0..D+21, by location and machine kind, the messed-up machines, the machines not seen since the night",
 		Long: `The follow-up report of a month's night (issue 17), from the journal: the patched share at
 the end of each day from Patch Tuesday (D0) to D+21 (the last measurement of that day: the
 runner measures after every step of the night and of the follow-up; "-" before the first),
 the same figures by location (the AD site) and by machine kind (laptop, desktop, virtual,
 unknown: the site's virtual-machine flag and hardware inventory of the chassis; a site
-without those columns shows unknown with a note, and patchnight doctor names them), and the
+without those columns shows unknown with a note, and patchnight doctor names them), the
 machines the plan's messed_up rule calls messed up (the same install error again and again
-over days) with their error and how often it failed.
+over days) with their error and how often it failed, and the eligible machines (active,
+healthy clients in the night's scope) not seen online since the night began (its first step),
+from the site's fast channel: offline now, and last online (CNLastOnlineTime) and last
+offline (CNLastOfflineTime) both before the night; each with those two times ("never" when
+the site has none).
 --output html writes one self-contained document with the daily share as a line chart (to
---out FILE, else to stdout).
-Not in this version: the machines not seen online since before the night.`,
+--out FILE, else to stdout).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := app.Config()

@@ -371,6 +371,7 @@ func (g *generator) writeHosts(ctx context.Context) error {
 		{"lab_scan_status", []string{"ResourceID", "UpdateSource_ID", "LastScanState", "LastScanTime",
 			"LastErrorCode", "LastStatusMessageID", "LastScanPackageLocation", "LastScanPackageVersion",
 			"LastWUAVersion"}},
+		{"lab_away", []string{"ResourceID", "Kind", "AwayAt", "AwayUntil"}},
 	}
 	ins := make([]*inserter, len(tables))
 	for i, t := range tables {
@@ -381,7 +382,7 @@ func (g *generator) writeHosts(ctx context.Context) error {
 		ins[i] = b
 	}
 	hw := hostWriter{g: g, host: ins[0], adapter: ins[1], raSubnet: ins[2], raMAC: ins[3], raIP: ins[4],
-		state: ins[5], scan: ins[6]}
+		state: ins[5], scan: ins[6], away: ins[7]}
 	hw.prepare()
 	for i := range g.fleet.hosts {
 		if i%1024 == 0 {
@@ -404,8 +405,8 @@ func (g *generator) writeHosts(ctx context.Context) error {
 
 // hostWriter writes every row that belongs to one host.
 type hostWriter struct {
-	g                                                 *generator
-	host, adapter, raSubnet, raMAC, raIP, state, scan *inserter
+	g                                                       *generator
+	host, adapter, raSubnet, raMAC, raIP, state, scan, away *inserter
 
 	// Values boxed once, so that the millions of state rows allocate nothing per value.
 	ciAny      []any
@@ -495,11 +496,14 @@ func (w *hostWriter) write(ctx context.Context, i int) error {
 		builds[h.build].build, b2i(h.client), b2i(h.active), 0, 0, checkPass, power, b2i(h.wol),
 		user(h.currentUser), user(h.lastUser), user(h.primaryUser),
 		unixText(h.lastOnline), unixText(h.lastOffline), unixText(h.lastDDR), unixText(lastHW),
-		unixText(h.lastPolicy), nil, installFault, h.scanFault, b2i(pending), h.transientFails, h.transientCode,
+		unixText(h.lastPolicy), unixText(h.offUntil), installFault, h.scanFault, b2i(pending), h.transientFails, h.transientCode,
 		h.pace, unixText(h.awayAt), unixText(h.awayUntil), b2i(h.noComeBack)); err != nil {
 		return err
 	}
 	if err := w.writeNetwork(ctx, i, rid); err != nil {
+		return err
+	}
+	if err := w.writeAway(ctx, h); err != nil {
 		return err
 	}
 	return w.writeScans(ctx, i, rid)

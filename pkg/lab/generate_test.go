@@ -358,7 +358,7 @@ func TestGeneratedInvariants(t *testing.T) {
 		{"never scanned", "SELECT COUNT(*) FROM lab_host h WHERE IsClient = 1 AND NOT EXISTS (SELECT 1 FROM lab_scan_status s WHERE s.ResourceID = h.ResourceID AND s.UpdateSource_ID = " + pub + ")", clients, 0.01, 0.03},
 		{"scan failed", "SELECT COUNT(*) FROM lab_scan_status WHERE UpdateSource_ID = " + pub + " AND LastScanState = 5 AND LastErrorCode <> 0", clients, 0.01, 0.03},
 		{"one version behind", "SELECT COUNT(*) FROM lab_scan_status WHERE UpdateSource_ID = " + pub + " AND LastScanState = 3 AND LastScanPackageVersion = 411", clients, 0.06, 0.10},
-		{"more behind", "SELECT COUNT(*) FROM lab_scan_status WHERE UpdateSource_ID = " + pub + " AND LastScanState = 3 AND LastScanPackageVersion < 411", clients, 0.04, 0.09},
+		{"more behind", "SELECT COUNT(*) FROM lab_scan_status WHERE UpdateSource_ID = " + pub + " AND LastScanState = 3 AND LastScanPackageVersion < 411", clients, 0.04, 0.11}, // with machines away for days since before the syncs
 		{"current", "SELECT COUNT(*) FROM lab_scan_status WHERE UpdateSource_ID = " + pub + " AND LastScanState = 3 AND LastScanPackageVersion = 412", clients, 0.74, 0.86},
 		{"late scans", "SELECT COUNT(*) FROM lab_scan_status WHERE UpdateSource_ID = " + pub + " AND LastScanTime < '2026-11-24'", clients, 0.01, 0.08},
 		{"second enabled adapter", "SELECT COUNT(DISTINCT ResourceID) FROM lab_adapter WHERE AdapterIndex = 3 AND IPEnabled = 1", hosts, 0.02, 0.08},

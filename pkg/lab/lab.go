@@ -73,11 +73,21 @@ type FaultRates struct {
 	Slow float64 `json:"slow"`
 	// NoComeBack: machines that do not come back after a restart (lab_host.NoComeBack).
 	NoComeBack float64 `json:"no_come_back"`
+	// Home: laptops taken home in the evening and brought back on a later morning, once or
+	// twice in the four weeks from Patch Tuesday (lab_away, kind home).
+	Home float64 `json:"home"`
+	// Closet: desktops in a closet, off but for a few hours on some weekdays (lab_away,
+	// kind closet).
+	Closet float64 `json:"closet"`
+	// Holiday: physical machines (laptops and desktops) switched off for a holiday, from
+	// an evening before Patch Tuesday until a morning days after it (lab_away, kind holiday).
+	Holiday float64 `json:"holiday"`
 }
 
 // DefaultFaults is the default mix (docs/lab.md says where each figure comes from).
 func DefaultFaults() FaultRates {
-	return FaultRates{InstallFault: 0.03, Transient: 0.08, Chain: 0.15, Away: 0.25, Slow: 0.2, NoComeBack: 0.005}
+	return FaultRates{InstallFault: 0.03, Transient: 0.08, Chain: 0.15, Away: 0.25, Slow: 0.2, NoComeBack: 0.005,
+		Home: 0.1, Closet: 0.03, Holiday: 0.03}
 }
 
 // NoFaults is a fleet without night faults (scan faults and inventory defects stay).
@@ -88,7 +98,8 @@ func (f FaultRates) valid() error {
 		name string
 		v    float64
 	}{{"install-fault", f.InstallFault}, {"transient", f.Transient}, {"chain", f.Chain}, {"away", f.Away},
-		{"slow", f.Slow}, {"no-come-back", f.NoComeBack}} {
+		{"slow", f.Slow}, {"no-come-back", f.NoComeBack}, {"home", f.Home}, {"closet", f.Closet},
+		{"holiday", f.Holiday}} {
 		if !(r.v >= 0 && r.v <= 1) {
 			return exit.Usagef("a rate is a share from 0 to 1, like 0.05", "fault rate %s %v is out of range", r.name, r.v)
 		}

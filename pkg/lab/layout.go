@@ -160,6 +160,12 @@ type hostSpec struct {
 	lastHW         int64
 	lastPolicy     int64
 	guid           [2]uint64
+
+	// Away for days (drawAwayDays), each kind from its own stream.
+	absences   []absence // time order
+	offSince   int64     // under way at generation: left then (0 = not away at generation)
+	offUntil   int64     // ... and is back on then (OfflineUntil)
+	closetLast [2]int64  // a closet machine's last time on before Patch Tuesday: from, to
 }
 
 // fleet is the generated layout of the lab's machines and network.
@@ -196,6 +202,7 @@ func layoutFleet(opt Options) *fleet {
 	for i := range f.hosts {
 		f.hosts[i] = drawHost(opt.Seed, i, now, cum, nUsers, *opt.Faults)
 		drawFaults(&f.hosts[i], opt.Seed, i, now, *opt.Faults)
+		drawAwayDays(&f.hosts[i], opt.Seed, i, now, *opt.Faults)
 		if f.hosts[i].client {
 			f.clients++
 		}

@@ -93,6 +93,19 @@ CREATE INDEX lab_host_name_nocase ON lab_host(Name COLLATE NOCASE);
 CREATE INDEX lab_host_offline_until ON lab_host(OfflineUntil) WHERE OfflineUntil IS NOT NULL;
 CREATE INDEX lab_host_away_at ON lab_host(AwayAt) WHERE AwayAt IS NOT NULL;
 
+-- Simulation only (docs/lab.md, machines away for days): the absences still to come of
+-- laptops taken home, closet machines and machines off for a holiday. At AwayAt the host
+-- leaves as with lab_host.AwayAt (switched off, no answer, no wake) and is back on at
+-- AwayUntil; the simulator deletes a row once it has taken effect.
+CREATE TABLE lab_away (
+    ResourceID INTEGER NOT NULL,
+    Kind       TEXT NOT NULL,              -- 'home' | 'closet' | 'holiday'
+    AwayAt     TEXT NOT NULL,
+    AwayUntil  TEXT NOT NULL
+);
+CREATE INDEX lab_away_at ON lab_away(AwayAt);
+CREATE INDEX lab_away_host ON lab_away(ResourceID, AwayAt);
+
 -- Network adapters as hardware inventory saw them (comma lists, IPv4 first, as on a real site).
 CREATE TABLE lab_adapter (
     ResourceID        INTEGER NOT NULL REFERENCES lab_host(ResourceID),

@@ -345,9 +345,12 @@ func logEvent(ctx context.Context, tx *sql.Tx, now string, rid int64, action, de
 	return nil
 }
 
-// backOnline takes hosts whose time to leave has come off the network (goAway) and marks
+// backOnline takes hosts whose time to leave has come off the network (goAwayDays, goAway) and marks
 // hosts whose restart or absence has ended as online (all of them when rid is 0).
 func backOnline(ctx context.Context, tx *sql.Tx, now string, rid int64) error {
+	if err := goAwayDays(ctx, tx, now, rid); err != nil {
+		return err
+	}
 	if err := goAway(ctx, tx, now, rid); err != nil {
 		return err
 	}
@@ -389,8 +392,12 @@ func goAway(ctx context.Context, tx *sql.Tx, now string, rid int64) error {
 		`UPDATE lab_update_state SET Truth = 2, Status = CASE WHEN Status = 0 THEN 0 ELSE 3 END,
 			LastStatusChangeTime = ?1, EnforcementSource = 1, LastEnforcementMessageID = 10, LastErrorCode = 0
 			WHERE Truth = 1 AND ResourceID IN (` + sel + `)`,
-		`UPDATE lab_host SET Power = 'off', CurrentUser = NULL, RebootPending = 0, LastOffline = AwayAt,
-			OfflineUntil = CASE WHEN OfflineUntil = '` + noComeBackUntil + `' THEN OfflineUntil ELSE AwayUntil END,
+		// A host already off (away for days, restarting, or switched off) went off earlier:
+		// its last offline time stays. It is away until the later end (a host that did not
+		// come back after a restart stays down).
+		`UPDATE lab_host SET Power = 'off', CurrentUser = NULL, RebootPending = 0,
+			LastOffline = CASE WHEN Power = 'on' THEN AwayAt ELSE LastOffline END,
+			OfflineUntil = CASE WHEN OfflineUntil > AwayUntil THEN OfflineUntil ELSE AwayUntil END,
 			AwayAt = NULL WHERE ResourceID IN (` + sel + `)`,
 	} {
 		if _, err := tx.ExecContext(ctx, q, now, rid); err != nil {

@@ -117,6 +117,10 @@ type FollowUpReport struct {
 	ByLocation    []FollowUpSeries `json:"by_location"`
 	ByKind        []FollowUpSeries `json:"by_kind"`
 	BreakdownNote string           `json:"breakdown_note,omitempty"` // why kinds are unknown or days lack a breakdown
+	// NotSeen are the eligible machines not seen online since the night began
+	// (NotSeenSince), with when they were last seen (Runner.NotSeen).
+	NotSeenSince time.Time     `json:"not_seen_since"`
+	NotSeen      []NotSeenHost `json:"not_seen"`
 }
 
 // BuildFollowUp builds the long-tail report of the runner's month from the journal.
@@ -170,6 +174,10 @@ func BuildFollowUp(ctx context.Context, r *Runner) (*FollowUpReport, error) {
 	if messed != nil {
 		rep.MessedUp = messed
 	}
+	rep.NotSeenSince = r.NightStart()
+	if rep.NotSeen, err = r.NotSeen(ctx); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 
@@ -191,5 +199,5 @@ func (f *FollowUpReport) Grids() []output.Grid {
 		m.Rows = append(m.Rows, []string{h.Host, fmt.Sprintf("0x%08X", uint32(h.ErrorCode)), fmt.Sprint(len(h.History)),
 			h.History[0].At.Format("2006-01-02 15:04"), h.History[len(h.History)-1].At.Format("2006-01-02 15:04")})
 	}
-	return append([]output.Grid{g}, append(f.breakdownGrids(), m)...)
+	return append(append([]output.Grid{g}, f.breakdownGrids()...), m, f.notSeenGrid())
 }

@@ -204,6 +204,9 @@ func TestRunnerReadsSiteTypes(t *testing.T) {
 		if err != nil || note != "" || !slices.Contains(slices.Collect(maps.Values(kinds)), KindVirtual) {
 			t.Errorf("strict %v: machine kinds %v, note %q, %v", strict, kinds, note, err)
 		}
+		if _, err := r.NotSeen(ctx); err != nil {
+			t.Errorf("strict %v: not seen since the night: %v", strict, err)
+		}
 		for _, q := range queries.ReadByPackage("pkg/runner") {
 			if !slices.Contains(r.Env.Site.Ran(), q) {
 				t.Errorf("strict %v: query %s, read by pkg/runner, did not run", strict, q)
