@@ -10,15 +10,17 @@ import (
 
 // TestE2EFaultInjection runs client scan over every client of a 300-host lab whose
 // endpoint hangs for 10% of the hosts and answers 5% with the WinRM quota fault (HTTP
-// 500), with a 3 s operation timeout, one retry and concurrency 24: the run finishes,
+// 500), with an 8 s operation timeout, one retry and concurrency 24: the run finishes,
 // every client gets exactly one outcome, the exit code is 2, and the JSON summary counts
 // match the injection and the lab's offline machines exactly. Only the healthy hosts
 // were scanned.
 //
 // The lab applies scans one at a time (about 50 ms each under -race), so at concurrency
-// 24 a healthy host waits about a second at most, well inside the timeout. The test is
-// not parallel: the timeout is wall-clock time, so it runs before the parallel tests and
-// does not share the cores with them.
+// 24 a healthy host waits about a second at most, well inside the timeout; the timeout is
+// wall-clock time, and 8 s leaves room for a loaded machine under -race (3 s did not: a
+// healthy host timed out with the load average at 20). The hanging hosts cost 30 x 2
+// attempts x 8 s / 24 = 20 s. The test is not parallel, so it runs before the parallel
+// tests and does not share the cores with them.
 func TestE2EFaultInjection(t *testing.T) {
 	// The faults are picked from the lab's own host list, so the counts are exact: of
 	// every 20 hosts in ResourceID order, 2 hang and 1 is over its quota.
@@ -36,7 +38,7 @@ func TestE2EFaultInjection(t *testing.T) {
 	e := newLabEnvAt(t, path, labSpec{hosts: hosts, faults: func(host string) lab.Fault {
 		label, _, _ := strings.Cut(host, ".")
 		return lab.Fault{Kind: kind[label]}
-	}, winrm: []string{"operation_timeout: 3s", "connect_timeout: 1s", "retries: 1"}})
+	}, winrm: []string{"operation_timeout: 8s", "connect_timeout: 1s", "retries: 1"}})
 
 	online, offline := e.members("SMSDM003")
 	want := map[string]map[string]bool{"timeout": {}, "quota": {}, "unreachable": offline, "ok": {}}
