@@ -37,7 +37,7 @@ The patched share is the lab's truth: eligible clients with every deployed updat
 installed and restarted. It acts only on its own temporary labs. The lab's fault model
 (docs/lab.md) is set with the same rate flags as lab init. Pass --plan built-in for the
 default plan.`,
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return app.rehearse(cmd, o)
 		},
