@@ -93,4 +93,5 @@ func addFaultFlags(f *pflag.FlagSet, r *lab.FaultRates) {
 	f.Float64Var(&r.Away, "away-rate", r.Away, "share of laptops (desktops: a quarter of it) that leave the network during the night and come back")
 	f.Float64Var(&r.Slow, "slow-rate", r.Slow, "share of clients whose installs take 2.5 times as long")
 	f.Float64Var(&r.NoComeBack, "no-come-back-rate", r.NoComeBack, "share of clients that do not come back after a restart")
+	addRepairFlags(f, r)
 }
