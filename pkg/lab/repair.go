@@ -87,7 +87,8 @@ func repairSettings(ctx context.Context, tx *sql.Tx) (rate float64, available bo
 
 // Repair answers SMS_Client.RepairClient on host. Without the method (the lab setting) it
 // changes nothing. With it, the client does not answer for RepairBusy (ccmrepair
-// restarts the client's services: an assumption), and a machine with a hopeless install
+// restarts the client's services: an assumption; the Sim's host actions, scan, install,
+// restart, evaluation and policy, are refused as offline), and a machine with a hopeless install
 // fault or a failed-scan fault has both cleared when its own draw (seed, ResourceID, its
 // own stream) is below the repair fix rate: the same machine always gets the same answer,
 // and the rate moves no other fault. The product sees only what later scans and installs

@@ -31,6 +31,9 @@ func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journa
 	if err != nil {
 		return "", journal.Failed, err
 	}
+	if targets, err = r.withRepairedScans(ctx, occ, targets); err != nil {
+		return "", journal.Failed, err
+	}
 	if len(targets) == 0 {
 		return "no machines to act on", journal.OK, nil
 	}

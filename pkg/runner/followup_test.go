@@ -101,6 +101,13 @@ func followUpTwoWeeks(t *testing.T, faults *lab.FaultRates) {
 			t.Errorf("%d unpatched machines without a reason", c.Count)
 		}
 	}
+	for _, is := range after.NeedsPerson {
+		// A machine whose site shows a failed install is "install failed" with its code,
+		// even when another update's job was still running at a step's limit.
+		if len(is.Reasons) > 0 && strings.HasPrefix(is.Reasons[0], "install still running") && len(is.ErrorCodes) > 0 {
+			t.Errorf("%s: first reason %q, but its installs failed with %v", is.Name, is.Reasons[0], is.ErrorCodes)
+		}
+	}
 	if stopped != after.Unpatched() {
 		t.Errorf("reasons count %d machines, %d are unpatched", stopped, after.Unpatched())
 	}
@@ -116,8 +123,10 @@ func followUpTwoWeeks(t *testing.T, faults *lab.FaultRates) {
 	}
 	for _, m := range messed {
 		h := m.History
-		if len(h) < 3 || m.Kind == "install" && h[len(h)-1].ErrorCode != m.ErrorCode || m.ErrorCode == 0 ||
-			h[len(h)-1].At.Sub(h[len(h)-3].At) < 24*time.Hour || m.Kind != "install" && m.Kind != "scan" {
+		// A scan's rule counts the scans asked for and now (the site still shows it failed).
+		if m.Kind == "install" && (len(h) < 3 || h[len(h)-1].ErrorCode != m.ErrorCode || h[len(h)-1].At.Sub(h[len(h)-3].At) < 24*time.Hour) ||
+			m.Kind == "scan" && (len(h) < 2 || dc.Now().Sub(h[len(h)-2].At) < 24*time.Hour) ||
+			m.ErrorCode == 0 || m.Kind != "install" && m.Kind != "scan" {
 			t.Errorf("%s listed as messed up (%s) with history %+v", m.Host, m.Kind, h)
 		}
 		t.Logf("messed up: %s %s 0x%08X, %d times", m.Host, m.Kind, uint32(m.ErrorCode), len(h))
@@ -160,6 +169,11 @@ func followUpTwoWeeks(t *testing.T, faults *lab.FaultRates) {
 	}
 	t.Logf("seen since the night (%s): %d of %d eligible; patched %d of them (%.1f%%); %d not seen",
 		seen.Since, seen.Seen, seen.Eligible, seen.Patched, seen.PatchedPct, seen.NotSeen)
+	// Issue 17 asks for >= 99%. It is not asserted: with the lab's default fault model
+	// and its assumed repair fix rate (lab.DefaultRepairFix, docs/lab.md) the lab ends at
+	// 273 of 283 seen machines (96.5%): the hopeless installs and failed scans a repair
+	// did not clear stay unpatched, each listed with its reason. Raising the assumed rate
+	// until the test passes would tune the lab to the test.
 	if seen.Eligible != after.Eligible || seen.Patched > after.Patched || seen.Seen+seen.NotSeen != seen.Eligible {
 		t.Errorf("seen-since-night figures %+v disagree with the morning report (%d of %d patched)", seen, after.Patched, after.Eligible)
 	}
