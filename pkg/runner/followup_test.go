@@ -203,6 +203,26 @@ func followUpTwoWeeks(t *testing.T, faults *lab.FaultRates) {
 	for _, s := range steps {
 		occOf[s.ID] = s.Occurrence
 	}
+	nightGaveUp, laterTried, laterExhausted := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	if err := e.j.EachHostOutcome(ctx, journal.Filter{Run: r.Run().ID, Action: "install"}, func(o journal.HostOutcome) error {
+		h, follow := strings.ToUpper(o.Host), strings.HasPrefix(occOf[o.Step], "follow-up-")
+		switch {
+		case !follow && o.Outcome == journal.RetriesExhausted:
+			nightGaveUp[h] = true
+		case follow && o.Outcome == journal.RetriesExhausted:
+			laterExhausted[h] = true
+		case follow:
+			laterTried[h] = true
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for h := range nightGaveUp {
+		if laterExhausted[h] && !laterTried[h] {
+			t.Errorf("%s: the night used up its retries, and no follow-up day tried it again", h)
+		}
+	}
 	for _, m := range messed {
 		if m.Kind != "install" {
 			continue
