@@ -206,8 +206,12 @@ func TestDemoKeepCommandWorks(t *testing.T) {
 			Measured bool `json:"measured"`
 		} `json:"days"`
 		MessedUp []any `json:"messed_up"`
+		Seen     *struct {
+			Eligible, Seen, Patched int64
+		} `json:"seen_since_night"`
 	}
-	if err := json.Unmarshal([]byte(fout), &f); err != nil || f.Month != h.Runs[0].Month || len(f.Days) != 22 || !f.Days[1].Measured || f.MessedUp == nil {
+	if err := json.Unmarshal([]byte(fout), &f); err != nil || f.Month != h.Runs[0].Month || len(f.Days) != 22 || !f.Days[1].Measured || f.MessedUp == nil ||
+		f.Seen == nil || f.Seen.Eligible == 0 || f.Seen.Seen > f.Seen.Eligible || f.Seen.Patched > f.Seen.Seen {
 		t.Errorf("report follow-up (%v):\n%s", err, fout)
 	}
 	if _, stderr, code := run(t, nil, "--config", m[2], "report", "follow-up", "--month", "2026-13"); code != 64 {
