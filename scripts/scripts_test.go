@@ -16,6 +16,7 @@ var wantScripts = []string{
 	"client-install-updates",
 	"client-logged-on",
 	"client-reboot-pending",
+	"client-repair",
 	"client-restart",
 	"client-trigger-schedule",
 	"client-update-state",
@@ -93,6 +94,7 @@ func TestScriptFacts(t *testing.T) {
 		"client-install-updates": {`-Namespace 'root\ccm\ClientSDK' -ClassName 'CCM_SoftwareUpdate' -Filter 'ComplianceState=0'`, `-ClassName 'CCM_SoftwareUpdatesManager' -MethodName 'InstallUpdates'`, "[ciminstance[]]$missing", "started ="},
 		"client-reboot-pending":  {`-ClassName 'CCM_ClientUtilities' -MethodName 'DetermineIfRebootPending'`, "RebootPending", "IsHardRebootPending", "InGracePeriod", "RebootDeadline"},
 		"client-restart":         {`-ClassName 'CCM_ClientUtilities' -MethodName 'RestartComputer'`, "OnlyIfNobodyLoggedOn", "users-logged-on", "quser.exe"},
+		"client-repair":          {`Get-CimClass -Namespace 'root\ccm' -ClassName 'SMS_Client'`, "CimClassMethods", `-Namespace 'root\ccm' -ClassName 'SMS_Client' -MethodName 'RepairClient'`, "available = $false", "UNCONFIRMED"},
 		"client-logged-on":       {"quser.exe", "'console'", "'disconnected'", "'remote'", "Win32_Process"},
 	} {
 		text, err := Get(name)

@@ -96,4 +96,5 @@ func addFaultFlags(f *pflag.FlagSet, r *lab.FaultRates) {
 	f.Float64Var(&r.Home, "home-rate", r.Home, "share of laptops taken home on an evening and brought back on a later day (once or twice)")
 	f.Float64Var(&r.Closet, "closet-rate", r.Closet, "share of desktops in a closet: off but for a few hours on some weekdays")
 	f.Float64Var(&r.Holiday, "holiday-rate", r.Holiday, "share of laptops and desktops switched off for a holiday from before the night until days after it")
+	addRepairFlags(f, r)
 }

@@ -208,9 +208,12 @@ func TestDemoKeepCommandWorks(t *testing.T) {
 		} `json:"days"`
 		MessedUp []any `json:"messed_up"`
 		NotSeen  []any `json:"not_seen"`
+		Seen     *struct {
+			Eligible, Seen, Patched int64
+		} `json:"seen_since_night"`
 	}
-	if err := json.Unmarshal([]byte(fout), &f); err != nil || f.Month != h.Runs[0].Month || len(f.Days) != 22 || !f.Days[1].Measured ||
-		f.MessedUp == nil || f.NotSeen == nil {
+	if err := json.Unmarshal([]byte(fout), &f); err != nil || f.Month != h.Runs[0].Month || len(f.Days) != 22 || !f.Days[1].Measured || f.MessedUp == nil ||
+		f.NotSeen == nil || f.Seen == nil || f.Seen.Eligible == 0 || f.Seen.Seen > f.Seen.Eligible || f.Seen.Patched > f.Seen.Seen {
 		t.Errorf("report follow-up (%v):\n%s", err, fout)
 	}
 	// By location and machine kind, and the HTML document with its line chart.

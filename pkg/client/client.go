@@ -223,3 +223,22 @@ func articleParams(articleIDs []string) map[string]any {
 	}
 	return params
 }
+
+// Repaired is the result of Repair.
+type Repaired struct {
+	// Available is false when the client's SMS_Client class has no RepairClient method:
+	// the method is unconfirmed (not in Microsoft's SMS_Client reference), so the script
+	// looks it up first, and its absence is an answer, not an error.
+	Available   bool   `json:"available"`
+	Reason      string `json:"reason,omitempty"`
+	ReturnValue int64  `json:"returnValue"`
+}
+
+// Repair asks the ConfigMgr client to repair itself (root\ccm SMS_Client.RepairClient,
+// unconfirmed: see scripts/client-repair.ps1). The repair runs in the background; whether
+// it helped shows only in later scans and installs.
+func Repair(ctx context.Context, r Runner) (Repaired, error) {
+	var out Repaired
+	err := r.Run(ctx, "client-repair", map[string]any{}, &out)
+	return out, err
+}

@@ -247,13 +247,18 @@ func (j *DB) StepCounts(ctx context.Context, id StepID) (Counts, error) {
 	return stepCounts(ctx, j.db, id)
 }
 
+// ActionRepair is the host action of a client repair (the follow-up's, issue 17). It is
+// journaled in the step it follows and never counted in that step's counts: a repair is
+// not an outcome of the step's own action, and never a fix by itself.
+const ActionRepair = "repair"
+
 func stepCounts(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, id StepID) (Counts, error) {
 	// The last row of each host (highest id) holds its final outcome in the step.
 	rows, err := q.QueryContext(ctx, `SELECT h.outcome, COUNT(*) FROM host_actions h
-		JOIN (SELECT MAX(id) AS id FROM host_actions WHERE step = ? GROUP BY host) last ON last.id = h.id
-		GROUP BY h.outcome`, id)
+		JOIN (SELECT MAX(id) AS id FROM host_actions WHERE step = ? AND action <> ? GROUP BY host) last ON last.id = h.id
+		GROUP BY h.outcome`, id, ActionRepair)
 	if err != nil {
 		return Counts{}, fmt.Errorf("journal: count step %d: %w", id, err)
 	}

@@ -220,6 +220,8 @@ func (g *generator) writeMeta(ctx context.Context) error {
 		{"now", timeText(g.fleet.now)},
 		{"patch_tuesday", o.PatchTuesday.Format(time.DateOnly)},
 		{"publishing_source_id", strconv.Itoa(publishSourceID)},
+		{metaRepairFix, strconv.FormatFloat(faultsOf(o).RepairFix, 'g', -1, 64)},
+		{metaRepairMethod, repairMethodText(faultsOf(o).NoRepairMethod)},
 		{"schema_version", "1"},
 		{"seed", strconv.FormatInt(o.Seed, 10)},
 		{"site_code", o.SiteCode},

@@ -82,12 +82,18 @@ type FaultRates struct {
 	// Holiday: physical machines (laptops and desktops) switched off for a holiday, from
 	// an evening before Patch Tuesday until a morning days after it (lab_away, kind holiday).
 	Holiday float64 `json:"holiday"`
+	// RepairFix: of the machines with a hopeless install or a failed scan, the share whose
+	// fault a client repair clears (an assumption, repair.go and docs/lab.md).
+	RepairFix float64 `json:"repair_fix"`
+	// NoRepairMethod: the clients' SMS_Client class has no RepairClient method (the method
+	// is unconfirmed; by default the lab assumes the community scripts are right).
+	NoRepairMethod bool `json:"no_repair_method,omitempty"`
 }
 
 // DefaultFaults is the default mix (docs/lab.md says where each figure comes from).
 func DefaultFaults() FaultRates {
 	return FaultRates{InstallFault: 0.03, Transient: 0.08, Chain: 0.15, Away: 0.25, Slow: 0.2, NoComeBack: 0.005,
-		Home: 0.1, Closet: 0.03, Holiday: 0.03}
+		Home: 0.1, Closet: 0.03, Holiday: 0.03, RepairFix: DefaultRepairFix}
 }
 
 // NoFaults is a fleet without night faults (scan faults and inventory defects stay).
@@ -99,7 +105,7 @@ func (f FaultRates) valid() error {
 		v    float64
 	}{{"install-fault", f.InstallFault}, {"transient", f.Transient}, {"chain", f.Chain}, {"away", f.Away},
 		{"slow", f.Slow}, {"no-come-back", f.NoComeBack}, {"home", f.Home}, {"closet", f.Closet},
-		{"holiday", f.Holiday}} {
+		{"holiday", f.Holiday}, {"repair-fix", f.RepairFix}} {
 		if !(r.v >= 0 && r.v <= 1) {
 			return exit.Usagef("a rate is a share from 0 to 1, like 0.05", "fault rate %s %v is out of range", r.name, r.v)
 		}

@@ -36,6 +36,9 @@ type Sim struct {
 	// install job ended, or has its state message cycle come round? Prepared once, so that
 	// an action with nothing to catch up parses no statement for it.
 	pending *sql.Stmt
+	// repairing holds, per ResourceID, until when a client repair keeps the client from
+	// answering (repair.go); under mu.
+	repairing map[int64]time.Time
 }
 
 // SimOption changes a default of OpenSim.
@@ -317,6 +320,8 @@ func (s *Sim) action(ctx context.Context, name, what string, fn func(tx *sql.Tx,
 	switch {
 	case !h.Online:
 		err, detail = ErrOffline, "refused: offline"
+	case s.repairBusy(rid, now):
+		err, detail = ErrOffline, "refused: client repair running"
 	case !h.IsClient:
 		err, detail = ErrNoClient, "refused: no client"
 	default:

@@ -170,6 +170,17 @@ func (s *Site) handleClient(ctx context.Context, host, op string, params json.Ra
 			return client.Restarted{Reason: "users-logged-on", Users: names}, nil
 		}
 		return client.Restarted{Restarted: true}, nil
+	case "client-repair":
+		// SMS_Client.RepairClient is unconfirmed: whether the lab's clients have it is the
+		// lab's setting (lab.FaultRates.NoRepairMethod), answered as the script does.
+		r, err := s.Sim.Repair(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		if !r.Available {
+			return client.Repaired{Reason: "SMS_Client has no RepairClient method"}, nil
+		}
+		return client.Repaired{Available: true}, nil
 	case "client-logged-on":
 		sessions, err := s.Sim.LoggedOn(ctx, host)
 		if err != nil {

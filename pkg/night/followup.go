@@ -32,8 +32,10 @@ type FollowUp struct {
 	MessedUp  Messed `json:"messed_up"`
 	// RepairClient asks for a ConfigMgr client repair of messed-up machines. The repair
 	// method (SMS_Client.RepairClient) is NOT in the reference (configmgr.md): unconfirmed,
-	// so plan validate and doctor warn when it is on. Not carried out yet: the setting is accepted
-	// and validated, and no repair is sent.
+	// so plan validate and doctor warn when it is on. When on, each follow-up install step
+	// asks the messed-up machines for a repair (at most once every runner.RepairEvery per
+	// machine); the client-repair script checks that the client's SMS_Client class has the
+	// method and answers "not available" when it has not.
 	RepairClient bool `json:"repair_client,omitempty"`
 }
 
@@ -66,7 +68,7 @@ const (
 )
 
 // RepairUnconfirmed is what plan validate and doctor say when a plan asks for client repair.
-const RepairUnconfirmed = "follow_up repair_client: SMS_Client.RepairClient is not in the ConfigMgr reference (unconfirmed), and this version sends no repair yet: messed-up machines are listed and added to the needs-attention collection only"
+const RepairUnconfirmed = "follow_up repair_client: SMS_Client.RepairClient is not in the ConfigMgr reference (unconfirmed): each client is checked for the method before it is called, and a client without it is reported \"not available\""
 
 // IsMessedUp applies the rule to one machine's failed attempts of one update, oldest first
 // (the error code and the time of each attempt): true when the last Attempts of them have one

@@ -31,6 +31,9 @@ func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journa
 	if err != nil {
 		return "", journal.Failed, err
 	}
+	if targets, err = r.withRepairedScans(ctx, occ, targets); err != nil {
+		return "", journal.Failed, err
+	}
 	if len(targets) == 0 {
 		return "no machines to act on", journal.OK, nil
 	}
@@ -554,7 +557,10 @@ func (r *Runner) lookAtInstall(ctx context.Context, s night.Step, st journal.Ste
 			return "install running", true, nil
 		}
 		reason := "install still running at the step's limit, not restarted: " + b.Describe()
-		return reason, false, rec(actInstall, journal.StillRunning, reason, 0)
+		// The code of updates of the batch that already failed, if any: a machine whose
+		// hopeless install also has a slow job never ends "failed", and the follow-up's
+		// messed-up rule must still see its error (issue 17).
+		return reason, false, rec(actInstall, journal.StillRunning, reason, b.ErrorCode)
 	case client.PhaseFailed:
 		reason := fmt.Sprintf("install failed %s: %s", fleet.HResult(b.ErrorCode), b.Describe())
 		return reason, false, rec(actInstall, journal.OutcomeFailed, reason, b.ErrorCode)

@@ -21,7 +21,12 @@ type MessedHost struct {
 	Host       string                `json:"host"`
 	ResourceID int64                 `json:"resource_id,omitempty"`
 	ErrorCode  int64                 `json:"error_code"`
-	History    []journal.HostOutcome `json:"history"` // every failed install of the month, oldest first
+	History    []journal.HostOutcome `json:"history"` // every failed install of the month, oldest first; for a scan, the scans asked for
+	// Kind is what fails again and again: "install" (the journal's failed installs) or
+	// "scan" (the site still shows the machine's scan failed with ErrorCode after the
+	// scans the night and the follow-up asked for, as many and over as many days as the
+	// rule wants).
+	Kind string `json:"kind"`
 }
 
 // MessedUp applies the plan's messed-up rule to the month's failed installs in the journal
@@ -32,14 +37,24 @@ func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 	}
 	rule := r.Plan.FollowUp.MessedUp
 	byHost := map[string][]journal.HostOutcome{}
-	err := r.Env.Journal.EachHostOutcome(ctx, journal.Filter{Run: r.run.ID, Action: actInstall, Outcome: journal.OutcomeFailed},
-		func(o journal.HostOutcome) error {
-			k := strings.ToUpper(o.Host)
-			byHost[k] = append(byHost[k], o)
-			return nil
-		})
-	if err != nil {
-		return nil, err
+	// Failed installs, and installs still running at the step's limit whose batch already
+	// had failed updates (their code): both are the same failure again.
+	for _, oc := range []journal.Outcome{journal.OutcomeFailed, journal.StillRunning} {
+		err := r.Env.Journal.EachHostOutcome(ctx, journal.Filter{Run: r.run.ID, Action: actInstall, Outcome: oc},
+			func(o journal.HostOutcome) error {
+				if o.Outcome == journal.StillRunning && o.ErrorCode == 0 {
+					return nil
+				}
+				k := strings.ToUpper(o.Host)
+				byHost[k] = append(byHost[k], o)
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range byHost {
+		sort.SliceStable(h, func(i, j int) bool { return h[i].At.Before(h[j].At) })
 	}
 	var out []MessedHost
 	for _, h := range byHost {
@@ -50,23 +65,77 @@ func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 		}
 		if rule.IsMessedUp(codes, ats, r.Loc) {
 			last := h[len(h)-1]
-			out = append(out, MessedHost{Host: last.Host, ResourceID: last.ResourceID, ErrorCode: last.ErrorCode, History: h})
+			out = append(out, MessedHost{Host: last.Host, ResourceID: last.ResourceID, ErrorCode: last.ErrorCode, History: h, Kind: actInstall})
 		}
 	}
+	scans, err := r.messedScans(ctx, rule, byHost)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, scans...)
 	sort.Slice(out, func(i, j int) bool { return strings.ToUpper(out[i].Host) < strings.ToUpper(out[j].Host) })
+	return out, nil
+}
+
+// messedScans are the machines whose scan the site still shows failed now, after scans the
+// journal asked for: the requests and now must satisfy the rule (attempts, days). Machines
+// with failed installs are left to the install rule.
+func (r *Runner) messedScans(ctx context.Context, rule night.Messed, installs map[string][]journal.HostOutcome) ([]MessedHost, error) {
+	if r.group == nil || r.group.CIID == 0 {
+		return nil, nil
+	}
+	failed := map[string]hostState{}
+	err := r.eachState(ctx, func(h hostState) error {
+		if h.Eligible && h.ScanBucket == "failed" && h.ScanError != 0 {
+			failed[strings.ToUpper(h.Name)] = h
+		}
+		return nil
+	})
+	if err != nil || len(failed) == 0 {
+		return nil, err
+	}
+	asked := map[string][]journal.HostOutcome{}
+	err = r.Env.Journal.EachHostOutcome(ctx, journal.Filter{Run: r.run.ID, Action: actScan, Outcome: journal.OutcomeOK},
+		func(o journal.HostOutcome) error {
+			if k := strings.ToUpper(o.Host); failed[k].Name != "" {
+				asked[k] = append(asked[k], o)
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	var out []MessedHost
+	for k, h := range asked {
+		if _, listed := installs[k]; listed {
+			continue
+		}
+		st := failed[k]
+		// The scans asked for, and now: the site still shows the scan failed with its
+		// code (the failure of each earlier scan is not in the journal, only the request).
+		codes := make([]int64, len(h)+1)
+		ats := make([]time.Time, len(h)+1)
+		for i, o := range h {
+			codes[i], ats[i] = st.ScanError, o.At
+		}
+		codes[len(h)], ats[len(h)] = st.ScanError, r.Env.Clock.Now()
+		if rule.IsMessedUp(codes, ats, r.Loc) {
+			out = append(out, MessedHost{Host: st.Name, ResourceID: st.ResourceID, ErrorCode: st.ScanError, History: h, Kind: actScan})
+		}
+	}
 	return out, nil
 }
 
 // followUpMessed runs after a follow-up install step: the messed-up machines are added to
 // the needs-attention collection (when the runner has the SMS Provider) and named in the
 // step's note.
-func (r *Runner) followUpMessed(ctx context.Context, occ night.Occurrence) (string, error) {
+func (r *Runner) followUpMessed(ctx context.Context, occ night.Occurrence) (string, []MessedHost, error) {
 	if !strings.HasPrefix(occ.StepID, "follow-up-") || !occ.Step.Action.Installs() {
-		return "", nil
+		return "", nil, nil
 	}
 	hosts, err := r.MessedUp(ctx)
 	if err != nil || len(hosts) == 0 {
-		return "", err
+		return "", nil, err
 	}
 	var names []string
 	var members []sitecoll.Member
@@ -78,14 +147,14 @@ func (r *Runner) followUpMessed(ctx context.Context, occ night.Occurrence) (stri
 	}
 	note := fmt.Sprintf("%d messed up: %s", len(hosts), strings.Join(names, ", "))
 	if r.Env.Provider == nil || len(members) == 0 {
-		return note + "; not added to the needs-attention collection (no SMS Provider)", nil
+		return note + "; not added to the needs-attention collection (no SMS Provider)", hosts, nil
 	}
 	id, err := notify.AddToNeedsAttention(ctx, r.Env.Site, r.Env.Provider, members, r.Env.Clock.Now())
 	if err != nil {
 		r.Env.Log.Warn("messed-up machines not added to the needs-attention collection", "error", err)
-		return note + "; not added to the needs-attention collection: " + oneLine(err.Error()), nil
+		return note + "; not added to the needs-attention collection: " + oneLine(err.Error()), hosts, nil
 	}
-	return note + "; in needs-attention collection " + id, nil
+	return note + "; in needs-attention collection " + id, hosts, nil
 }
 
 // FollowUpDays is how many days after Patch Tuesday the long-tail report covers (D0..D+21).
@@ -111,7 +180,10 @@ type FollowUpReport struct {
 	Month        string        `json:"month"`
 	PatchTuesday string        `json:"patch_tuesday"`
 	Days         []FollowUpDay `json:"days"`
-	MessedUp     []MessedHost  `json:"messed_up"`
+	// SeenSinceNight is the patched share of the machines seen online since the night
+	// began (issue 17's acceptance figure), measured from the site now.
+	SeenSinceNight *SeenShare   `json:"seen_since_night,omitempty"`
+	MessedUp       []MessedHost `json:"messed_up"`
 
 	// The same daily figures by location and by machine kind (followup_breakdown.go).
 	ByLocation    []FollowUpSeries `json:"by_location"`
@@ -164,6 +236,13 @@ func BuildFollowUp(ctx context.Context, r *Runner) (*FollowUpReport, error) {
 		}
 		rep.Days = append(rep.Days, day)
 	}
+	if r.group != nil && r.group.CIID != 0 {
+		seen, err := r.SeenSinceNight(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.SeenSinceNight = &seen
+	}
 	if err := r.followUpBreakdown(ctx, rep, metrics); err != nil {
 		return nil, err
 	}
@@ -193,11 +272,20 @@ func (f *FollowUpReport) Grids() []output.Grid {
 		}
 		g.Rows = append(g.Rows, []string{fmt.Sprintf("D+%d", d.Day), d.Date, p, e, share})
 	}
-	m := output.Grid{Title: fmt.Sprintf("Messed-up machines (%d): the same install error again and again", len(f.MessedUp)),
-		Header: []string{"Host", "Error", "Failed installs", "First", "Last"}}
+	m := output.Grid{Title: fmt.Sprintf("Messed-up machines (%d): the same install or scan error again and again", len(f.MessedUp)),
+		Header: []string{"Host", "Fails", "Error", "Times", "First", "Last"}}
 	for _, h := range f.MessedUp {
-		m.Rows = append(m.Rows, []string{h.Host, fmt.Sprintf("0x%08X", uint32(h.ErrorCode)), fmt.Sprint(len(h.History)),
+		m.Rows = append(m.Rows, []string{h.Host, h.Kind, fmt.Sprintf("0x%08X", uint32(h.ErrorCode)), fmt.Sprint(len(h.History)),
 			h.History[0].At.Format("2006-01-02 15:04"), h.History[len(h.History)-1].At.Format("2006-01-02 15:04")})
 	}
-	return append(append([]output.Grid{g}, f.breakdownGrids()...), m, f.notSeenGrid())
+	grids := append([]output.Grid{g}, f.breakdownGrids()...)
+	if s := f.SeenSinceNight; s != nil {
+		grids = append(grids, output.Grid{
+			Title:  "Patched share of the machines seen online since the night began (" + s.Since.Format("2006-01-02 15:04") + ")",
+			Header: []string{"Seen", "Patched", "Share", "Not seen", "Eligible"},
+			Rows: [][]string{{fmt.Sprint(s.Seen), fmt.Sprint(s.Patched), fmt.Sprintf("%.1f%%", s.PatchedPct),
+				fmt.Sprint(s.NotSeen), fmt.Sprint(s.Eligible)}},
+		})
+	}
+	return append(grids, m, f.notSeenGrid())
 }

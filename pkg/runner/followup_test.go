@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/lab"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/notify"
 	"github.com/patchnight/patchnight/pkg/runner"
@@ -19,14 +20,38 @@ import (
 // acceptance items: the patched share afterwards, a reason for every machine still
 // unpatched, and, from the notice ledger, that no machine was told more often than the
 // notice policy allows across the night and the follow-up together.
+//
+// The plan opts into client repair (follow_up.repair_client; the default plan does not:
+// SMS_Client.RepairClient is unconfirmed), on a lab whose clients have the method (the lab's
+// default) and on one whose clients have not: then every repair is "not available", and
+// the rest of the follow-up runs as without repair.
 func TestFollowUpTwoWeeks(t *testing.T) {
 	t.Parallel()
-	path := buildLab(t, followUpHosts)
+	absent := lab.DefaultFaults()
+	absent.NoRepairMethod = true
+	for _, tc := range []struct {
+		name   string
+		faults *lab.FaultRates
+	}{
+		{"repair", nil},
+		{"repair-method-absent", &absent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			followUpTwoWeeks(t, tc.faults)
+		})
+	}
+}
+
+func followUpTwoWeeks(t *testing.T, faults *lab.FaultRates) {
+	path := buildLabWith(t, followUpHosts, faults)
 	state := filepath.Join(t.TempDir(), "state")
 	p := night.Default()
 	fu := *p.FollowUp
 	fu.EndBefore = 20 // Patch Tuesday 8 Dec 2026, next 12 Jan: the follow-up runs until PT+15, two weeks
+	fu.RepairClient = true
 	p.FollowUp = &fu
+	methodAbsent := faults != nil && faults.NoRepairMethod
 	e := newEnvEarly(t, path, state, shortPlan, 10*time.Minute, nil) // the wiring; the plan is replaced below
 	defer e.close()
 	ctx := context.Background()
@@ -76,6 +101,13 @@ func TestFollowUpTwoWeeks(t *testing.T) {
 			t.Errorf("%d unpatched machines without a reason", c.Count)
 		}
 	}
+	for _, is := range after.NeedsPerson {
+		// A machine whose site shows a failed install is "install failed" with its code,
+		// even when another update's job was still running at a step's limit.
+		if len(is.Reasons) > 0 && strings.HasPrefix(is.Reasons[0], "install still running") && len(is.ErrorCodes) > 0 {
+			t.Errorf("%s: first reason %q, but its installs failed with %v", is.Name, is.Reasons[0], is.ErrorCodes)
+		}
+	}
 	if stopped != after.Unpatched() {
 		t.Errorf("reasons count %d machines, %d are unpatched", stopped, after.Unpatched())
 	}
@@ -91,11 +123,59 @@ func TestFollowUpTwoWeeks(t *testing.T) {
 	}
 	for _, m := range messed {
 		h := m.History
-		if len(h) < 3 || h[len(h)-1].ErrorCode != m.ErrorCode || m.ErrorCode == 0 ||
-			h[len(h)-1].At.Sub(h[len(h)-3].At) < 24*time.Hour {
-			t.Errorf("%s listed as messed up with history %+v", m.Host, h)
+		// A scan's rule counts the scans asked for and now (the site still shows it failed).
+		if m.Kind == "install" && (len(h) < 3 || h[len(h)-1].ErrorCode != m.ErrorCode || h[len(h)-1].At.Sub(h[len(h)-3].At) < 24*time.Hour) ||
+			m.Kind == "scan" && (len(h) < 2 || dc.Now().Sub(h[len(h)-2].At) < 24*time.Hour) ||
+			m.ErrorCode == 0 || m.Kind != "install" && m.Kind != "scan" {
+			t.Errorf("%s listed as messed up (%s) with history %+v", m.Host, m.Kind, h)
 		}
-		t.Logf("messed up: %s 0x%08X, %d failed installs", m.Host, uint32(m.ErrorCode), len(h))
+		t.Logf("messed up: %s %s 0x%08X, %d times", m.Host, m.Kind, uint32(m.ErrorCode), len(h))
+	}
+
+	// Client repair: every request journaled (action repair), at most once per machine
+	// in runner.RepairEvery, only to messed-up machines; "not available" where the
+	// clients have no RepairClient method.
+	repairs := map[string][]journal.HostOutcome{}
+	if err := e.j.EachHostOutcome(ctx, journal.Filter{Run: r.Run().ID, Action: journal.ActionRepair}, func(o journal.HostOutcome) error {
+		repairs[o.Host] = append(repairs[o.Host], o)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(repairs) == 0 {
+		t.Error("no client repair was asked for")
+	}
+	for h, rs := range repairs {
+		for i, o := range rs {
+			wantOut := journal.OutcomeOK
+			if methodAbsent {
+				wantOut = journal.Skipped
+			}
+			if o.Outcome != wantOut || methodAbsent && !strings.Contains(o.Reason, "not available") {
+				t.Errorf("%s: repair %s (%s), want %s", h, o.Outcome, o.Reason, wantOut)
+			}
+			if i > 0 && o.At.Sub(rs[i-1].At) < runner.RepairEvery {
+				t.Errorf("%s: repaired at %s and again at %s", h, rs[i-1].At, o.At)
+			}
+		}
+		t.Logf("repair: %s %d times, first %s", h, len(rs), rs[0].At.Format("01-02 15:04"))
+	}
+
+	// The acceptance figure (issue 17): the patched share of the machines seen online
+	// since the night began, and a reason for every eligible machine not patched.
+	seen, err := r.SeenSinceNight(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("seen since the night (%s): %d of %d eligible; patched %d of them (%.1f%%); %d not seen",
+		seen.Since, seen.Seen, seen.Eligible, seen.Patched, seen.PatchedPct, seen.NotSeen)
+	// Issue 17 asks for >= 99%. It is not asserted: with the lab's default fault model
+	// and its assumed repair fix rate (lab.DefaultRepairFix, docs/lab.md) the lab ends at
+	// 273 of 283 seen machines (96.5%): the hopeless installs and failed scans a repair
+	// did not clear stay unpatched, each listed with its reason. Raising the assumed rate
+	// until the test passes would tune the lab to the test.
+	if seen.Eligible != after.Eligible || seen.Patched > after.Patched || seen.Seen+seen.NotSeen != seen.Eligible {
+		t.Errorf("seen-since-night figures %+v disagree with the morning report (%d of %d patched)", seen, after.Patched, after.Eligible)
 	}
 
 	// The follow-up's steps are in the journal, one per day and time.
@@ -114,6 +194,51 @@ func TestFollowUpTwoWeeks(t *testing.T) {
 	}
 	if want := len(night.FollowUpTimeline(p, month, time.UTC)); follow != want {
 		t.Errorf("%d follow-up steps in the journal, want %d", follow, want)
+	}
+
+	// Retries count per follow-up day: a machine whose installs failed all night (and
+	// used up its retries) is tried again with an install on later follow-up days, not
+	// given up with "retries exhausted".
+	occOf := map[journal.StepID]string{}
+	for _, s := range steps {
+		occOf[s.ID] = s.Occurrence
+	}
+	nightGaveUp, laterTried, laterExhausted := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	if err := e.j.EachHostOutcome(ctx, journal.Filter{Run: r.Run().ID, Action: "install"}, func(o journal.HostOutcome) error {
+		h, follow := strings.ToUpper(o.Host), strings.HasPrefix(occOf[o.Step], "follow-up-")
+		switch {
+		case !follow && o.Outcome == journal.RetriesExhausted:
+			nightGaveUp[h] = true
+		case follow && o.Outcome == journal.RetriesExhausted:
+			laterExhausted[h] = true
+		case follow:
+			laterTried[h] = true
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for h := range nightGaveUp {
+		if laterExhausted[h] && !laterTried[h] {
+			t.Errorf("%s: the night used up its retries, and no follow-up day tried it again", h)
+		}
+	}
+	for _, m := range messed {
+		if m.Kind != "install" {
+			continue
+		}
+		days := map[string]bool{}
+		if err := e.j.EachHostOutcome(ctx, journal.Filter{Run: r.Run().ID, Host: m.Host, Action: "install"}, func(o journal.HostOutcome) error {
+			if occ := occOf[o.Step]; strings.HasPrefix(occ, "follow-up-") && o.Outcome != journal.RetriesExhausted {
+				days[o.At.Format("2006-01-02")] = true
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(days) < 2 {
+			t.Errorf("%s: install tried on %d follow-up days, want every follow-up day it was online (retries per day)", m.Host, len(days))
+		}
 	}
 
 	// The long-tail report's daily figures agree with the journal: each day's figure is the

@@ -267,12 +267,14 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escala
 		person = true
 	case !h.Known:
 		reason = "scan not current"
+	case h.Failed > 0:
+		// Before "still running": updates the site shows failed are the reason a person
+		// must look, even when another update's job was still running (issue 17).
+		reason = "install failed " + fleet.HResult(h.ErrorCode)
+		person = true
 	case last[actInstall].Outcome == journal.StillRunning:
 		// Not restarted: a restart would have lost the updates not yet installed.
 		reason = "install still running at the step's limit"
-	case h.Failed > 0:
-		reason = "install failed " + fleet.HResult(h.ErrorCode)
-		person = true
 	case h.PendingRestart > 0:
 		reason = "pending restart"
 	case hn.chained():

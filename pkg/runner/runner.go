@@ -363,9 +363,16 @@ func (r *Runner) act(ctx context.Context, occ night.Occurrence, st journal.Step)
 		if err != nil {
 			return note, status, err
 		}
-		messed, err := r.followUpMessed(ctx, occ)
+		messed, hosts, err := r.followUpMessed(ctx, occ)
 		if messed != "" {
 			note = strings.TrimPrefix(note+"; "+messed, "; ")
+		}
+		if err != nil {
+			return note, status, err
+		}
+		repaired, err := r.followUpRepair(ctx, occ, st, hosts, status)
+		if repaired != "" {
+			note = strings.TrimPrefix(note+"; "+repaired, "; ")
 		}
 		return note, status, err
 	case night.Wake:

@@ -1,0 +1,146 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/patchnight/patchnight/pkg/client"
+	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/night"
+	"github.com/patchnight/patchnight/pkg/remote"
+)
+
+// RepairEvery is how often the follow-up asks one machine for a client repair at most: a
+// repair runs ccmrepair in the background, and the follow-up's next scans and installs
+// show whether it helped; asking again every round would only restart it.
+const RepairEvery = 3 * 24 * time.Hour
+
+// followUpRepair runs after a follow-up install step when the plan opts in
+// (follow_up.repair_client): each messed-up machine not asked in the last RepairEvery, and
+// not excluded by the plan, is asked for a ConfigMgr client repair (client.Repair,
+// SMS_Client.RepairClient, UNCONFIRMED: the script checks that the client has the method
+// and answers "not available" otherwise). Every request is journaled (action repair, in
+// the install step, outside its counts); a repair is never counted as a fix: only the
+// follow-up's later scans and installs can show one. A halted step repairs nothing.
+func (r *Runner) followUpRepair(ctx context.Context, occ night.Occurrence, st journal.Step, messed []MessedHost, status journal.Status) (string, error) {
+	if r.Plan.FollowUp == nil || !r.Plan.FollowUp.RepairClient || len(messed) == 0 || status == journal.Halted ||
+		!strings.HasPrefix(occ.StepID, "follow-up-") || !occ.Step.Action.Installs() {
+		return "", nil
+	}
+	excluded, err := r.ExcludedHosts(ctx)
+	if err != nil {
+		return "", err
+	}
+	now := r.Env.Clock.Now()
+	last := map[string]time.Time{}
+	err = r.Env.Journal.EachHostOutcome(ctx, journal.Filter{Run: r.run.ID, Action: journal.ActionRepair}, func(o journal.HostOutcome) error {
+		if o.Outcome == journal.OutcomeOK || o.Outcome == journal.Skipped {
+			last[strings.ToUpper(o.Host)] = o.At
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	byName := map[string]MessedHost{}
+	var todo []string
+	for _, m := range messed {
+		k := strings.ToUpper(m.Host)
+		if _, x := excluded[m.ResourceID]; x && m.ResourceID != 0 {
+			continue
+		}
+		if at, ok := last[k]; ok && now.Sub(at) < RepairEvery {
+			continue
+		}
+		byName[k] = m
+		todo = append(todo, m.Host)
+	}
+	if len(todo) == 0 {
+		return "", nil
+	}
+	var asked, absent, failedN int
+	var mu sync.Mutex
+	count := func(p *int) { mu.Lock(); *p++; mu.Unlock() }
+	record := func(host string, out journal.Outcome, reason string, code int64) error {
+		m := byName[strings.ToUpper(host)]
+		return r.Env.Journal.Record(ctx, journal.HostOutcome{Run: r.run.ID, Step: st.ID, Host: m.Host, ResourceID: m.ResourceID,
+			Action: journal.ActionRepair, Outcome: out, Reason: reason, ErrorCode: code, Channel: "winrm", At: r.Env.Clock.Now()})
+	}
+	// Not retried within the step: a request that may have reached the client is not sent
+	// twice (the next follow-up day may ask again after RepairEvery).
+	remote.FanOut(ctx, func(yield func(string) bool) {
+		for _, h := range todo {
+			if !yield(h) {
+				return
+			}
+		}
+	}, remote.FanOutOptions{Concurrency: r.Env.Concurrency, Retries: 0, PerHostTimeout: r.Env.HostTimeout,
+		Total: len(todo), Label: occ.ID + " repair"},
+		func(ctx context.Context, host string) (string, error) {
+			c, release, err := r.Env.Hosts.Client(host)
+			if err != nil {
+				return "", err
+			}
+			defer release()
+			res, err := client.Repair(ctx, c)
+			if err != nil {
+				return "", err
+			}
+			if !res.Available {
+				count(&absent)
+				return "not available", record(host, journal.Skipped, "client repair not available: "+res.Reason, 0)
+			}
+			count(&asked)
+			return "requested", record(host, journal.OutcomeOK, "client repair requested (ccmrepair runs in the background)", 0)
+		},
+		func(res remote.HostResult[string]) {
+			if res.Outcome == remote.OutcomeOK || res.Outcome == remote.OutcomeCanceled {
+				return
+			}
+			count(&failedN)
+			out, reason := failureOutcome(res.Err)
+			if err := record(res.Host, out, "client repair: "+reason, 0); err != nil {
+				r.Env.Log.Error("journal write failed", "host", res.Host, "error", err)
+			}
+		})
+	return fmt.Sprintf("client repair (unconfirmed API): %d requested, %d not available, %d failed", asked, absent, failedN), nil
+}
+
+// withRepairedScans adds to a follow-up scan step's targets the machines the follow-up asked
+// for a client repair that still have no current, successful scan (selector scan-behind,
+// within the step's collection and without the plan's exclusions): a machine whose scan
+// failed is not "missing updates" on the site, so without this no later scan would show
+// whether its repair helped.
+func (r *Runner) withRepairedScans(ctx context.Context, occ night.Occurrence, targets []target) ([]target, error) {
+	if r.Plan.FollowUp == nil || !r.Plan.FollowUp.RepairClient || occ.Step.Action != night.Scan ||
+		!strings.HasPrefix(occ.StepID, "follow-up-") || r.run.ID == 0 {
+		return targets, nil
+	}
+	repaired := map[string]bool{}
+	err := r.Env.Journal.EachHostOutcome(ctx, journal.Filter{Run: r.run.ID, Action: journal.ActionRepair, Outcome: journal.OutcomeOK},
+		func(o journal.HostOutcome) error {
+			repaired[strings.ToUpper(o.Host)] = true
+			return nil
+		})
+	if err != nil || len(repaired) == 0 {
+		return targets, err
+	}
+	behind, err := r.targets(ctx, string(night.ScanBehind), occ.Step.Collection)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, t := range targets {
+		have[strings.ToUpper(t.Name)] = true
+	}
+	for _, t := range behind {
+		if k := strings.ToUpper(t.Name); repaired[k] && !have[k] {
+			targets = append(targets, t)
+			have[k] = true
+		}
+	}
+	return targets, nil
+}

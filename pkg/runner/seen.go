@@ -1,0 +1,64 @@
+package runner
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// SeenShare is issue 17's acceptance figure: the patched share of the eligible machines
+// that the site saw online at least once since the night began. A machine counts as seen
+// when it is online now (CNIsOnline) or its last-online time (CNLastOnlineTime,
+// v_CombinedDeviceResources, configmgr.md) is at or after Since; the others are "not
+// seen" and stay out of the share (they are listed apart, with their last-online times).
+// Machines the plan excludes and ineligible clients (inactive, unhealthy) are left out as
+// in the morning report.
+type SeenShare struct {
+	Since      time.Time `json:"since"`       // the night's first step
+	Eligible   int64     `json:"eligible"`    // eligible machines in scope
+	Seen       int64     `json:"seen"`        // of them, online at least once since Since
+	NotSeen    int64     `json:"not_seen"`    // Eligible - Seen
+	Patched    int64     `json:"patched"`     // of the seen machines, patched
+	PatchedPct float64   `json:"patched_pct"` // Patched / Seen, one decimal
+}
+
+// SeenSinceNight measures SeenShare from the site's views now.
+func (r *Runner) SeenSinceNight(ctx context.Context) (SeenShare, error) {
+	out := SeenShare{Since: r.NightStart()}
+	excluded, err := r.ExcludedHosts(ctx)
+	if err != nil {
+		return out, err
+	}
+	// Not seen is what the report lists (NotSeen: offline now, last online and last
+	// offline both before the night), so that the figure and the list always agree.
+	ns, err := r.NotSeen(ctx)
+	if err != nil {
+		return out, err
+	}
+	notSeen := make(map[int64]bool, len(ns))
+	for _, h := range ns {
+		notSeen[h.ResourceID] = true
+	}
+	err = r.eachState(ctx, func(h hostState) error {
+		if _, x := excluded[h.ResourceID]; x || !h.Eligible {
+			return nil
+		}
+		out.Eligible++
+		if notSeen[h.ResourceID] {
+			return nil
+		}
+		out.Seen++
+		if h.Patched() {
+			out.Patched++
+		}
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	out.NotSeen = out.Eligible - out.Seen
+	if out.Seen > 0 {
+		out.PatchedPct = math.Round(1000*float64(out.Patched)/float64(out.Seen)) / 10
+	}
+	return out, nil
+}
