@@ -41,7 +41,9 @@ and runs the default plan, the restart method, on a simulated clock through the 
 paths: SQL reads, the WinRM client, the Wake-on-LAN sender and the journal. Each step is
 printed as it runs, then the morning report. With --follow-up the simulated clock then runs
 two weeks of the plan's follow-up (PT+2 to PT+14: notices, scans, installs with the restart
-prompt, the after-hours wave) and prints the follow-up report.`,
+prompt, the after-hours wave) and prints the follow-up report; the lab then also has machines
+away for days (laptops taken home, machines in a closet, holidays) at the rates docs/lab.md
+suggests (0.1, 0.03, 0.03), unless --home-rate, --closet-rate or --holiday-rate is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -70,6 +72,9 @@ prompt, the after-hours wave) and prints the follow-up report.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if followUp && !cmd.Flags().Changed("home-rate") && !cmd.Flags().Changed("closet-rate") && !cmd.Flags().Changed("holiday-rate") {
+				faults.WithAwayForDays() // the follow-up has laptops, closets and holidays to catch
+			}
 			return app.demo(ctx, dir, opt, concurrency, reportHTML, keep != "", followUp)
 		},
 	}
@@ -96,6 +101,10 @@ func (a *App) demo(ctx context.Context, dir string, opt lab.Options, concurrency
 	}
 	fmt.Fprintf(w, "Built lab site %s: %d hosts, %d updates, catalog version %d (%s)\n\n",
 		sum.SiteCode, sum.Hosts, sum.Updates, sum.CatalogVersion, time.Since(start).Round(time.Millisecond))
+	if a := sum.AwayForDays; len(a) > 0 {
+		fmt.Fprintf(w, "Machines away for days (docs/lab.md): %d laptops taken home, %d in a closet, %d switched off for a holiday\n\n",
+			a["home"], a["closet"], a["holiday"])
+	}
 	db, err := site.Open(ctx, "sqlite:"+path)
 	if err != nil {
 		return err

@@ -165,7 +165,18 @@ type generator struct {
 }
 
 func (g *generator) summary() Summary {
+	away := map[string]int{}
+	for i := range g.fleet.hosts {
+		seen := map[string]bool{}
+		for _, a := range g.fleet.hosts[i].absences {
+			if !seen[a.kind] {
+				seen[a.kind] = true
+				away[a.kind]++
+			}
+		}
+	}
 	return Summary{
+		AwayForDays:    away,
 		SiteCode:       g.opt.SiteCode,
 		Seed:           g.opt.Seed,
 		Hosts:          len(g.fleet.hosts),

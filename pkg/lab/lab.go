@@ -98,6 +98,14 @@ func DefaultFaults() FaultRates {
 	return FaultRates{InstallFault: 0.03, Transient: 0.08, Chain: 0.15, Away: 0.25, Slow: 0.2, NoComeBack: 0.005, RepairFix: DefaultRepairFix}
 }
 
+// WithAwayForDays sets the rates of the machines away for days (Home, Closet, Holiday) to
+// the suggested ones of docs/lab.md, all assumptions: `demo --follow-up` uses them unless
+// told otherwise, so that the two weeks of follow-up have laptops, closets and holidays to
+// catch.
+func (f *FaultRates) WithAwayForDays() {
+	f.Home, f.Closet, f.Holiday = 0.1, 0.03, 0.03
+}
+
 // NoFaults is a fleet without night faults (scan faults and inventory defects stay).
 func NoFaults() FaultRates { return FaultRates{} }
 
@@ -202,6 +210,8 @@ type Summary struct {
 	CatalogVersion int       `json:"catalog_version"` // current SyncCatalogVersion
 	PatchTuesday   time.Time `json:"patch_tuesday"`
 	Now            time.Time `json:"now"` // the lab's clock at build time: Patch Tuesday 15:00 UTC
+	// AwayForDays counts the machines away for days by kind (home, closet, holiday).
+	AwayForDays map[string]int `json:"away_for_days,omitempty"`
 }
 
 // timeText formats t the way the lab stores times (site.SQLiteTimeLayout, UTC).
