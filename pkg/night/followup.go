@@ -109,7 +109,7 @@ func (p *Plan) FollowUpSteps() []Step {
 				Description: "Follow-up: users of machines still missing the night's updates are told (the notice policy; escalation after the threshold)"},
 			Step{ID: "follow-up-scan-" + strings.ReplaceAll(clockText(scan), ":", ""), At: When{Minute: scan}, Action: Scan,
 				Target: MissingUpdates, Limit: followUpScanLimit, MaxRetries: DefaultMaxRetries,
-				Description: "Follow-up: machines still missing the night's updates scan"},
+				Description: "Follow-up: machines still missing the night's updates, and those behind on their scan (back after days away, or a failed scan), scan"},
 			Step{ID: "follow-up-install-" + strings.ReplaceAll(clockText(inst), ":", ""), At: When{Minute: inst}, Action: Install,
 				Target: MissingUpdates, RestartPrompt: true, Limit: followUpInstallLimit, MaxRetries: DefaultMaxRetries,
 				Description: "Follow-up: install the missing updates and prompt the user to restart"},

@@ -31,7 +31,7 @@ func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journa
 	if err != nil {
 		return "", journal.Failed, err
 	}
-	if targets, err = r.withRepairedScans(ctx, occ, targets); err != nil {
+	if targets, err = r.withScanBehind(ctx, occ, targets); err != nil {
 		return "", journal.Failed, err
 	}
 	if len(targets) == 0 {

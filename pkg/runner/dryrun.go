@@ -341,6 +341,9 @@ func (r *Runner) dryStep(ctx context.Context, dc *dryContext, occ night.Occurren
 		if err != nil {
 			return out, err
 		}
+		if targets, err = r.withScanBehind(ctx, occ, targets); err != nil { // as hostAction does
+			return out, err
+		}
 		out.Excluded = excluded
 		out.count(dc, targets)
 	}

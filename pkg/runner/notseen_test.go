@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/lab"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/notify"
@@ -162,11 +163,13 @@ func TestFollowUpNotSeen(t *testing.T) {
 	}
 	var want []string
 	away := 0
+	eligible := map[string]bool{}
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {
 			t.Fatal(err)
 		}
+		eligible[strings.ToUpper(name)] = true
 		if !sc.seen[strings.ToUpper(name)] {
 			want = append(want, strings.ToUpper(name))
 			if awayAtStart[strings.ToUpper(name)] {
@@ -223,5 +226,35 @@ func TestFollowUpNotSeen(t *testing.T) {
 		if f == output.JSON && !strings.Contains(b.String(), `"not_seen"`) {
 			t.Errorf("json output has no not_seen field")
 		}
+	}
+
+	// The machines away when the night began that came back during the follow-up are behind
+	// on their scan, not "missing updates" on the site: the follow-up's scans must reach
+	// them (withScanBehind), or they would never be patched. Most of them, as some come
+	// back only between the day's scan times; before withScanBehind none was.
+	followUpFrom := month.PatchTuesday(time.UTC).AddDate(0, 0, 2)
+	scanned := map[string]bool{}
+	if err := e.j.EachHostOutcome(ctx, journal.Filter{Run: r.Run().ID, Action: "scan", Outcome: journal.OutcomeOK},
+		func(o journal.HostOutcome) error {
+			if !o.At.Before(followUpFrom) {
+				scanned[strings.ToUpper(o.Host)] = true
+			}
+			return nil
+		}); err != nil {
+		t.Fatal(err)
+	}
+	var back, reached int
+	for name, away := range awayAtStart {
+		if !away || !sc.seen[name] || !eligible[name] {
+			continue
+		}
+		back++
+		if scanned[name] {
+			reached++
+		}
+	}
+	t.Logf("%d machines away when the night began came back during the follow-up; its scans reached %d", back, reached)
+	if back == 0 || 2*reached < back {
+		t.Errorf("the follow-up scanned %d of the %d machines that came back after being away since before the night", reached, back)
 	}
 }

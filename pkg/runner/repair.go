@@ -109,24 +109,14 @@ func (r *Runner) followUpRepair(ctx context.Context, occ night.Occurrence, st jo
 	return fmt.Sprintf("client repair (unconfirmed API): %d requested, %d not available, %d failed", asked, absent, failedN), nil
 }
 
-// withRepairedScans adds to a follow-up scan step's targets the machines the follow-up asked
-// for a client repair that still have no current, successful scan (selector scan-behind,
-// within the step's collection and without the plan's exclusions): a machine whose scan
-// failed is not "missing updates" on the site, so without this no later scan would show
-// whether its repair helped.
-func (r *Runner) withRepairedScans(ctx context.Context, occ night.Occurrence, targets []target) ([]target, error) {
-	if r.Plan.FollowUp == nil || !r.Plan.FollowUp.RepairClient || occ.Step.Action != night.Scan ||
-		!strings.HasPrefix(occ.StepID, "follow-up-") || r.run.ID == 0 {
+// withScanBehind adds to a follow-up scan step's targets the machines behind on their scan
+// (selector scan-behind: no current, successful scan; within the step's collection and
+// without the plan's exclusions). A machine back after days away, or one whose scan failed
+// (repaired or not), is not "missing updates" on the site until it scans against the
+// current catalog, so without this no follow-up step would ever scan, and then patch, it.
+func (r *Runner) withScanBehind(ctx context.Context, occ night.Occurrence, targets []target) ([]target, error) {
+	if r.Plan.FollowUp == nil || occ.Step.Action != night.Scan || !strings.HasPrefix(occ.StepID, "follow-up-") {
 		return targets, nil
-	}
-	repaired := map[string]bool{}
-	err := r.Env.Journal.EachHostOutcome(ctx, journal.Filter{Run: r.run.ID, Action: journal.ActionRepair, Outcome: journal.OutcomeOK},
-		func(o journal.HostOutcome) error {
-			repaired[strings.ToUpper(o.Host)] = true
-			return nil
-		})
-	if err != nil || len(repaired) == 0 {
-		return targets, err
 	}
 	behind, err := r.targets(ctx, string(night.ScanBehind), occ.Step.Collection)
 	if err != nil {
@@ -137,7 +127,7 @@ func (r *Runner) withRepairedScans(ctx context.Context, occ night.Occurrence, ta
 		have[strings.ToUpper(t.Name)] = true
 	}
 	for _, t := range behind {
-		if k := strings.ToUpper(t.Name); repaired[k] && !have[k] {
+		if k := strings.ToUpper(t.Name); !have[k] {
 			targets = append(targets, t)
 			have[k] = true
 		}
