@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/asn1tools"
@@ -37,6 +38,25 @@ type kerberosLogin struct {
 	once sync.Once
 	cl   *client.Client
 	err  error
+
+	mu       sync.Mutex
+	lastAuth time.Time // the time of the last authenticator (authTime)
+}
+
+// authTime is the time of a new authenticator of this login: now to the microsecond, but
+// always after the last one it gave. A service takes a second authenticator of the same
+// client with the same ctime and cusec for a replay (RFC 4120 3.2.3) and refuses it; at a
+// few hundred hosts a second two AP-REQs in the same microsecond are to be expected, and
+// a fixed SPN (KerberosConfig.SPN) sends them to one service.
+func (k *kerberosLogin) authTime(now time.Time) time.Time {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t := now.UTC().Truncate(time.Microsecond)
+	if !t.After(k.lastAuth) {
+		t = k.lastAuth.Add(time.Microsecond)
+	}
+	k.lastAuth = t
+	return t
 }
 
 func (k *kerberosLogin) client() (*client.Client, error) {
@@ -194,6 +214,8 @@ func (m kerberosMech) begin() (secContext, []byte, bool, error) {
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("build the Kerberos authenticator: %w", err)
 	}
+	at := m.login.authTime(time.Now())
+	auth.CTime, auth.Cusec = at.Truncate(time.Second), at.Nanosecond()/int(time.Microsecond)
 	// An initiator subkey and sequence number of our own (RFC 4121 2, 4.2.2).
 	if err := auth.GenerateSeqNumberAndSubKey(key.KeyType, et.GetKeyByteSize()); err != nil {
 		return nil, nil, false, fmt.Errorf("build the Kerberos authenticator: %w", err)
