@@ -96,5 +96,8 @@ func addFaultFlags(f *pflag.FlagSet, r *lab.FaultRates) {
 	f.Float64Var(&r.Home, "home-rate", r.Home, "share of laptops taken home on an evening and brought back on a later day (once or twice)")
 	f.Float64Var(&r.Closet, "closet-rate", r.Closet, "share of desktops in a closet: off but for a few hours on some weekdays")
 	f.Float64Var(&r.Holiday, "holiday-rate", r.Holiday, "share of laptops and desktops switched off for a holiday from before the night until days after it")
-	addRepairFlags(f, r)
+	f.Float64Var(&r.RepairFix, "repair-fix-rate", r.RepairFix,
+		"share of clients with a hopeless install or a failed scan whose fault a client repair clears (assumption)")
+	f.BoolVar(&r.NoRepairMethod, "no-repair-method", r.NoRepairMethod,
+		"the clients' SMS_Client has no RepairClient method (the method is unconfirmed; default: it has)")
 }

@@ -38,9 +38,7 @@ func TestExcludedMachinesGetNoNotice(t *testing.T) {
 	ctx := context.Background()
 	settings := notify.DefaultSettings(time.UTC)
 	settings.Method = notify.MethodMsg
-	env := e.run.Env
-	e.run.Env.Notifier = &notify.Notices{Site: e.db, Journal: e.j, Hosts: env.Hosts, Provider: env.Provider,
-		Settings: settings, Now: env.Clock.Now, Concurrency: 8, Threshold: settings.Threshold, Scope: e.run.Scope().ID}
+	e.run.Env.Notifier = labNotices(e, e.run, settings)
 	if err := e.run.Night(ctx); err != nil {
 		t.Fatal(err)
 	}

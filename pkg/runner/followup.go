@@ -236,8 +236,14 @@ func BuildFollowUp(ctx context.Context, r *Runner) (*FollowUpReport, error) {
 		}
 		rep.Days = append(rep.Days, day)
 	}
+	rep.NotSeenSince = r.NightStart()
+	notSeen, err := r.NotSeen(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.NotSeen = notSeen
 	if r.group != nil && r.group.CIID != 0 {
-		seen, err := r.SeenSinceNight(ctx)
+		seen, err := r.SeenSinceNight(ctx, rep.NotSeen)
 		if err != nil {
 			return nil, err
 		}
@@ -252,10 +258,6 @@ func BuildFollowUp(ctx context.Context, r *Runner) (*FollowUpReport, error) {
 	}
 	if messed != nil {
 		rep.MessedUp = messed
-	}
-	rep.NotSeenSince = r.NightStart()
-	if rep.NotSeen, err = r.NotSeen(ctx); err != nil {
-		return nil, err
 	}
 	return rep, nil
 }
@@ -288,4 +290,30 @@ func (f *FollowUpReport) Grids() []output.Grid {
 		})
 	}
 	return append(grids, m, f.notSeenGrid())
+}
+
+// withScanBehind adds to a follow-up scan step's targets the machines behind on their scan
+// (selector scan-behind: no current, successful scan; within the step's collection and
+// without the plan's exclusions). A machine back after days away, or one whose scan failed
+// (repaired or not), is not "missing updates" on the site until it scans against the
+// current catalog, so without this no follow-up step would ever scan, and then patch, it.
+func (r *Runner) withScanBehind(ctx context.Context, occ night.Occurrence, targets []target) ([]target, error) {
+	if r.Plan.FollowUp == nil || occ.Step.Action != night.Scan || !strings.HasPrefix(occ.StepID, "follow-up-") {
+		return targets, nil
+	}
+	behind, err := r.targets(ctx, string(night.ScanBehind), occ.Step.Collection)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, t := range targets {
+		have[strings.ToUpper(t.Name)] = true
+	}
+	for _, t := range behind {
+		if k := strings.ToUpper(t.Name); !have[k] {
+			targets = append(targets, t)
+			have[k] = true
+		}
+	}
+	return targets, nil
 }

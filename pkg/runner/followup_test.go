@@ -59,16 +59,8 @@ func followUpTwoWeeks(t *testing.T, faults *lab.FaultRates) {
 	lc := e.run.Env.Clock.(labClock)
 	lc.c.Set(night.Timeline(p, month, time.UTC)[0].Time.Add(-10 * time.Minute))
 	dc := &dayClock{c: lc.c, site: e.site}
-	env := e.run.Env
-	env.Clock, env.AfterAction = dc, dc.settle
-	env.Concurrency = 32
-	r, err := runner.New(ctx, p, time.UTC, month, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	settings := notify.DefaultSettings(time.UTC)
-	r.Env.Notifier = &notify.Notices{Site: e.db, Journal: e.j, Hosts: env.Hosts, Provider: env.Provider, Settings: settings,
-		Now: dc.Now, Concurrency: 32, Threshold: settings.Threshold, Scope: r.Scope().ID}
+	r := dayRunner(t, e, p, month, dc, nil)
+	settings := r.Env.Notifier.(*notify.Notices).Settings // the policy the ledger is checked against
 	if err := r.Night(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +155,11 @@ func followUpTwoWeeks(t *testing.T, faults *lab.FaultRates) {
 
 	// The acceptance figure (issue 17): the patched share of the machines seen online
 	// since the night began, and a reason for every eligible machine not patched.
-	seen, err := r.SeenSinceNight(ctx)
+	notSeen, err := r.NotSeen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, err := r.SeenSinceNight(ctx, notSeen)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,11 +17,9 @@ import (
 	"github.com/patchnight/patchnight/pkg/lab/labprovider"
 	"github.com/patchnight/patchnight/pkg/labsite"
 	"github.com/patchnight/patchnight/pkg/night"
-	"github.com/patchnight/patchnight/pkg/notify"
 	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/report"
 	rhtml "github.com/patchnight/patchnight/pkg/report/html"
-	"github.com/patchnight/patchnight/pkg/runner"
 )
 
 // dayClock is the demo's clock: sleeping also lets the lab's working day begin (users log
@@ -68,18 +66,8 @@ func TestMorningReportConsistency(t *testing.T) {
 	lc := e.run.Env.Clock.(labClock)
 	lc.c.Set(night.Timeline(p, month, time.UTC)[0].Time.Add(-10 * time.Minute))
 	dc := &dayClock{c: lc.c, site: e.site}
-	env := e.run.Env
-	env.Clock, env.AfterAction = dc, dc.settle
-	env.Concurrency = 32
 	var lines bytes.Buffer
-	env.Out = &lines
-	r, err := runner.New(ctx, p, time.UTC, month, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	settings := notify.DefaultSettings(time.UTC)
-	r.Env.Notifier = &notify.Notices{Site: e.db, Journal: e.j, Hosts: env.Hosts, Provider: env.Provider, Settings: settings,
-		Now: dc.Now, Concurrency: 32, Threshold: settings.Threshold, Scope: r.Scope().ID}
+	r := dayRunner(t, e, p, month, dc, &lines)
 	if err := r.Night(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/lab"
 	"github.com/patchnight/patchnight/pkg/night"
-	"github.com/patchnight/patchnight/pkg/notify"
 	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/runner"
 )
@@ -114,16 +113,7 @@ func TestFollowUpNotSeen(t *testing.T) {
 	lc := e.run.Env.Clock.(labClock)
 	lc.c.Set(start.Add(-10 * time.Minute))
 	sc := &seenClock{dayClock: &dayClock{c: lc.c, site: e.site}, db: e.site.DB, seen: map[string]bool{}}
-	env := e.run.Env
-	env.Clock, env.AfterAction = sc, sc.settle
-	env.Concurrency = 32
-	r, err := runner.New(ctx, p, time.UTC, month, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	settings := notify.DefaultSettings(time.UTC)
-	r.Env.Notifier = &notify.Notices{Site: e.db, Journal: e.j, Hosts: env.Hosts, Provider: env.Provider, Settings: settings,
-		Now: sc.Now, Concurrency: 32, Threshold: settings.Threshold, Scope: r.Scope().ID}
+	r := dayRunner(t, e, p, month, sc, nil)
 	if err := r.Night(ctx); err != nil {
 		t.Fatal(err)
 	}

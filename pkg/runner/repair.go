@@ -108,29 +108,3 @@ func (r *Runner) followUpRepair(ctx context.Context, occ night.Occurrence, st jo
 		})
 	return fmt.Sprintf("client repair (unconfirmed API): %d requested, %d not available, %d failed", asked, absent, failedN), nil
 }
-
-// withScanBehind adds to a follow-up scan step's targets the machines behind on their scan
-// (selector scan-behind: no current, successful scan; within the step's collection and
-// without the plan's exclusions). A machine back after days away, or one whose scan failed
-// (repaired or not), is not "missing updates" on the site until it scans against the
-// current catalog, so without this no follow-up step would ever scan, and then patch, it.
-func (r *Runner) withScanBehind(ctx context.Context, occ night.Occurrence, targets []target) ([]target, error) {
-	if r.Plan.FollowUp == nil || occ.Step.Action != night.Scan || !strings.HasPrefix(occ.StepID, "follow-up-") {
-		return targets, nil
-	}
-	behind, err := r.targets(ctx, string(night.ScanBehind), occ.Step.Collection)
-	if err != nil {
-		return nil, err
-	}
-	have := map[string]bool{}
-	for _, t := range targets {
-		have[strings.ToUpper(t.Name)] = true
-	}
-	for _, t := range behind {
-		if k := strings.ToUpper(t.Name); !have[k] {
-			targets = append(targets, t)
-			have[k] = true
-		}
-	}
-	return targets, nil
-}

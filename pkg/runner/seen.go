@@ -22,29 +22,25 @@ type SeenShare struct {
 	PatchedPct float64   `json:"patched_pct"` // Patched / Seen, one decimal
 }
 
-// SeenSinceNight measures SeenShare from the site's views now.
-func (r *Runner) SeenSinceNight(ctx context.Context) (SeenShare, error) {
+// SeenSinceNight measures SeenShare from the site's views now. notSeen is NotSeen's list,
+// which the share counts as not seen, so that the figure and the report's list agree (the
+// caller has read it already).
+func (r *Runner) SeenSinceNight(ctx context.Context, notSeen []NotSeenHost) (SeenShare, error) {
 	out := SeenShare{Since: r.NightStart()}
 	excluded, err := r.ExcludedHosts(ctx)
 	if err != nil {
 		return out, err
 	}
-	// Not seen is what the report lists (NotSeen: offline now, last online and last
-	// offline both before the night), so that the figure and the list always agree.
-	ns, err := r.NotSeen(ctx)
-	if err != nil {
-		return out, err
-	}
-	notSeen := make(map[int64]bool, len(ns))
-	for _, h := range ns {
-		notSeen[h.ResourceID] = true
+	unseen := make(map[int64]bool, len(notSeen))
+	for _, h := range notSeen {
+		unseen[h.ResourceID] = true
 	}
 	err = r.eachState(ctx, func(h hostState) error {
 		if _, x := excluded[h.ResourceID]; x || !h.Eligible {
 			return nil
 		}
 		out.Eligible++
-		if notSeen[h.ResourceID] {
+		if unseen[h.ResourceID] {
 			return nil
 		}
 		out.Seen++
