@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/patchnight/patchnight/pkg/config"
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/lock"
@@ -20,6 +21,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/report/html"
 	"github.com/patchnight/patchnight/pkg/runner"
+	"github.com/patchnight/patchnight/pkg/site"
 )
 
 // nightEnv opens, through the session, what a night needs for the effective profile: the
@@ -450,24 +452,12 @@ func newReportMorningCmd(app *App) *cobra.Command {
 				}
 				id = n
 			}
-			cfg, err := app.Config()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			if _, err := os.Stat(cfg.Profile.StateDir); err != nil {
-				return exit.Usagef("no night has run with this state_dir", "no journal in %s", cfg.Profile.StateDir)
-			}
-			db, err := app.Site(ctx)
+			cfg, db, j, done, err := app.nightRecords(ctx)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			j, err := journal.Open(ctx, cfg.Profile.StateDir)
-			if err != nil {
-				return err
-			}
-			defer j.Close()
+			defer done()
 			p, loc, err := app.planAndZone(nf.Plan)
 			if err != nil {
 				return err
@@ -531,14 +521,6 @@ the site has none).
 --out FILE, else to stdout).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := app.Config()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if _, err := os.Stat(cfg.Profile.StateDir); err != nil {
-				return exit.Usagef("no night has run with this state_dir", "no journal in %s", cfg.Profile.StateDir)
-			}
 			p, loc, err := app.planAndZone(nf.Plan)
 			if err != nil {
 				return err
@@ -547,16 +529,12 @@ the site has none).
 			if err != nil {
 				return err
 			}
-			db, err := app.Site(ctx)
+			ctx := cmd.Context()
+			cfg, db, j, done, err := app.nightRecords(ctx)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			j, err := journal.Open(ctx, cfg.Profile.StateDir)
-			if err != nil {
-				return err
-			}
-			defer j.Close()
+			defer done()
 			r, err := runner.New(ctx, p, loc, m, runner.Env{Site: db, Journal: j, SiteCode: cfg.Profile.SiteCode,
 				Exclude: cfg.Profile.ExcludeList()})
 			if err != nil {
@@ -599,4 +577,27 @@ func (a *App) printMorning(m *report.Morning, out string) error {
 		return a.writeHTML(out, func(w io.Writer) error { return html.Morning(w, m) })
 	}
 	return a.Print(m) // the first table's title is the headline
+}
+
+// nightRecords opens what a report of past nights reads: the configuration, the site
+// database and the journal in the profile's state_dir (exit 64 when no night has run
+// there). done closes both.
+func (a *App) nightRecords(ctx context.Context) (*config.Effective, *site.DB, *journal.DB, func(), error) {
+	cfg, err := a.Config()
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if _, err := os.Stat(cfg.Profile.StateDir); err != nil {
+		return nil, nil, nil, nil, exit.Usagef("no night has run with this state_dir", "no journal in %s", cfg.Profile.StateDir)
+	}
+	db, err := a.Site(ctx)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	j, err := journal.Open(ctx, cfg.Profile.StateDir)
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, nil, err
+	}
+	return cfg, db, j, func() { j.Close(); db.Close() }, nil
 }
