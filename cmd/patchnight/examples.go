@@ -51,7 +51,8 @@ patchnight docs --format markdown --out docs/commands`,
 
 		"report follow-up": `# the long tail of December's night, as a table and as JSON
 ` + lab + `report follow-up --month 2026-12
-` + lab + `report follow-up --month 2026-12 -o json`,
+` + lab + `report follow-up --month 2026-12 -o json
+` + lab + `report follow-up --month 2026-12 -o html --out follow-up.html`,
 		"report compliance": lab + `report compliance
 ` + lab + `report compliance --collection "Patch - Laptops" --group "Patch Tuesday 2026-12"
 ` + lab + `report compliance --update KB3080329 -o csv
