@@ -41,9 +41,8 @@ and runs the default plan, the restart method, on a simulated clock through the 
 paths: SQL reads, the WinRM client, the Wake-on-LAN sender and the journal. Each step is
 printed as it runs, then the morning report. With --follow-up the simulated clock then runs
 two weeks of the plan's follow-up (PT+2 to PT+14: notices, scans, installs with the restart
-prompt, the after-hours wave) and prints the follow-up report; the lab then also has machines
-away for days (laptops taken home, machines in a closet, holidays) at the rates docs/lab.md
-suggests (0.1, 0.03, 0.03), unless --home-rate, --closet-rate or --holiday-rate is given.`,
+prompt, the after-hours wave) and prints the follow-up report: the lab's machines away for
+days (laptops taken home, machines in a closet, holidays; docs/lab.md) are what it catches.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -71,9 +70,6 @@ suggests (0.1, 0.03, 0.03), unless --home-rate, --closet-rate or --holiday-rate 
 					return err
 				}
 				defer pprof.StopCPUProfile()
-			}
-			if followUp && !cmd.Flags().Changed("home-rate") && !cmd.Flags().Changed("closet-rate") && !cmd.Flags().Changed("holiday-rate") {
-				faults.WithAwayForDays() // the follow-up has laptops, closets and holidays to catch
 			}
 			return app.demo(ctx, dir, opt, concurrency, reportHTML, keep != "", followUp)
 		},

@@ -82,7 +82,7 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 			m.BeforePct = share(mt.Patched, mt.Eligible)
 			continue
 		}
-		if !burnDownAction(night.Action(s.Action)) {
+		if !burnDownAction(night.Action(s.Action)) && !movedBy(m.BurnDown, night.Action(s.Action), mt.Patched) {
 			continue
 		}
 		at := s.Finished
@@ -218,6 +218,15 @@ func installEnd(o journal.HostOutcome) string {
 		return "installed, no restart needed"
 	}
 	return ""
+}
+
+// movedBy says whether a watcher pass belongs on the burn-down after all: it moved the
+// patched count from the burn-down's last point. A watcher pass scans machines that came
+// back (laptops back from home, a desktop in a closet switched on), whose required
+// deployments then install by their deadline; without these points the burn-down would end
+// below the headline.
+func movedBy(points []report.BurnPoint, a night.Action, patched int64) bool {
+	return a == night.NotifyScan && len(points) > 0 && points[len(points)-1].Patched != patched
 }
 
 // burnDownAction says whether a step belongs on the burn-down: the steps that act on the

@@ -17,7 +17,9 @@ import (
 // packets and has Wake-on-LAN enabled is on afterwards (lab truth), every one with it
 // disabled is still off, nothing is misdirected, and the confirmation reports as woke
 // exactly the machines with Wake-on-LAN enabled (all members are clients, which the fast
-// channel sees once they are up) and as no answer the rest.
+// channel sees once they are up) and as no answer the rest. A machine away for days (a
+// laptop at home, a desktop in a closet or off for a holiday, docs/lab.md) answers no
+// magic packet: it stays off and is no answer, whatever its Wake-on-LAN setting.
 func TestWakeGeneratedLab(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
@@ -73,29 +75,35 @@ func TestWakeGeneratedLab(t *testing.T) {
 	}
 
 	type fact struct {
-		power       string
-		wol, client bool
+		power             string
+		wol, client, away bool
 	}
 	facts := map[int64]fact{}
-	rows, err := truth.QueryContext(ctx, `SELECT ResourceID, Power, WolEnabled, IsClient FROM lab_host`)
+	rows, err := truth.QueryContext(ctx, `SELECT ResourceID, Power, WolEnabled, IsClient, OfflineUntil IS NOT NULL FROM lab_host`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
 		var id int64
 		var f fact
-		if err := rows.Scan(&id, &f.power, &f.wol, &f.client); err != nil {
+		if err := rows.Scan(&id, &f.power, &f.wol, &f.client, &f.away); err != nil {
 			t.Fatal(err)
 		}
 		facts[id] = f
 	}
 	rows.Close()
 	counts := map[Outcome]int{}
+	away := 0
 	for _, h := range c.Hosts {
 		counts[h.Outcome]++
 		f := facts[h.ResourceID]
-		switch h.Outcome {
-		case OutcomeWoke, OutcomeNoAnswer:
+		switch {
+		case f.away && (h.Outcome == OutcomeWoke || h.Outcome == OutcomeNoAnswer):
+			away++
+			if f.power != "off" || h.Outcome != OutcomeNoAnswer {
+				t.Errorf("%s: away for days, but %s and %s", h.Name, f.power, h.Outcome)
+			}
+		case h.Outcome == OutcomeWoke, h.Outcome == OutcomeNoAnswer:
 			if f.wol && f.power != "on" {
 				t.Errorf("%s: Wake-on-LAN enabled, sent to, but still %s", h.Name, f.power)
 			}
@@ -107,8 +115,8 @@ func TestWakeGeneratedLab(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("plan: %d subnets; sent %d packets; outcomes %v", len(p.Subnets), rep.Local, counts)
-	if counts[OutcomeWoke] == 0 || counts[OutcomeNoAnswer] == 0 || counts[OutcomeNoMAC] == 0 {
-		t.Errorf("the lab should show every outcome: %v", counts)
+	t.Logf("plan: %d subnets; sent %d packets; outcomes %v; %d sent to while away for days", len(p.Subnets), rep.Local, counts, away)
+	if counts[OutcomeWoke] == 0 || counts[OutcomeNoAnswer] == 0 || counts[OutcomeNoMAC] == 0 || away == 0 {
+		t.Errorf("the lab should show every outcome and a machine away for days: %v, %d away", counts, away)
 	}
 }
