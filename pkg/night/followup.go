@@ -71,20 +71,27 @@ const (
 const RepairUnconfirmed = "follow_up repair_client: SMS_Client.RepairClient is not in the ConfigMgr reference (unconfirmed): each client is checked for the method before it is called, and a client without it is reported \"not available\""
 
 // IsMessedUp applies the rule to one machine's failed attempts of one update, oldest first
-// (the error code and the time of each attempt): true when the last Attempts of them have one
-// error code and span at least Days calendar days in loc.
+// (the error code and the time of each attempt): true when its latest attempts failed with
+// one error code at least Attempts times in a row, the first and last of that run at least
+// Days calendar days apart in loc. The whole run counts, not only its last Attempts: a
+// machine tried three times a day that keeps failing the same way stays messed up.
 func (m Messed) IsMessedUp(codes []int64, at []time.Time, loc *time.Location) bool {
 	if m.Attempts < 2 || len(codes) < m.Attempts || len(codes) != len(at) {
 		return false
 	}
 	n := len(codes)
-	tail := codes[n-m.Attempts:]
-	for _, c := range tail {
-		if c != tail[0] || c == 0 {
-			return false
-		}
+	code := codes[n-1]
+	if code == 0 {
+		return false
 	}
-	first, last := at[n-m.Attempts].In(loc), at[n-1].In(loc)
+	start := n - 1
+	for start > 0 && codes[start-1] == code {
+		start--
+	}
+	if n-start < m.Attempts {
+		return false
+	}
+	first, last := at[start].In(loc), at[n-1].In(loc)
 	fd := time.Date(first.Year(), first.Month(), first.Day(), 12, 0, 0, 0, time.UTC)
 	ld := time.Date(last.Year(), last.Month(), last.Day(), 12, 0, 0, 0, time.UTC)
 	return int(ld.Sub(fd).Hours()/24+0.5) >= m.Days

@@ -183,6 +183,10 @@ func TestMessedUpRule(t *testing.T) {
 		{"same error three times over two days", []int64{-2016409844, -2016409844, -2016409844}, []time.Time{day(10, 10), day(11, 10), day(12, 10)}, true},
 		{"same error three times in one day", []int64{5, 5, 5}, []time.Time{day(10, 9), day(10, 12), day(10, 15)}, false},
 		{"same error over one day apart", []int64{5, 5, 5}, []time.Time{day(10, 10), day(10, 15), day(11, 10)}, false},
+		// Tried twice a day: the run of the same error spans three days, its last three one.
+		{"same error twice a day for three days", []int64{5, 5, 5, 5, 5, 5}, []time.Time{day(10, 10), day(10, 15), day(11, 10), day(11, 15), day(12, 10), day(12, 15)}, true},
+		{"a run broken by another error", []int64{5, 5, 6, 5, 5, 5}, []time.Time{day(8, 10), day(9, 10), day(10, 10), day(11, 10), day(11, 15), day(12, 9)}, false},
+		{"last error differs", []int64{5, 5, 5, 6}, []time.Time{day(10, 10), day(11, 10), day(12, 10), day(13, 10)}, false},
 		{"errors differ", []int64{5, 6, 5}, []time.Time{day(10, 10), day(12, 10), day(14, 10)}, false},
 		{"last three agree after an other", []int64{6, 5, 5, 5}, []time.Time{day(9, 10), day(10, 10), day(11, 10), day(12, 10)}, true},
 		{"two attempts only", []int64{5, 5}, []time.Time{day(10, 10), day(14, 10)}, false},

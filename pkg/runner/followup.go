@@ -77,9 +77,12 @@ func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 	return out, nil
 }
 
-// messedScans are the machines whose scan the site still shows failed now, after scans the
-// journal asked for: the requests and now must satisfy the rule (attempts, days). Machines
-// with failed installs are left to the install rule.
+// messedScans are the machines whose scan the site still shows failed now, after the scans
+// the follow-up asked for: those requests and now must satisfy the rule (attempts, days).
+// Only the follow-up's requests count: the follow-up scans only machines still missing the
+// night's updates or behind on their scan, so each of its requests found the machine still
+// in trouble, where a scan of the night may have passed. Machines with failed installs are
+// left to the install rule.
 func (r *Runner) messedScans(ctx context.Context, rule night.Messed, installs map[string][]journal.HostOutcome) ([]MessedHost, error) {
 	if r.group == nil || r.group.CIID == 0 {
 		return nil, nil
@@ -94,10 +97,18 @@ func (r *Runner) messedScans(ctx context.Context, rule night.Messed, installs ma
 	if err != nil || len(failed) == 0 {
 		return nil, err
 	}
+	steps, err := r.Env.Journal.Steps(ctx, r.run.ID)
+	if err != nil {
+		return nil, err
+	}
+	followUp := map[journal.StepID]bool{}
+	for _, s := range steps {
+		followUp[s.ID] = strings.HasPrefix(s.Occurrence, "follow-up-")
+	}
 	asked := map[string][]journal.HostOutcome{}
 	err = r.Env.Journal.EachHostOutcome(ctx, journal.Filter{Run: r.run.ID, Action: actScan, Outcome: journal.OutcomeOK},
 		func(o journal.HostOutcome) error {
-			if k := strings.ToUpper(o.Host); failed[k].Name != "" {
+			if k := strings.ToUpper(o.Host); failed[k].Name != "" && followUp[o.Step] {
 				asked[k] = append(asked[k], o)
 			}
 			return nil
