@@ -30,12 +30,25 @@ type MessedHost struct {
 }
 
 // MessedUp applies the plan's messed-up rule to the month's failed installs in the journal
-// (night and follow-up), in host order. A plan without a follow-up has no rule: nil.
+// (night and follow-up), in host order, among the eligible machines the site shows not
+// patched now: a machine patched since (a client repair cleared its fault, a person saw to
+// it) is no longer messed up, and gets no more repairs. A plan without a follow-up has no
+// rule: nil.
 func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
-	if r.Plan.FollowUp == nil || r.run.ID == 0 {
+	if r.Plan.FollowUp == nil || r.run.ID == 0 || r.group == nil || r.group.CIID == 0 {
 		return nil, nil
 	}
 	rule := r.Plan.FollowUp.MessedUp
+	unpatched := map[string]hostState{}
+	err := r.eachState(ctx, func(h hostState) error {
+		if h.Eligible && !h.Patched() {
+			unpatched[strings.ToUpper(h.Name)] = h
+		}
+		return nil
+	})
+	if err != nil || len(unpatched) == 0 {
+		return nil, err
+	}
 	byHost := map[string][]journal.HostOutcome{}
 	// Failed installs, and installs still running at the step's limit whose batch already
 	// had failed updates (their code): both are the same failure again.
@@ -45,8 +58,9 @@ func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 				if o.Outcome == journal.StillRunning && o.ErrorCode == 0 {
 					return nil
 				}
-				k := strings.ToUpper(o.Host)
-				byHost[k] = append(byHost[k], o)
+				if k := strings.ToUpper(o.Host); unpatched[k].Name != "" {
+					byHost[k] = append(byHost[k], o)
+				}
 				return nil
 			})
 		if err != nil {
@@ -68,7 +82,7 @@ func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 			out = append(out, MessedHost{Host: last.Host, ResourceID: last.ResourceID, ErrorCode: last.ErrorCode, History: h, Kind: actInstall})
 		}
 	}
-	scans, err := r.messedScans(ctx, rule, byHost)
+	scans, err := r.messedScans(ctx, rule, unpatched, byHost)
 	if err != nil {
 		return nil, err
 	}
@@ -83,19 +97,15 @@ func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 // night's updates or behind on their scan, so each of its requests found the machine still
 // in trouble, where a scan of the night may have passed. Machines with failed installs are
 // left to the install rule.
-func (r *Runner) messedScans(ctx context.Context, rule night.Messed, installs map[string][]journal.HostOutcome) ([]MessedHost, error) {
-	if r.group == nil || r.group.CIID == 0 {
-		return nil, nil
-	}
+func (r *Runner) messedScans(ctx context.Context, rule night.Messed, unpatched map[string]hostState, installs map[string][]journal.HostOutcome) ([]MessedHost, error) {
 	failed := map[string]hostState{}
-	err := r.eachState(ctx, func(h hostState) error {
-		if h.Eligible && h.ScanBucket == "failed" && h.ScanError != 0 {
-			failed[strings.ToUpper(h.Name)] = h
+	for k, h := range unpatched {
+		if h.ScanBucket == "failed" && h.ScanError != 0 {
+			failed[k] = h
 		}
-		return nil
-	})
-	if err != nil || len(failed) == 0 {
-		return nil, err
+	}
+	if len(failed) == 0 {
+		return nil, nil
 	}
 	steps, err := r.Env.Journal.Steps(ctx, r.run.ID)
 	if err != nil {

@@ -113,7 +113,15 @@ func followUpTwoWeeks(t *testing.T, faults *lab.FaultRates) {
 	if len(messed) == 0 {
 		t.Error("no messed-up machine: the lab's permanent install faults should give some")
 	}
+	unpatched := map[string]bool{} // the morning report names every unpatched machine with an issue
+	for _, is := range after.NeedsPerson {
+		unpatched[strings.ToUpper(is.Name)] = true
+	}
 	for _, m := range messed {
+		// A machine patched since (a repair cleared its fault) is no longer messed up.
+		if !unpatched[strings.ToUpper(m.Host)] {
+			t.Errorf("%s listed as messed up, but the site shows it patched", m.Host)
+		}
 		h := m.History
 		// A scan's rule counts the follow-up's scans asked for, and now (the site still shows
 		// it failed): the whole run of them, not only the last three.
