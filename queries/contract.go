@@ -107,6 +107,7 @@ func Contracts() []Contract {
 				"IsSuperseded", "flag", "Required", "int", "Installed", "int", "NotRequired", "int", "Clients", "int")},
 		{"doctor_group_deployments", []Param{{"group", Int}}, cols("AssignmentID", "int", "AssignmentName", "string", "CollectionID", "string")},
 		{"doctor_min_source_version", nil, cols("CI_ID", "int", "UpdateSource_ID", "int", "MinSourceVersion", "int")},
+		{"doctor_fast_channel", nil, cols("Online", "int", "Latest", "time")},
 		{"doctor_online_sample", nil, idName},
 		{"doctor_sup_sync", nil, cols("WSUSServerName", "string", "WSUSSourceServer", "string", "SyncCatalogVersion", "int",
 			"LastSuccessfulSyncTime", "time", "LastSyncErrorCode", "int")},

@@ -86,6 +86,7 @@ func ReadBy() map[string]string {
 		"wol_targets":               wol,
 		"doctor_group_deployments":  doctor,
 		"doctor_min_source_version": doctor,
+		"doctor_fast_channel":       doctor,
 		"doctor_online_sample":      doctor,
 		"doctor_sup_sync":           doctor,
 	}

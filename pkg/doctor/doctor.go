@@ -1,6 +1,7 @@
 // Package doctor checks a ConfigMgr site before patchnight's first night, read-only: the
 // site database (login, version, every query of package queries described against its
-// contract, vSMS_SUPSyncStatus, MinSourceVersion, the update group's deployment), the SMS
+// contract, vSMS_SUPSyncStatus, MinSourceVersion, whether the fast channel's times are
+// UTC, the update group's deployment), the SMS
 // Provider, a sample of clients over WinRM, the Wake-on-LAN route per subnet and, on
 // Windows, the scheduled tasks. Each check is a small function that returns results (ok,
 // warn or fail, each with what to do); Run runs them in order. Nothing is written to the
@@ -33,7 +34,7 @@ const (
 
 // Result is one line of the report.
 type Result struct {
-	Check   string `json:"check"`             // sql, query, sup-sync, min-source-version, update-group, exclude, provider, client, wake, tasks
+	Check   string `json:"check"`             // sql, query, sup-sync, min-source-version, fast-channel-times, update-group, exclude, provider, client, wake, tasks
 	Subject string `json:"subject,omitempty"` // the query, host, subnet or task it is about
 	Status  Status `json:"status"`
 	Message string `json:"message"`
@@ -89,6 +90,7 @@ type Site interface {
 	Describe(ctx context.Context, c queries.Contract) ([]site.DescribedColumn, error)
 	Each(ctx context.Context, name string, p site.Params, fn func(*sql.Rows) error) error
 	LookupGroup(ctx context.Context, key string) ([]site.UpdateGroup, error)
+	Clock(ctx context.Context) (site.Clock, error)
 }
 
 // Remote runs one of patchnight's scripts on a host over WinRM and decodes its one JSON
@@ -174,6 +176,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		checkQueries,
 		checkSUPSync,
 		checkMinSourceVersion,
+		checkFastChannelTimes,
 		checkUpdateGroup,
 		checkExclusions,
 		checkPlanWarnings,
