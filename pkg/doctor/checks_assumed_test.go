@@ -1,0 +1,152 @@
+package doctor
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestCheckCatalogSteps: the catalog versions clients last scanned, read from the lab's
+// v_UpdateScanStatus, held against "current minus one" (how SyncCatalogVersion
+// increments is unconfirmed, reference 3).
+func TestCheckCatalogSteps(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		change string
+		status Status
+		words  []string
+	}{
+		{"clients one version behind", "", OK, []string{"right below the current 412", "step by one", "clients on the current version"}},
+		{"a gap below the current version", "UPDATE lab_scan_status SET LastScanPackageVersion = 409 WHERE LastScanPackageVersion IN (410, 411)",
+			Warn, []string{"no client on version 411", "nearest below the current 412 is 409, 3 versions behind", "finds nobody", "behind variant"}},
+		{"everyone current", "UPDATE lab_scan_status SET LastScanPackageVersion = 412", Warn, []string{"current catalog version 412", "cannot tell", "next software update sync"}},
+		{"no top SUP", "UPDATE lab_sup_sync SET WSUSSourceServer = 'sup00.lab'", Warn, []string{"no current catalog version", "sup-sync"}},
+		{"nobody scanned", "DELETE FROM lab_scan_status", Warn, []string{"no client has a successful scan", "cannot tell"}},
+		{"only failed scans", "UPDATE lab_scan_status SET LastScanState = 5", Warn, []string{"no client has a successful scan"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := labSite(t, tc.change)
+			res := checkCatalogSteps(t.Context(), Options{Site: db})
+			assertOne(t, res, "catalog-steps", tc.status, tc.words)
+		})
+	}
+}
+
+// TestCheckAdapterMasks: inventory's address and mask lists, read from the lab's
+// v_GS_NETWORK_ADAPTER_CONFIGURATION, paired by position as the wake planner pairs them
+// (inferred, reference 7).
+func TestCheckAdapterMasks(t *testing.T) {
+	t.Parallel()
+	// some picks three IP-enabled dual-stack adapters.
+	const some = `(SELECT ResourceID FROM lab_adapter WHERE IPEnabled = 1 AND IPSubnet LIKE '%, 64' ORDER BY ResourceID LIMIT 3)`
+	tests := []struct {
+		name   string
+		change string
+		status Status
+		words  []string
+	}{
+		{"lists pair", "", OK, []string{"every IPv4 address meets a dotted mask", "every IPv6 address a prefix length"}},
+		{"masks in the other order", "UPDATE lab_adapter SET IPSubnet = '64, 255.255.255.0' WHERE ResourceID IN " + some,
+			Warn, []string{"3 of ", "do not pair by position", `"64, 255.255.255.0"`, "wol.mode relay or site"}},
+		{"an address for a mask", "UPDATE lab_adapter SET IPSubnet = '255.255.0.255, 64' WHERE ResourceID IN " + some,
+			Warn, []string{"do not pair by position", "255.255.0.255"}},
+		{"some lists differ in length", "UPDATE lab_adapter SET IPSubnet = '255.255.255.0' WHERE ResourceID IN " + some,
+			OK, []string{"every IPv4 address meets a dotted mask", "3 adapters whose lists differ in length get no mask"}},
+		{"every list differs in length", "UPDATE lab_adapter SET IPSubnet = '255.255.255.0, 64, 64'",
+			Warn, []string{"same length: cannot tell", "differ in length"}},
+		{"no enabled adapter", "UPDATE lab_adapter SET IPEnabled = 0", Warn, []string{"no IP-enabled adapter", "Win32_NetworkAdapterConfiguration"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := labSite(t, tc.change)
+			res := checkAdapterMasks(t.Context(), Options{Site: db})
+			assertOne(t, res, "adapter-masks", tc.status, tc.words)
+		})
+	}
+}
+
+// TestAssumedChecksSchema: a site without the view fails the check with what to do.
+func TestAssumedChecksSchema(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		view  string
+		check func(context.Context, Options) []Result
+		words []string
+	}{
+		{"catalog-steps", "v_UpdateScanStatus", checkCatalogSteps, []string{"lacks v_UpdateScanStatus", "doctor_scan_versions"}},
+		{"adapter-masks", "v_GS_NETWORK_ADAPTER_CONFIGURATION", checkAdapterMasks, []string{"lacks v_GS_NETWORK_ADAPTER_CONFIGURATION", "doctor_adapter_lists"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := labSite(t, "DROP VIEW "+tc.view)
+			res := tc.check(t.Context(), Options{Site: db})
+			if len(res) != 1 || res[0].Status != Fail || res[0].Check != tc.name {
+				t.Fatalf("got %+v, want one failed %s", res, tc.name)
+			}
+			for _, w := range tc.words {
+				if text := res[0].Message + " | " + res[0].Fix; !strings.Contains(text, w) {
+					t.Errorf("%q lacks %q", text, w)
+				}
+			}
+		})
+	}
+}
+
+// TestMasksAddress: which mask an address takes.
+func TestMasksAddress(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		addr, mask string
+		want       bool
+	}{
+		{"10.1.2.3", "255.255.255.0", true},
+		{"10.1.2.3", "255.255.254.0", true},
+		{"10.1.2.3", "255.255.255.255", true},
+		{"10.1.2.3", "0.0.0.0", true},
+		{"10.1.2.3", "64", false},
+		{"10.1.2.3", "255.0.255.0", false},
+		{"10.1.2.3", "10.1.2.0", false},
+		{"fe80::1", "64", true},
+		{"fe80::1", "128", true},
+		{"fe80::1", "129", false},
+		{"fe80::1", "255.255.255.0", false},
+		{"not an address", "255.255.255.0", false},
+	}
+	for _, tc := range tests {
+		if got := masksAddress(tc.addr, tc.mask); got != tc.want {
+			t.Errorf("masksAddress(%q, %q) = %v, want %v", tc.addr, tc.mask, got, tc.want)
+		}
+	}
+}
+
+// assertOne holds the one result of a check: its name, status, words in its message or
+// fix, what to do when it warns, and the unconfirmed mark.
+func assertOne(t *testing.T, res []Result, check string, status Status, words []string) {
+	t.Helper()
+	if len(res) != 1 {
+		t.Fatalf("%d results: %+v", len(res), res)
+	}
+	r := res[0]
+	text := r.Message + " | " + r.Fix
+	t.Logf("%s %s: %s", r.Check, r.Status, text)
+	if r.Check != check || r.Status != status {
+		t.Errorf("%s %s, want %s %s: %s", r.Check, r.Status, check, status, text)
+	}
+	for _, w := range words {
+		if !strings.Contains(text, w) {
+			t.Errorf("%q lacks %q", text, w)
+		}
+	}
+	if r.Status != OK && r.Fix == "" {
+		t.Errorf("a %s without what to do: %s", r.Status, r.Message)
+	}
+	if !r.Unconfirmed {
+		t.Errorf("not marked unconfirmed: %+v", r)
+	}
+}
