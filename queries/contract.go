@@ -110,7 +110,7 @@ func Contracts() []Contract {
 		{"doctor_adapter_lists", nil, cols("ResourceID", "int", "IPs", "string", "Masks", "string")},
 		{"doctor_fast_channel", nil, cols("Online", "int", "Latest", "time")},
 		{"doctor_online_sample", nil, idName},
-		{"doctor_scan_versions", nil, cols("Version", "int", "Clients", "int", "CatalogVersion", "int")},
+		{"doctor_scan_versions", nil, cols("Version", "int", "Clients", "int")},
 		{"doctor_sup_sync", nil, cols("WSUSServerName", "string", "WSUSSourceServer", "string", "SyncCatalogVersion", "int",
 			"LastSuccessfulSyncTime", "time", "LastSyncErrorCode", "int")},
 		{"host_updates", str("name"), cols("ResourceID", "int", "Name", "string", "CI_ID", "int", "ArticleID", "string",

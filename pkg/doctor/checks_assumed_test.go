@@ -22,6 +22,7 @@ func TestCheckCatalogSteps(t *testing.T) {
 			Warn, []string{"no client on version 411", "nearest below the current 412 is 409, 3 versions behind", "finds nobody", "behind variant"}},
 		{"everyone current", "UPDATE lab_scan_status SET LastScanPackageVersion = 412", Warn, []string{"current catalog version 412", "cannot tell", "next software update sync"}},
 		{"no top SUP", "UPDATE lab_sup_sync SET WSUSSourceServer = 'sup00.lab'", Warn, []string{"no current catalog version", "sup-sync"}},
+		{"SUP view unreadable", "DROP VIEW vSMS_SUPSyncStatus", Warn, []string{"no current catalog version", "vSMS_SUPSyncStatus unreadable", "sup-sync"}},
 		{"nobody scanned", "DELETE FROM lab_scan_status", Warn, []string{"no client has a successful scan", "cannot tell"}},
 		{"only failed scans", "UPDATE lab_scan_status SET LastScanState = 5", Warn, []string{"no client has a successful scan"}},
 	}

@@ -26,10 +26,9 @@ type versionCount struct {
 func checkCatalogSteps(ctx context.Context, o Options) []Result {
 	const check, subject = "catalog-steps", "v_UpdateScanStatus.LastScanPackageVersion"
 	var rows []versionCount
-	var current sql.NullInt64
 	err := o.Site.Each(ctx, "doctor_scan_versions", nil, func(r *sql.Rows) error {
 		var x versionCount
-		if err := r.Scan(&x.version, &x.clients, &current); err != nil {
+		if err := r.Scan(&x.version, &x.clients); err != nil {
 			return fmt.Errorf("read v_UpdateScanStatus: %w", err)
 		}
 		rows = append(rows, x)
@@ -37,6 +36,14 @@ func checkCatalogSteps(ctx context.Context, o Options) []Result {
 	})
 	if err != nil {
 		return []Result{schemaResult(check, subject, "doctor_scan_versions", err)}
+	}
+	// The current version as the sup-sync check reads it; when that cannot be read, the
+	// sup-sync line says why and what to do.
+	var current sql.NullInt64
+	if sups, err := readSUPRows(ctx, o.Site); err == nil {
+		if top, _ := topSUP(sups); top != nil {
+			current = top.version
+		}
 	}
 	r := judgeCatalogSteps(rows, current)
 	r.Check, r.Subject = check, subject
@@ -52,7 +59,7 @@ func judgeCatalogSteps(rows []versionCount, current sql.NullInt64) Result {
 	}
 	if !current.Valid {
 		return Result{Status: Warn, Unconfirmed: true,
-			Message: "no current catalog version (no SUP row syncing from Microsoft Update): cannot tell how catalog versions step",
+			Message: "no current catalog version (vSMS_SUPSyncStatus unreadable, or no SUP row syncing from Microsoft Update with a version): cannot tell how catalog versions step",
 			Fix:     "see the sup-sync line"}
 	}
 	cur := current.Int64
