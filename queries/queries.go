@@ -91,6 +91,7 @@ func ReadBy() map[string]string {
 		"doctor_sup_sync":           doctor,
 		"doctor_scan_versions":      doctor,
 		"doctor_adapter_lists":      doctor,
+		"doctor_not_required":       doctor,
 	}
 }
 

@@ -73,7 +73,7 @@ func TestDoctorLab(t *testing.T) {
 			t.Errorf("%s %s: %s with no fix", r.Check, r.Subject, r.Status)
 		}
 	}
-	want := []string{"sql", "query", "sup-sync", "catalog-steps", "min-source-version", "fast-channel-times", "update-group", "provider", "provider-rights", "client", "adapter-masks", "wake"}
+	want := []string{"sql", "query", "sup-sync", "catalog-steps", "min-source-version", "not-required", "fast-channel-times", "update-group", "provider", "provider-rights", "client", "adapter-masks", "wake"}
 	if !slices.Equal(checks, want) {
 		t.Errorf("checks %v, want %v in this order", checks, want)
 	}
@@ -274,7 +274,7 @@ func TestDoctorReadme(t *testing.T) {
 	if j := strings.Index(section[1:], "\n## "); j >= 0 {
 		section = section[:j+1]
 	}
-	for _, check := range []string{"sql", "query", "sup-sync", "catalog-steps", "min-source-version", "fast-channel-times", "update-group", "provider", "provider-rights", "client", "adapter-masks", "wake", "tasks"} {
+	for _, check := range []string{"sql", "query", "sup-sync", "catalog-steps", "min-source-version", "not-required", "fast-channel-times", "update-group", "provider", "provider-rights", "client", "adapter-masks", "wake", "tasks"} {
 		if !strings.Contains(section, "**"+check+"**") {
 			t.Errorf("the README section does not explain the %s check", check)
 		}

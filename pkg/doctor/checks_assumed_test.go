@@ -2,8 +2,13 @@ package doctor
 
 import (
 	"context"
+	"database/sql"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/patchnight/patchnight/pkg/lab"
+	"github.com/patchnight/patchnight/pkg/site"
 )
 
 // TestCheckCatalogSteps: the catalog versions clients last scanned, read from the lab's
@@ -150,4 +155,67 @@ func assertOne(t *testing.T, res []Result, check string, status Status, words []
 	if !r.Unconfirmed {
 		t.Errorf("not marked unconfirmed: %+v", r)
 	}
+}
+
+// TestCheckNotRequired: patchnight's rule for updates without a compliance row, held
+// against the lab's v_Update_ComplianceStatusAll on online clients (the exact rule is
+// unconfirmed, reference 1.2). The lab's All view follows the reference; the cases put
+// another rule in its place, as a site could have one.
+func TestCheckNotRequired(t *testing.T) {
+	t.Parallel()
+	allView := func(missing string) string {
+		return `DROP VIEW v_Update_ComplianceStatusAll;
+			CREATE VIEW v_Update_ComplianceStatusAll AS
+			SELECT u.CI_ID, s.ResourceID, COALESCE(ucs.Status, ` + missing + `) AS Status
+			FROM lab_update u CROSS JOIN lab_host s
+			LEFT JOIN v_UpdateComplianceStatus ucs ON ucs.CI_ID = u.CI_ID AND ucs.ResourceID = s.ResourceID
+			WHERE s.IsClient = 1 AND u.CIType_ID = 1;`
+	}
+	tests := []struct {
+		name   string
+		change string
+		status Status
+		words  []string
+	}{
+		{"the site follows the rule", "", OK, []string{"gives every one of", "update statuses as patchnight derives them"}},
+		{"the site says not required without a scan", allView("1") + " DELETE FROM lab_scan_status",
+			Warn, []string{"differs from patchnight's rule", "not required where patchnight says unknown", "e.g. CI_ID", "report it"}},
+		{"the site says unknown without a row", allView("0"),
+			Warn, []string{"differs from patchnight's rule", "unknown where patchnight says not required"}},
+		{"no All view", "DROP VIEW v_Update_ComplianceStatusAll", Warn, []string{"cannot compare", "lacks v_Update_ComplianceStatusAll", "nothing patchnight runs needs", "cannot be made"}},
+		{"nobody online", "UPDATE lab_host SET Power = 'off'", Warn, []string{"no client online"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := labSite(t, tc.change)
+			res := checkNotRequired(t.Context(), Options{Site: db})
+			assertOne(t, res, "not-required", tc.status, tc.words)
+		})
+	}
+}
+
+// TestCheckNotRequiredNoMinSourceVersion: without v_UpdateCIs.MinSourceVersion the rule
+// cannot be held against the site; the min-source-version line says what to do.
+func TestCheckNotRequiredNoMinSourceVersion(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "lab.db")
+	if _, err := lab.Generate(t.Context(), path, lab.Options{Hosts: 10, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.DropViewColumn(t.Context(), raw, "v_UpdateCIs", "MinSourceVersion"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db, err := site.Open(t.Context(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	res := checkNotRequired(t.Context(), Options{Site: db})
+	assertOne(t, res, "not-required", Warn, []string{"cannot compare", "lacks the column MinSourceVersion", "see the min-source-version line"})
 }

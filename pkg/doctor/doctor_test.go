@@ -365,7 +365,7 @@ func TestDoctorReadsSiteTypes(t *testing.T) {
 		o := Options{Site: db, Group: title, Now: func() time.Time { return testNow }, Sample: 2,
 			Remote: fakeRemote{answer: probeJSON(nil)}, Nonce: "n0nce", Concurrency: 2,
 			Qualify: func(s string) string { return s }}
-		for _, check := range []func(context.Context, Options) []Result{checkSUPSync, checkCatalogSteps, checkMinSourceVersion, checkFastChannelTimes, checkUpdateGroup, checkClients, checkAdapterMasks} {
+		for _, check := range []func(context.Context, Options) []Result{checkSUPSync, checkCatalogSteps, checkMinSourceVersion, checkNotRequired, checkFastChannelTimes, checkUpdateGroup, checkClients, checkAdapterMasks} {
 			for _, r := range check(t.Context(), o) {
 				if r.Status == Fail {
 					t.Errorf("%+v: %s failed: %s", lo, r.Check, r.Message)
