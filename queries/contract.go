@@ -109,7 +109,7 @@ func Contracts() []Contract {
 		{"doctor_min_source_version", nil, cols("CI_ID", "int", "UpdateSource_ID", "int", "MinSourceVersion", "int")},
 		{"doctor_adapter_lists", nil, cols("ResourceID", "int", "IPs", "string", "Masks", "string")},
 		{"doctor_fast_channel", nil, cols("Online", "int", "Latest", "time")},
-		{"doctor_not_required", []Param{{"resource", Int}}, cols("Updates", "int", "Agree", "int", "SiteNotRequired", "int",
+		{"doctor_not_required", []Param{{"resource_id", Int}}, cols("Updates", "int", "Agree", "int", "SiteNotRequired", "int",
 			"SiteUnknown", "int", "Example", "int")},
 		{"doctor_online_sample", nil, idName},
 		{"doctor_scan_versions", nil, cols("Version", "int", "Clients", "int")},

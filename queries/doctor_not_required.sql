@@ -1,5 +1,5 @@
 -- doctor: patchnight's rule for the statuses v_UpdateComplianceStatus has no row for, held
--- against the site's own v_Update_ComplianceStatusAll for one client machine (@resource, a
+-- against the site's own v_Update_ComplianceStatusAll for one client machine (@resource_id, a
 -- ResourceID). The rule (reference 1.2, "Which rows exist"; the exact rule is marked
 -- unconfirmed in the reference's table): required and installed are the rows; without a row
 -- an update is not required (1) when the machine's last scan of the update's own update
@@ -20,4 +20,4 @@ FROM (SELECT al.CI_ID, al.Status AS SiteStatus,
       LEFT JOIN v_UpdateComplianceStatus ucs ON ucs.CI_ID = al.CI_ID AND ucs.ResourceID = al.ResourceID
       LEFT JOIN v_UpdateScanStatus uss
              ON uss.ResourceID = al.ResourceID AND uss.UpdateSource_ID = uc.UpdateSource_ID
-      WHERE al.ResourceID = @resource) d
+      WHERE al.ResourceID = @resource_id) d

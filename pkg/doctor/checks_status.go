@@ -65,7 +65,7 @@ func checkNotRequired(ctx context.Context, o Options) []Result {
 	var rows []statusAgreement
 	for _, m := range sample {
 		a := statusAgreement{name: m.name}
-		err := o.Site.Each(ctx, "doctor_not_required", site.Params{"resource": m.id}, func(r *sql.Rows) error {
+		err := o.Site.Each(ctx, "doctor_not_required", site.Params{"resource_id": m.id}, func(r *sql.Rows) error {
 			return r.Scan(&a.updates, &a.agree, &a.siteNotReq, &a.siteUnknown, &a.example)
 		})
 		if err != nil {
