@@ -219,3 +219,46 @@ func TestCheckNotRequiredNoMinSourceVersion(t *testing.T) {
 	res := checkNotRequired(t.Context(), Options{Site: db})
 	assertOne(t, res, "not-required", Warn, []string{"cannot compare", "lacks the column MinSourceVersion", "see the min-source-version line"})
 }
+
+// TestCheckFolderType: what provider-doctor finds in console folders of ObjectType 5000
+// (the community's value for device collection folders, unconfirmed, reference 5) decides
+// the folder-type line.
+func TestCheckFolderType(t *testing.T) {
+	t.Parallel()
+	const base = `{"providers":[],"namespace":"root\\sms\\site_ABC","namespacePresent":true,"owned":[],"ownedTotal":0,` +
+		`"canCreate":true,"permissionError":"",`
+	tests := []struct {
+		name   string
+		folder string // the folder part of the answer
+		status Status
+		words  []string
+	}{
+		{"device collections", `"folderItems":[{"instanceKey":"ABC00012","collectionType":2},{"instanceKey":"ABC00013","collectionType":2}],"folderTotal":40,"folderError":""`,
+			OK, []string{"2 of the 40 objects in folders of ObjectType 5000 looked up: all are device collections"}},
+		{"a user collection", `"folderItems":[{"instanceKey":"ABC00012","collectionType":2},{"instanceKey":"ABC00014","collectionType":1}],"folderTotal":2,"folderError":""`,
+			Fail, []string{"not the device collection folder type", "1 are device collections", "ABC00014 (CollectionType 1)", "do not run collections apply"}},
+		{"not a collection", `"folderItems":[{"instanceKey":"ABC00002","collectionType":null}],"folderTotal":1,"folderError":""`,
+			Fail, []string{"ABC00002 (no collection)"}},
+		{"many others", `"folderItems":[{"instanceKey":"P1","collectionType":null},{"instanceKey":"P2","collectionType":null},{"instanceKey":"P3","collectionType":null},{"instanceKey":"P4","collectionType":null}],"folderTotal":4,"folderError":""`,
+			Fail, []string{"P1 (no collection), P2 (no collection), P3 (no collection), ..."}},
+		{"no folders", `"folderItems":[],"folderTotal":0,"folderError":""`, Warn, []string{"nothing is in a console folder", "cannot tell", "run doctor again"}},
+		{"older provider-doctor answer", `"x":0`, Warn, []string{"nothing is in a console folder"}},
+		{"cannot read", `"folderItems":[],"folderTotal":0,"folderError":"SMS_ObjectContainerItem: access denied"`, Warn, []string{"could not read the console folders", "access denied"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := Options{Remote: fakeRemote{answer: base + tc.folder + "}"}, Provider: "cm01", SiteCode: "ABC"}
+			var got []Result
+			for _, r := range checkProvider(t.Context(), o) {
+				if r.Check == "folder-type" {
+					got = append(got, r)
+				}
+			}
+			assertOne(t, got, "folder-type", tc.status, tc.words)
+			if got[0].Subject != "cm01" {
+				t.Errorf("subject %q", got[0].Subject)
+			}
+		})
+	}
+}
