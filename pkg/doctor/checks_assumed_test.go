@@ -239,6 +239,8 @@ func TestCheckFolderType(t *testing.T) {
 			Fail, []string{"not the device collection folder type", "1 are device collections", "ABC00014 (CollectionType 1)", "do not run collections apply"}},
 		{"not a collection", `"folderItems":[{"instanceKey":"ABC00002","collectionType":null}],"folderTotal":1,"folderError":""`,
 			Fail, []string{"ABC00002 (no collection)"}},
+		{"a stale item beside device collections", `"folderItems":[{"instanceKey":"ABC00012","collectionType":2},{"instanceKey":"ABC000FF","collectionType":null}],"folderTotal":2,"folderError":""`,
+			Warn, []string{"1 are device collections, 1 no collection: ABC000FF (no collection)", "left behind by deleted collections"}},
 		{"many others", `"folderItems":[{"instanceKey":"P1","collectionType":null},{"instanceKey":"P2","collectionType":null},{"instanceKey":"P3","collectionType":null},{"instanceKey":"P4","collectionType":null}],"folderTotal":4,"folderError":""`,
 			Fail, []string{"P1 (no collection), P2 (no collection), P3 (no collection), ..."}},
 		{"no folders", `"folderItems":[],"folderTotal":0,"folderError":""`, Warn, []string{"nothing is in a console folder", "cannot tell", "run doctor again"}},

@@ -181,7 +181,9 @@ const folderTypeFix = "patchnight creates and moves its console folders (folder:
 
 // judgeFolderType: whether ObjectType 5000 is the device collection folder type on this
 // site (unconfirmed, reference 5). The evidence is what sits in folders of that type:
-// device collections (CollectionType 2) confirm it; anything else refutes it.
+// device collections (CollectionType 2) confirm it; another kind of collection, or keys of
+// which none is a collection, refute it. Keys that are no collection beside device
+// collections may be folder items left behind by deleted collections: a warning.
 func judgeFolderType(a providerAnswer) Result {
 	if a.FolderError != "" {
 		return Result{Status: Warn, Unconfirmed: true, Message: "could not read the console folders: " + oneLine(a.FolderError),
@@ -193,26 +195,35 @@ func judgeFolderType(a providerAnswer) Result {
 			Fix:     "put a device collection in a console folder (Assets and Compliance > Device Collections) and run doctor again; " + folderTypeFix}
 	}
 	device := 0
-	var other []string
+	var kind, none []string // other kinds of collection; keys that are no collection
 	for _, it := range a.FolderItems {
 		switch {
 		case it.CollectionType != nil && *it.CollectionType == 2:
 			device++
 		case it.CollectionType != nil:
-			other = append(other, fmt.Sprintf("%s (CollectionType %d)", it.InstanceKey, *it.CollectionType))
+			kind = append(kind, fmt.Sprintf("%s (CollectionType %d)", it.InstanceKey, *it.CollectionType))
 		default:
-			other = append(other, it.InstanceKey+" (no collection)")
+			none = append(none, it.InstanceKey+" (no collection)")
 		}
 	}
 	seen := fmt.Sprintf("%d of the %d objects in folders of ObjectType 5000", len(a.FolderItems), a.FolderTotal)
-	if len(other) > 0 {
-		if len(other) > 3 {
-			other = append(other[:3], "...")
+	list := func(s []string) string {
+		if len(s) > 3 {
+			s = append(s[:3:3], "...")
 		}
+		return strings.Join(s, ", ")
+	}
+	if len(kind) > 0 || device == 0 {
 		return Result{Status: Fail, Unconfirmed: true,
 			Message: fmt.Sprintf("ObjectType 5000 is not the device collection folder type on this site: %s, %d are device collections, not %s",
-				seen, device, strings.Join(other, ", ")),
+				seen, device, list(append(kind, none...))),
 			Fix: folderTypeFix + ", so its folders would be of the wrong kind: do not run collections apply here, and report it with this line"}
+	}
+	if len(none) > 0 {
+		return Result{Status: Warn, Unconfirmed: true,
+			Message: fmt.Sprintf("%s looked up: %d are device collections, %d no collection: %s", seen, device, len(none), list(none)),
+			Fix: "look for those keys in the console's device collection folders: items left behind by deleted collections are harmless; " +
+				"anything else means ObjectType 5000 is not only device collection folders: report it with this line"}
 	}
 	return Result{Status: OK, Unconfirmed: true,
 		Message: fmt.Sprintf("%s looked up: all are device collections, so 5000 is the device collection folder type as patchnight writes it", seen)}
