@@ -88,7 +88,7 @@ var rules = map[Rule]ruleSpec{
 
 // Scan-behind variants (reference section 3). A client may be in several.
 const (
-	VariantOneBehind = "one-behind" // LastScanPackageVersion = SyncCatalogVersion - 1
+	VariantOneBehind = "one-behind" // LastScanPackageVersion = SyncCatalogVersion - 1 (assumes versions step by one: unconfirmed; doctor catalog-steps)
 	VariantBehind    = "behind"     // LastScanPackageVersion < SyncCatalogVersion
 	VariantNever     = "never"      // no scan row for the publishing update source
 	VariantFailed    = "failed"     // LastScanState <> 3 or LastErrorCode <> 0

@@ -4,7 +4,9 @@
 -- channel (CNIsOnline), and neither their last time online (CNLastOnlineTime) nor their last
 -- time offline (CNLastOfflineTime: a machine was online until it went offline) is at or
 -- after @since. A machine the fast channel never saw (both NULL) is not seen either. The
--- times are as v_CombinedDeviceResources keeps them (reference 1.2); CNIsOnline's SQL type
+-- times are as v_CombinedDeviceResources keeps them (reference 1.2), compared with @since
+-- in UTC: that the fast channel keeps them in UTC is unconfirmed (docs/reference-additions.md;
+-- `patchnight doctor`, check fast-channel-times, weighs it on the site). CNIsOnline's SQL type
 -- (bit or int) is unconfirmed: it is only compared here. One set-based pass.
 SELECT s.ResourceID, s.Name0 AS Name, cdr.CNLastOnlineTime AS LastOnline, cdr.CNLastOfflineTime AS LastOffline
 FROM v_R_System s

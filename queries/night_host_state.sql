@@ -6,11 +6,15 @@
 -- update's catalog was scanned (unknown otherwise). One set-based pass; the runner counts
 -- barriers and the morning report from it.
 -- The scan bucket compares the machine's scan of the publishing update source with the top
--- SUP's catalog (reference 3: pin the source). Known is per update: the machine's scan of
+-- SUP's catalog (reference 3: pin the source; the top SUP is the row syncing from Microsoft
+-- Update, and which row is right in a multi-SUP hierarchy is unconfirmed: doctor's sup-sync
+-- check marks a site with several). Known is per update: the machine's scan of
 -- that update's own source (v_UpdateCIs.UpdateSource_ID) carried the update's catalog
 -- (MinSourceVersion; whether v_UpdateCIs exposes it on a site is unconfirmed, reference 1.2
 -- "Types"); with an empty group, a machine is known once it has scanned at all. Online,
 -- Active and the other yes/no columns are integers here (COALESCE/CASE).
+-- LastOnline (CNLastOnlineTime) is read as UTC; the fast channel's time zone is unconfirmed
+-- (docs/reference-additions.md): doctor's fast-channel-times check weighs it on the site.
 WITH cur AS (
     SELECT MAX(sup.SyncCatalogVersion) AS Version FROM vSMS_SUPSyncStatus sup
     WHERE sup.WSUSSourceServer = 'Microsoft Update'

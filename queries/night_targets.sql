@@ -10,7 +10,9 @@
 --   missing-updates       an update of @group still required (Status 2).
 --   pending-restart       an update of @group pending a restart (enforcement state 9).
 --   failed-installs       an update of @group whose install failed (11).
---   scan-behind           no current, successful scan of the publishing source.
+--   scan-behind           no current, successful scan of the publishing source (current =
+--                         the top SUP's SyncCatalogVersion; which SUP row is right in a
+--                         multi-SUP hierarchy is unconfirmed, reference 3).
 --   needs-attention       members of @attention, a CollectionID.
 -- The group selectors select nobody when @group is 0; the runner refuses them without a
 -- group instead of running them. CNIsOnline's SQL type (bit or int) is unconfirmed: it is

@@ -3,7 +3,9 @@
 -- current against the catalog (never scanned the publishing update source, last scan
 -- failed, or scanned an older catalog than the top SUP's SyncCatalogVersion; reference 3),
 -- with their fast-channel online state and logged-on user (reference 6), within @collection
--- (a CollectionID; '' = every client). With no top SUP row, nobody is behind.
+-- (a CollectionID; '' = every client). With no top SUP row, nobody is behind. The top SUP
+-- is the row syncing from Microsoft Update; which row is right in a multi-SUP hierarchy is
+-- unconfirmed (reference 3; `patchnight doctor`, check sup-sync, marks a site with several).
 WITH cur AS (
     SELECT MAX(sup.SyncCatalogVersion) AS Version
     FROM vSMS_SUPSyncStatus sup

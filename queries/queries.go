@@ -89,6 +89,9 @@ func ReadBy() map[string]string {
 		"doctor_fast_channel":       doctor,
 		"doctor_online_sample":      doctor,
 		"doctor_sup_sync":           doctor,
+		"doctor_scan_versions":      doctor,
+		"doctor_adapter_lists":      doctor,
+		"doctor_not_required":       doctor,
 	}
 }
 

@@ -5,6 +5,9 @@
 -- Buckets, first match wins: never (no scan row for the publishing source), failed
 -- (LastScanState <> 3 or LastErrorCode <> 0), current, behind1 (exactly one version
 -- behind), behind (more). Late (LastScanTime before @late_before) is counted alongside.
+-- behind1 ("current minus one") assumes the catalog version rises by one; how
+-- SyncCatalogVersion increments is unconfirmed (reference 3): `patchnight doctor`, check
+-- catalog-steps, looks for clients on the version right below the current one.
 WITH cur AS (
     SELECT MAX(sup.SyncCatalogVersion) AS Version
     FROM vSMS_SUPSyncStatus sup

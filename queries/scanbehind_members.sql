@@ -9,6 +9,9 @@
 -- The variants may overlap. Current version = SyncCatalogVersion of the top SUP
 -- (WSUSSourceServer = 'Microsoft Update'), as queries/scan_status.sql; which SUP row is right
 -- in a multi-SUP hierarchy is unconfirmed. With no such row, nobody is behind.
+-- one-behind assumes the catalog version rises by one; how SyncCatalogVersion increments is
+-- unconfirmed (reference 3): `patchnight doctor`, check catalog-steps, looks for clients on
+-- the version right below the current one.
 WITH cur AS (
     SELECT MAX(sup.SyncCatalogVersion) AS Version
     FROM vSMS_SUPSyncStatus sup

@@ -1,10 +1,11 @@
 -- patchnight: recompile
 -- Wake-on-LAN targets (pkg/wol). Per machine: its IPv4-enabled adapters from hardware
--- inventory (MAC, address and mask comma lists, paired by position in Go), and, for
--- machines without an enabled inventory adapter, the discovery MACs, addresses and subnet
--- IDs; plus the name and the fast-channel online state. One row per machine (Source 'sys'),
--- per adapter ('hinv') and per discovery value ('ra_mac', 'ra_ip', 'ra_subnet'), ordered by
--- machine. Obsolete and decommissioned records are left out.
+-- inventory (MAC, address and mask comma lists, paired by position in Go: inferred, not
+-- documented, reference 7 "inputs"; `patchnight doctor`, check adapter-masks, tests it on
+-- the site), and, for machines without an enabled inventory adapter, the discovery MACs,
+-- addresses and subnet IDs; plus the name and the fast-channel online state. One row per
+-- machine (Source 'sys'), per adapter ('hinv') and per discovery value ('ra_mac', 'ra_ip',
+-- 'ra_subnet'), ordered by machine. Obsolete and decommissioned records are left out.
 -- @collection: a CollectionID, resolved from an ID or name in Go beforehand (one seekable
 -- predicate); '' selects every machine.
 SELECT s.ResourceID, s.Name0 AS Name,

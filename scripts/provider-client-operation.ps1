@@ -3,6 +3,9 @@
 # SMS_ClientOperation.InitiateClientOperation(Type, TargetCollectionID, TargetResourceIDs)
 # (configmgr.md section 6). Types patchnight uses: 8 machine policy, 14 software update
 # deployment evaluation, 17 restart, 150 wake up. Needs Notify Resource on the collection.
+# The Type values come from community scripts and are unconfirmed in Microsoft's docs (1-8
+# match the PrimaryActionType doc); whether 150 wakes sleeping machines is unconfirmed too
+# (section 7): patchnight wakes through provider-wake (MachinesToWakeup) instead.
 # Parameters: {"SiteCode": "ABC", "Type": 14, "CollectionID": "ABC00012",
 #              "ResourceIDs": [16777220]}   (empty: every member of the collection)
 # Result: {"operationId": 16777300}

@@ -2,7 +2,9 @@
 # Writes device collections through the SMS Provider, namespace root\sms\site_<SiteCode> on
 # this host, all changes of one plan in one call (configmgr.md section 5): create
 # (SMS_Collection with an SMS_ST_RecurInterval schedule), properties, console folder
-# (SMS_ObjectContainerNode ObjectType 5000, SMS_ObjectContainerItem.MoveMembers), membership
+# (SMS_ObjectContainerNode ObjectType 5000, SMS_ObjectContainerItem.MoveMembers; 5000 for
+# device collection folders is the community's value, absent from Microsoft's ObjectType
+# table: unconfirmed, configmgr.md section 5), membership
 # rules (DeleteMembershipRules / AddMembershipRules in batches; query rules checked first
 # with SMS_CollectionRuleQuery.ValidateQuery), RequestRefresh, and delete.
 # Only collections whose comment ends with the owner tag given for them are changed or

@@ -73,7 +73,7 @@ func TestDoctorLab(t *testing.T) {
 			t.Errorf("%s %s: %s with no fix", r.Check, r.Subject, r.Status)
 		}
 	}
-	want := []string{"sql", "query", "sup-sync", "min-source-version", "fast-channel-times", "update-group", "provider", "provider-rights", "client", "wake"}
+	want := []string{"sql", "query", "sup-sync", "catalog-steps", "min-source-version", "not-required", "fast-channel-times", "update-group", "provider", "provider-rights", "folder-type", "client", "adapter-masks", "wake"}
 	if !slices.Equal(checks, want) {
 		t.Errorf("checks %v, want %v in this order", checks, want)
 	}
@@ -160,6 +160,16 @@ func TestDoctorFaults(t *testing.T) {
 			},
 			checks: []string{"client"},
 			words:  []string{"WinRM unreachable", "enable WinRM on the host"},
+		},
+		{
+			name: "a user collection in a folder of ObjectType 5000", args: []string{"--skip-clients"},
+			mutate: func(t *testing.T, s setup) {
+				_, err := s.db.ExecContext(t.Context(), `UPDATE lab_collection SET CollectionType = 1
+					WHERE CollectionID = (SELECT MIN(CollectionID) FROM lab_collection WHERE ObjectPath <> '/')`)
+				must(t, err)
+			},
+			checks: []string{"folder-type"},
+			words:  []string{"not the device collection folder type", "(CollectionType 1)", "do not run collections apply"},
 		},
 		{
 			name: "no wake route on a subnet", args: []string{"--skip-clients"}, wol: "relay",
@@ -274,7 +284,7 @@ func TestDoctorReadme(t *testing.T) {
 	if j := strings.Index(section[1:], "\n## "); j >= 0 {
 		section = section[:j+1]
 	}
-	for _, check := range []string{"sql", "query", "sup-sync", "min-source-version", "fast-channel-times", "update-group", "provider", "provider-rights", "client", "wake", "tasks"} {
+	for _, check := range []string{"sql", "query", "sup-sync", "catalog-steps", "min-source-version", "not-required", "fast-channel-times", "update-group", "provider", "provider-rights", "folder-type", "client", "adapter-masks", "wake", "tasks"} {
 		if !strings.Contains(section, "**"+check+"**") {
 			t.Errorf("the README section does not explain the %s check", check)
 		}

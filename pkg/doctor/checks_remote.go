@@ -89,7 +89,19 @@ type providerAnswer struct {
 	OwnedTotal      int    `json:"ownedTotal"`
 	CanCreate       *bool  `json:"canCreate"`
 	PermissionError string `json:"permissionError"`
+	// The objects in console folders of ObjectType 5000 (at most maxFolderItems), each
+	// with its CollectionType when it is a collection (nil otherwise), and how many there
+	// are in all.
+	FolderItems []struct {
+		InstanceKey    string `json:"instanceKey"`
+		CollectionType *int   `json:"collectionType"`
+	} `json:"folderItems"`
+	FolderTotal int    `json:"folderTotal"`
+	FolderError string `json:"folderError"`
 }
+
+// maxFolderItems is how many objects in folders of ObjectType 5000 provider-doctor looks up.
+const maxFolderItems = 20
 
 // checkProvider: the SMS Provider answers over WinRM, its namespace for the site code is
 // there, and the account may create collections and change the ones patchnight owns.
@@ -99,7 +111,7 @@ func checkProvider(ctx context.Context, o Options) []Result {
 			Fix: "set provider (the SMS Provider host) and site_code in the profile"}}
 	}
 	var a providerAnswer
-	err := o.Remote.Run(ctx, o.Provider, ScriptProviderDoctor, map[string]any{"SiteCode": o.SiteCode, "MaxOwned": 50}, &a)
+	err := o.Remote.Run(ctx, o.Provider, ScriptProviderDoctor, map[string]any{"SiteCode": o.SiteCode, "MaxOwned": 50, "MaxFolderItems": maxFolderItems}, &a)
 	if err != nil {
 		return []Result{remoteFailure("provider", o.Provider, err)}
 	}
@@ -157,7 +169,64 @@ func checkProvider(ctx context.Context, o Options) []Result {
 		perm.Status = OK
 		perm.Message = "may create collections and change the " + owned + " (SMS_RbacSecuredObject.UserHasPermissions)"
 	}
-	return append(out, perm)
+	out = append(out, perm)
+	folders := judgeFolderType(a)
+	folders.Check, folders.Subject = "folder-type", o.Provider
+	return append(out, folders)
+}
+
+// folderTypeFix says what rests on ObjectType 5000.
+const folderTypeFix = "patchnight creates and moves its console folders (folder: in the collection families) as " +
+	"SMS_ObjectContainerNode ObjectType 5000, the community's value for device collection folders (absent from Microsoft's table)"
+
+// judgeFolderType: whether ObjectType 5000 is the device collection folder type on this
+// site (unconfirmed, reference 5). The evidence is what sits in folders of that type:
+// device collections (CollectionType 2) confirm it; another kind of collection, or keys of
+// which none is a collection, refute it. Keys that are no collection beside device
+// collections may be folder items left behind by deleted collections: a warning.
+func judgeFolderType(a providerAnswer) Result {
+	if a.FolderError != "" {
+		return Result{Status: Warn, Unconfirmed: true, Message: "could not read the console folders: " + oneLine(a.FolderError),
+			Fix: "check the account's read rights on the SMS Provider; " + folderTypeFix}
+	}
+	if len(a.FolderItems) == 0 {
+		return Result{Status: Warn, Unconfirmed: true,
+			Message: "nothing is in a console folder of ObjectType 5000: cannot tell whether that is the device collection folder type",
+			Fix:     "put a device collection in a console folder (Assets and Compliance > Device Collections) and run doctor again; " + folderTypeFix}
+	}
+	device := 0
+	var kind, none []string // other kinds of collection; keys that are no collection
+	for _, it := range a.FolderItems {
+		switch {
+		case it.CollectionType != nil && *it.CollectionType == 2:
+			device++
+		case it.CollectionType != nil:
+			kind = append(kind, fmt.Sprintf("%s (CollectionType %d)", it.InstanceKey, *it.CollectionType))
+		default:
+			none = append(none, it.InstanceKey+" (no collection)")
+		}
+	}
+	seen := fmt.Sprintf("%d of the %d objects in folders of ObjectType 5000", len(a.FolderItems), a.FolderTotal)
+	list := func(s []string) string {
+		if len(s) > 3 {
+			s = append(s[:3:3], "...")
+		}
+		return strings.Join(s, ", ")
+	}
+	if len(kind) > 0 || device == 0 {
+		return Result{Status: Fail, Unconfirmed: true,
+			Message: fmt.Sprintf("ObjectType 5000 is not the device collection folder type on this site: %s, %d are device collections, not %s",
+				seen, device, list(append(kind, none...))),
+			Fix: folderTypeFix + ", so its folders would be of the wrong kind: do not run collections apply here, and report it with this line"}
+	}
+	if len(none) > 0 {
+		return Result{Status: Warn, Unconfirmed: true,
+			Message: fmt.Sprintf("%s looked up: %d are device collections, %d no collection: %s", seen, device, len(none), list(none)),
+			Fix: "look for those keys in the console's device collection folders: items left behind by deleted collections are harmless; " +
+				"anything else means ObjectType 5000 is not only device collection folders: report it with this line"}
+	}
+	return Result{Status: OK, Unconfirmed: true,
+		Message: fmt.Sprintf("%s looked up: all are device collections, so 5000 is the device collection folder type as patchnight writes it", seen)}
 }
 
 // probeAnswer is scripts/probe.ps1's result.

@@ -174,30 +174,11 @@ type supRow struct {
 // checkSUPSync: vSMS_SUPSyncStatus is readable, the top SUP has a catalog version, and its
 // last successful sync is recent.
 func checkSUPSync(ctx context.Context, o Options) []Result {
-	var rows []supRow
-	err := o.Site.Each(ctx, "doctor_sup_sync", nil, func(r *sql.Rows) error {
-		var x supRow
-		if err := r.Scan(&x.server, &x.source, &x.version, &x.lastSync, &x.errCode); err != nil {
-			return fmt.Errorf("read vSMS_SUPSyncStatus: %w", err)
-		}
-		rows = append(rows, x)
-		return nil
-	})
+	rows, err := readSUPRows(ctx, o.Site)
 	if err != nil {
 		return []Result{schemaResult("sup-sync", "vSMS_SUPSyncStatus", "doctor_sup_sync", err)}
 	}
-	// The reference row: the top SUP, which syncs from Microsoft Update (reference 3). In
-	// a hierarchy with several SUPs, which row is right is unconfirmed.
-	var top *supRow
-	n := 0
-	for i := range rows {
-		if strings.EqualFold(strings.TrimSpace(rows[i].source), "Microsoft Update") {
-			n++
-			if top == nil || rows[i].version.Int64 > top.version.Int64 {
-				top = &rows[i]
-			}
-		}
-	}
+	top, n := topSUP(rows)
 	if top == nil {
 		return []Result{{Check: "sup-sync", Subject: "vSMS_SUPSyncStatus", Status: Fail, Unconfirmed: true,
 			Message: fmt.Sprintf("%d SUP rows, none syncs from Microsoft Update: patchnight cannot tell the current catalog version", len(rows)),
@@ -224,6 +205,36 @@ func checkSUPSync(ctx context.Context, o Options) []Result {
 	}
 	return []Result{{Check: "sup-sync", Subject: top.server, Status: OK, Unconfirmed: n > 1,
 		Message: msg + "; last successful sync " + top.lastSync.Time.UTC().Format("2006-01-02 15:04") + " UTC"}}
+}
+
+// readSUPRows reads every row of vSMS_SUPSyncStatus (doctor_sup_sync).
+func readSUPRows(ctx context.Context, s Site) ([]supRow, error) {
+	var rows []supRow
+	err := s.Each(ctx, "doctor_sup_sync", nil, func(r *sql.Rows) error {
+		var x supRow
+		if err := r.Scan(&x.server, &x.source, &x.version, &x.lastSync, &x.errCode); err != nil {
+			return fmt.Errorf("read vSMS_SUPSyncStatus: %w", err)
+		}
+		rows = append(rows, x)
+		return nil
+	})
+	return rows, err
+}
+
+// topSUP picks the reference row: the top SUP, which syncs from Microsoft Update
+// (reference 3), the highest catalog version of those when there are several (as the
+// queries' MAX(SyncCatalogVersion)); n is how many rows sync from Microsoft Update. In a
+// hierarchy with several SUPs, which row is right is unconfirmed.
+func topSUP(rows []supRow) (top *supRow, n int) {
+	for i := range rows {
+		if strings.EqualFold(strings.TrimSpace(rows[i].source), "Microsoft Update") {
+			n++
+			if top == nil || rows[i].version.Int64 > top.version.Int64 {
+				top = &rows[i]
+			}
+		}
+	}
+	return top, n
 }
 
 func durationText(d time.Duration) string {

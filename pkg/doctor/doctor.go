@@ -1,12 +1,14 @@
 // Package doctor checks a ConfigMgr site before patchnight's first night, read-only: the
 // site database (login, version, every query of package queries described against its
-// contract, vSMS_SUPSyncStatus, MinSourceVersion, whether the fast channel's times are
-// UTC, the update group's deployment), the SMS
-// Provider, a sample of clients over WinRM, the Wake-on-LAN route per subnet and, on
-// Windows, the scheduled tasks. Each check is a small function that returns results (ok,
-// warn or fail, each with what to do); Run runs them in order. Nothing is written to the
-// site: the checks only read, and their dependencies are injected (Options), so tests run
-// them against a lab without the command line.
+// contract, vSMS_SUPSyncStatus, whether catalog versions step by one, MinSourceVersion,
+// whether the site's not-required statuses follow patchnight's rule, whether the fast
+// channel's times are UTC, the update group's deployment), the SMS Provider (and whether
+// ObjectType 5000 holds device collection folders), a sample of clients over WinRM,
+// whether inventory's address and mask lists pair by position, the Wake-on-LAN route per
+// subnet and, on Windows, the scheduled tasks. Each check is a small function that
+// returns results (ok, warn or fail, each with what to do); Run runs them in order.
+// Nothing is written to the site: the checks only read, and their dependencies are
+// injected (Options), so tests run them against a lab without the command line.
 package doctor
 
 import (
@@ -34,7 +36,7 @@ const (
 
 // Result is one line of the report.
 type Result struct {
-	Check   string `json:"check"`             // sql, query, sup-sync, min-source-version, fast-channel-times, update-group, exclude, provider, client, wake, tasks
+	Check   string `json:"check"`             // sql, query, sup-sync, catalog-steps, min-source-version, not-required, fast-channel-times, update-group, exclude, plan, provider, provider-rights, folder-type, client, adapter-masks, wake, tasks
 	Subject string `json:"subject,omitempty"` // the query, host, subnet or task it is about
 	Status  Status `json:"status"`
 	Message string `json:"message"`
@@ -175,13 +177,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		checkSQL,
 		checkQueries,
 		checkSUPSync,
+		checkCatalogSteps,
 		checkMinSourceVersion,
+		checkNotRequired,
 		checkFastChannelTimes,
 		checkUpdateGroup,
 		checkExclusions,
 		checkPlanWarnings,
 		checkProvider,
 		checkClients,
+		checkAdapterMasks,
 		checkWake,
 		checkTasks,
 	}

@@ -148,7 +148,7 @@ func TestCheckProvider(t *testing.T) {
 		return `{"providers":[{"machine":"cm01","siteCode":"ABC","namespacePath":"\\\\cm01\\root\\sms\\site_ABC"}],` +
 			`"namespace":"root\\sms\\site_ABC","namespacePresent":` + map[bool]string{true: "true", false: "false"}[ns] +
 			`,"owned":[{"collectionId":"ABC00012","name":"x","canModify":` + modify + `}],"ownedTotal":1,"canCreate":` + create +
-			`,"permissionError":""}`
+			`,"permissionError":"","folderItems":[{"instanceKey":"ABC00012","collectionType":2}],"folderTotal":1,"folderError":""}`
 	}
 	tests := []struct {
 		name     string
@@ -157,11 +157,11 @@ func TestCheckProvider(t *testing.T) {
 		words    string
 	}{
 		{"not configured", Options{}, []Status{Warn}, "set provider"},
-		{"all rights", Options{Remote: fakeRemote{answer: answer(true, "true", "true")}}, []Status{OK, OK}, "may create collections and change the 1 owned"},
+		{"all rights", Options{Remote: fakeRemote{answer: answer(true, "true", "true")}}, []Status{OK, OK, OK}, "may create collections and change the 1 owned"},
 		{"no namespace", Options{Remote: fakeRemote{answer: answer(false, "null", "null")}}, []Status{Fail}, "root\\sms\\site_ABC is not on this host"},
-		{"may not create", Options{Remote: fakeRemote{answer: answer(true, "false", "true")}}, []Status{OK, Fail}, "may not create collections"},
-		{"may not change", Options{Remote: fakeRemote{answer: answer(true, "true", "false")}}, []Status{OK, Fail}, "change ABC00012"},
-		{"cannot ask", Options{Remote: fakeRemote{answer: answer(true, "null", "null")}}, []Status{OK, Warn}, "could not ask"},
+		{"may not create", Options{Remote: fakeRemote{answer: answer(true, "false", "true")}}, []Status{OK, Fail, OK}, "may not create collections"},
+		{"may not change", Options{Remote: fakeRemote{answer: answer(true, "true", "false")}}, []Status{OK, Fail, OK}, "change ABC00012"},
+		{"cannot ask", Options{Remote: fakeRemote{answer: answer(true, "null", "null")}}, []Status{OK, Warn, OK}, "could not ask"},
 		{"refused", Options{Remote: fakeRemote{err: &remote.Error{Kind: remote.KindAuth, Message: "401"}}}, []Status{Fail}, "refused the credentials"},
 	}
 	for _, tc := range tests {
@@ -179,8 +179,8 @@ func TestCheckProvider(t *testing.T) {
 				if r.Status != tc.statuses[i] {
 					t.Errorf("result %d: %s, want %s (%+v)", i, r.Status, tc.statuses[i], r)
 				}
-				if r.Check == "provider-rights" && !r.Unconfirmed {
-					t.Errorf("the rights check is not marked unconfirmed: %+v", r)
+				if (r.Check == "provider-rights" || r.Check == "folder-type") && !r.Unconfirmed {
+					t.Errorf("the %s check is not marked unconfirmed: %+v", r.Check, r)
 				}
 				text += r.Message + " | " + r.Fix + "\n"
 			}
@@ -365,7 +365,7 @@ func TestDoctorReadsSiteTypes(t *testing.T) {
 		o := Options{Site: db, Group: title, Now: func() time.Time { return testNow }, Sample: 2,
 			Remote: fakeRemote{answer: probeJSON(nil)}, Nonce: "n0nce", Concurrency: 2,
 			Qualify: func(s string) string { return s }}
-		for _, check := range []func(context.Context, Options) []Result{checkSUPSync, checkMinSourceVersion, checkFastChannelTimes, checkUpdateGroup, checkClients} {
+		for _, check := range []func(context.Context, Options) []Result{checkSUPSync, checkCatalogSteps, checkMinSourceVersion, checkNotRequired, checkFastChannelTimes, checkUpdateGroup, checkClients, checkAdapterMasks} {
 			for _, r := range check(t.Context(), o) {
 				if r.Status == Fail {
 					t.Errorf("%+v: %s failed: %s", lo, r.Check, r.Message)

@@ -55,12 +55,17 @@ func (s *Site) probe(ctx context.Context, host string, params json.RawMessage) (
 }
 
 // providerDoctor answers scripts/provider-doctor.ps1: the lab's one provider location, its
-// namespace, and the collections whose comment carries a patchnight owner tag. The lab
-// account is the lab's full administrator: it may create and change collections.
+// namespace, the collections whose comment carries a patchnight owner tag, and the objects
+// in console folders of ObjectType 5000. The lab account is the lab's full administrator:
+// it may create and change collections. The lab has one kind of console folder (a
+// collection's ObjectPath, folders patchnight writes with ObjectType 5000), so its folder
+// objects are its collections in a folder, each with its own CollectionType: whether 5000
+// is the device collection folder type is unconfirmed, and only a site can say.
 func (s *Site) providerDoctor(ctx context.Context, params json.RawMessage) (any, error) {
 	var p struct {
-		SiteCode string
-		MaxOwned int
+		SiteCode       string
+		MaxOwned       int
+		MaxFolderItems int
 	}
 	if err := json.Unmarshal(params, &p); err != nil {
 		return nil, fail("bad-parameter", "parameters: %v", err)
@@ -70,6 +75,9 @@ func (s *Site) providerDoctor(ctx context.Context, params json.RawMessage) (any,
 	}
 	if p.MaxOwned <= 0 {
 		p.MaxOwned = 50
+	}
+	if p.MaxFolderItems <= 0 {
+		p.MaxFolderItems = 20
 	}
 	var code string
 	if err := s.DB.QueryRowContext(ctx, `SELECT value FROM lab_meta WHERE key = 'site_code'`).Scan(&code); err != nil {
@@ -82,22 +90,29 @@ func (s *Site) providerDoctor(ctx context.Context, params json.RawMessage) (any,
 		NamespacePath string `json:"namespacePath"`
 		ForLocalSite  bool   `json:"forLocalSite"`
 	}
+	type folderItem struct {
+		InstanceKey    string `json:"instanceKey"`
+		CollectionType *int   `json:"collectionType"`
+	}
 	type owned struct {
 		CollectionID string `json:"collectionId"`
 		Name         string `json:"name"`
 		CanModify    *bool  `json:"canModify"`
 	}
 	out := struct {
-		Providers        []loc   `json:"providers"`
-		Namespace        string  `json:"namespace"`
-		NamespacePresent bool    `json:"namespacePresent"`
-		Owned            []owned `json:"owned"`
-		OwnedTotal       int     `json:"ownedTotal"`
-		CanCreate        *bool   `json:"canCreate"`
-		PermissionError  string  `json:"permissionError"`
+		Providers        []loc        `json:"providers"`
+		Namespace        string       `json:"namespace"`
+		NamespacePresent bool         `json:"namespacePresent"`
+		Owned            []owned      `json:"owned"`
+		OwnedTotal       int          `json:"ownedTotal"`
+		CanCreate        *bool        `json:"canCreate"`
+		PermissionError  string       `json:"permissionError"`
+		FolderItems      []folderItem `json:"folderItems"`
+		FolderTotal      int          `json:"folderTotal"`
+		FolderError      string       `json:"folderError"`
 	}{
 		Providers: []loc{{Machine: ProviderHost, SiteCode: code, NamespacePath: `\\` + ProviderHost + `\root\sms\site_` + code, ForLocalSite: true}},
-		Namespace: ns, NamespacePresent: strings.EqualFold(code, p.SiteCode), Owned: []owned{},
+		Namespace: ns, NamespacePresent: strings.EqualFold(code, p.SiteCode), Owned: []owned{}, FolderItems: []folderItem{},
 	}
 	if !out.NamespacePresent {
 		return out, nil
@@ -123,6 +138,27 @@ func (s *Site) providerDoctor(ctx context.Context, params json.RawMessage) (any,
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("lab owned collections: %w", err)
+	}
+	items, err := s.DB.QueryContext(ctx, `SELECT CollectionID, CollectionType FROM lab_collection
+		WHERE ObjectPath <> '/' ORDER BY CollectionID`)
+	if err != nil {
+		return nil, fmt.Errorf("lab folder items: %w", err)
+	}
+	defer items.Close()
+	for items.Next() {
+		var it folderItem
+		var typ int
+		if err := items.Scan(&it.InstanceKey, &typ); err != nil {
+			return nil, fmt.Errorf("lab folder items: %w", err)
+		}
+		out.FolderTotal++
+		if len(out.FolderItems) < p.MaxFolderItems {
+			it.CollectionType = &typ
+			out.FolderItems = append(out.FolderItems, it)
+		}
+	}
+	if err := items.Err(); err != nil {
+		return nil, fmt.Errorf("lab folder items: %w", err)
 	}
 	return out, nil
 }

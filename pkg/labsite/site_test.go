@@ -519,3 +519,44 @@ func TestClose(t *testing.T) {
 		t.Fatal("the simulator still ticks after Close")
 	}
 }
+
+// TestProviderDoctorFolderItems: the lab answers provider-doctor's console folder part from
+// its collections in a folder, each with its own CollectionType, as a site would list what
+// sits in folders of ObjectType 5000.
+func TestProviderDoctorFolderItems(t *testing.T) {
+	t.Parallel()
+	s := start(t, labsite.Options{HTTP: true})
+	ctx := context.Background()
+	var folderID string
+	if err := s.DB.QueryRowContext(ctx, `SELECT CollectionID FROM lab_collection WHERE ObjectPath <> '/'
+		ORDER BY CollectionID LIMIT 1`).Scan(&folderID); err != nil {
+		t.Fatal(err)
+	}
+	ask := func() (items map[string]*int, total int) {
+		var a struct {
+			FolderItems []struct {
+				InstanceKey    string `json:"instanceKey"`
+				CollectionType *int   `json:"collectionType"`
+			} `json:"folderItems"`
+			FolderTotal int `json:"folderTotal"`
+		}
+		if err := s.client(t, labsite.ProviderHost).Run(ctx, "provider-doctor", map[string]any{"SiteCode": "LAB", "MaxOwned": 50, "MaxFolderItems": 20}, &a); err != nil {
+			t.Fatal(err)
+		}
+		items = map[string]*int{}
+		for _, it := range a.FolderItems {
+			items[it.InstanceKey] = it.CollectionType
+		}
+		return items, a.FolderTotal
+	}
+	items, total := ask()
+	if total == 0 || len(items) == 0 || items[folderID] == nil || *items[folderID] != 2 {
+		t.Fatalf("folder items %v (total %d), want %s as a device collection", items, total, folderID)
+	}
+	if _, err := s.DB.ExecContext(ctx, `UPDATE lab_collection SET CollectionType = 1 WHERE CollectionID = ?`, folderID); err != nil {
+		t.Fatal(err)
+	}
+	if items, _ := ask(); items[folderID] == nil || *items[folderID] != 1 {
+		t.Errorf("after the change, %s is %v, want CollectionType 1", folderID, items[folderID])
+	}
+}

@@ -17,7 +17,7 @@ const (
 	BucketNever   = "never"   // no scan against the publishing update source
 	BucketFailed  = "failed"  // last scan failed or ended with an error
 	BucketCurrent = "current" // scanned the current catalog
-	BucketBehind1 = "behind1" // exactly one catalog version behind ("current - 1")
+	BucketBehind1 = "behind1" // exactly one catalog version behind ("current - 1"; assumes versions step by one: unconfirmed, doctor catalog-steps)
 	BucketBehind  = "behind"  // more than one version behind
 )
 

@@ -117,6 +117,8 @@ type addrPair struct {
 // "10.1.2.3, fe80::1" and "255.255.255.0, 64") and pairs them by position. It returns the
 // IPv4 entries with their masks, how many IPv6 entries there were, and notes on entries it
 // could not read. When the two lists differ in length, no mask is trusted (Mask "").
+// That the lists pair by position is inferred, not documented (configmgr.md section 7,
+// "inputs"): `patchnight doctor` (check adapter-masks) tests it on a site's inventory.
 func pairLists(ips, masks string) (v4 []addrPair, v6 int, notes []string) {
 	return appendPairs(nil, ips, masks)
 }

@@ -15,7 +15,9 @@ type Kind string
 // Rule shapes (reference section 4).
 const (
 	// MissingUpdate: machines for which an update is required (SMS_UpdateComplianceStatus
-	// Status = 2), the update named by ArticleID or BulletinID through SMS_SoftwareUpdate.
+	// Status = 2), the update named by ArticleID or BulletinID through SMS_SoftwareUpdate
+	// (the second join is kept: filtering ArticleID or BulletinID on
+	// SMS_UpdateComplianceStatus alone is unconfirmed, reference section 4).
 	MissingUpdate Kind = "missing-update"
 	// Enforcement: machines with an update in a given enforcement state (topic 402
 	// LastEnforcementMessageID), e.g. 9 pending restart, 11 install failed.
