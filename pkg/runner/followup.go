@@ -71,7 +71,8 @@ func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 		sort.SliceStable(h, func(i, j int) bool { return h[i].At.Before(h[j].At) })
 	}
 	var out []MessedHost
-	for _, h := range byHost {
+	listed := map[string]bool{}
+	for k, h := range byHost {
 		codes := make([]int64, len(h))
 		ats := make([]time.Time, len(h))
 		for i, o := range h {
@@ -80,9 +81,10 @@ func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 		if rule.IsMessedUp(codes, ats, r.Loc) {
 			last := h[len(h)-1]
 			out = append(out, MessedHost{Host: last.Host, ResourceID: last.ResourceID, ErrorCode: last.ErrorCode, History: h, Kind: actInstall})
+			listed[k] = true
 		}
 	}
-	scans, err := r.messedScans(ctx, rule, unpatched, byHost)
+	scans, err := r.messedScans(ctx, rule, unpatched, listed)
 	if err != nil {
 		return nil, err
 	}
@@ -95,9 +97,11 @@ func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 // the follow-up asked for: those requests and now must satisfy the rule (attempts, days).
 // Only the follow-up's requests count: the follow-up scans only machines still missing the
 // night's updates or behind on their scan, so each of its requests found the machine still
-// in trouble, where a scan of the night may have passed. Machines with failed installs are
-// left to the install rule.
-func (r *Runner) messedScans(ctx context.Context, rule night.Messed, unpatched map[string]hostState, installs map[string][]journal.HostOutcome) ([]MessedHost, error) {
+// in trouble, where a scan of the night may have passed. Machines the install rule named
+// already (listed) are not named twice; a machine with failed installs that the install
+// rule does not name (a failed install on the night, then only failed scans) is still
+// named here.
+func (r *Runner) messedScans(ctx context.Context, rule night.Messed, unpatched map[string]hostState, listed map[string]bool) ([]MessedHost, error) {
 	failed := map[string]hostState{}
 	for k, h := range unpatched {
 		if h.ScanBucket == "failed" && h.ScanError != 0 {
@@ -128,7 +132,7 @@ func (r *Runner) messedScans(ctx context.Context, rule night.Messed, unpatched m
 	}
 	var out []MessedHost
 	for k, h := range asked {
-		if _, listed := installs[k]; listed {
+		if listed[k] {
 			continue
 		}
 		st := failed[k]
