@@ -32,15 +32,23 @@ type MessedHost struct {
 // MessedUp applies the plan's messed-up rule to the month's failed installs in the journal
 // (night and follow-up), in host order, among the eligible machines the site shows not
 // patched now: a machine patched since (a client repair cleared its fault, a person saw to
-// it) is no longer messed up, and gets no more repairs. A plan without a follow-up has no
-// rule: nil.
+// it) is no longer messed up, and gets no more repairs. Machines the plan's exclusions hold
+// now are left out, as the night's counts leave them out. A plan without a follow-up has
+// no rule: nil.
 func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 	if r.Plan.FollowUp == nil || r.run.ID == 0 || r.group == nil || r.group.CIID == 0 {
 		return nil, nil
 	}
 	rule := r.Plan.FollowUp.MessedUp
+	excluded, err := r.ExcludedHosts(ctx)
+	if err != nil {
+		return nil, err
+	}
 	unpatched := map[string]hostState{}
-	err := r.eachState(ctx, func(h hostState) error {
+	err = r.eachState(ctx, func(h hostState) error {
+		if _, x := excluded[h.ResourceID]; x {
+			return nil
+		}
 		if h.Eligible && !h.Patched() {
 			unpatched[strings.ToUpper(h.Name)] = h
 		}

@@ -27,6 +27,9 @@ func (c fixedClock) Sleep(ctx context.Context, _ time.Duration) error { return c
 //     scan rule must (before, any failed install kept it off the list altogether, and the
 //     machine was unpatched without a reason).
 //   - A machine the install rule names is not named a second time by the scan rule.
+//   - A machine in the plan's excluded collections is left out, as the night's counts, the
+//     seen share and the not-seen list leave it out (before, it was named, and added to the
+//     needs-attention collection).
 func TestMessedUpRules(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -80,7 +83,7 @@ func TestMessedUpRules(t *testing.T) {
 	if len(others) < 3 {
 		t.Fatalf("only %d unpatched machines outside %s", len(others), coll)
 	}
-	_ = site.CollectionRef{ID: coll} // the excluded machine's collection
+	r.exclusions = []site.CollectionRef{{ID: coll, Name: "excluded"}}
 	scanThenFail, installs, both := others[0], others[1], others[2]
 
 	const hopeless, proxy = int64(-2147023293), int64(-2145107938) // 0x80070643, 0x8024401E
@@ -145,6 +148,7 @@ func TestMessedUpRules(t *testing.T) {
 		{"scan fails after one failed install", scanThenFail, []string{actScan}},
 		{"install rule", installs, []string{actInstall}},
 		{"install rule, scan failing too: named once", both, []string{actInstall}},
+		{"excluded", excluded, nil},
 	} {
 		if k := kinds[strings.ToUpper(tc.host.Name)]; !slices.Equal(k, tc.want) {
 			t.Errorf("%s: %s named as %v, want %v", tc.name, tc.host.Name, k, tc.want)
