@@ -141,10 +141,16 @@ func (p *Plan) FollowUpDays(m Month) []int {
 	pt := time.Date(m.Year, m.Month, m.PatchTuesdayDay(), 12, 0, 0, 0, time.UTC)
 	n := m.AddMonths(1)
 	next := time.Date(n.Year, n.Month, n.PatchTuesdayDay(), 12, 0, 0, 0, time.UTC)
-	last := int(next.Sub(pt).Hours()/24+0.5) - f.EndBefore
+	return f.days(int(next.Sub(pt).Hours()/24 + 0.5))
+}
+
+// days is the follow-up's days when the next Patch Tuesday is gap days after this one (28
+// or 35): From until gap - EndBefore, weekends left out when Weekdays (PT+d is a Tuesday
+// plus d days).
+func (f *FollowUp) days(gap int) []int {
 	var out []int
-	for d := f.From; d <= last; d++ {
-		wd := pt.AddDate(0, 0, d).Weekday()
+	for d := f.From; d <= gap-f.EndBefore; d++ {
+		wd := time.Weekday((int(time.Tuesday) + d) % 7)
 		if f.Weekdays && (wd == time.Saturday || wd == time.Sunday) {
 			continue
 		}
@@ -288,6 +294,12 @@ func (c *checker) followUp(f field) *FollowUp {
 	}
 	if !haveTimes {
 		fu.Times = []int{10*60 + 30, 14*60 + 30}
+	}
+	if len(fu.days(28)) == 0 {
+		// Patch Tuesdays are 4 or 5 weeks apart: in a 4-week month the follow-up would
+		// silently not run.
+		c.add(f.val.Line, "", fmt.Sprintf("follow_up from PT+%d until %d days before the next Patch Tuesday has no follow-up day when Patch Tuesdays are 4 weeks apart (the last day is then PT+%d)",
+			fu.From, fu.EndBefore, 28-fu.EndBefore), "start earlier (from) or end later (end_before_next_pt)")
 	}
 	if len(fu.Times) == 0 {
 		c.add(f.val.Line, "", "follow_up has no times", "add times: [\"10:00\", \"14:00\"] (in working hours)")
