@@ -11,12 +11,13 @@ import (
 
 // FollowUp is the plan's follow-up after the night (issue 17): from day From after Patch
 // Tuesday until EndBefore days before the next Patch Tuesday, at each of Times (in working
-// hours) on each follow-up day, the machines still missing the night's updates get, in
-// order: the notice policy (a notify-missing step, so the same counting, minimum interval,
-// quiet hours and escalation as the Thursday notice: one ledger for the night and the
-// follow-up), a scan, and an install with the restart prompt. With AfterHours, an
-// install-and-restart runs outside working hours on the same days, on logged-on machines
-// too (as the night's 23:00 wave does: the restart method restarts them at night).
+// hours) on each follow-up day, the machines online then (it wakes nobody) and still
+// missing the night's updates get, in order: the notice policy (a notify-missing step, so
+// the same counting, minimum interval, quiet hours and escalation as the Thursday notice:
+// one ledger for the night and the follow-up), a scan, and an install with the restart
+// prompt. With AfterHours, an install-and-restart runs outside working hours on the same
+// days, on logged-on machines too (as the night's 23:00 wave does: the restart method
+// restarts them at night).
 //
 // The follow-up expands into ordinary steps (FollowUpSteps) whose occurrences are dated per
 // day (FollowUpTimeline): `patchnight run follow-up-notice-1030` runs today's occurrence,

@@ -350,3 +350,21 @@ func (r *Runner) withScanBehind(ctx context.Context, occ night.Occurrence, targe
 	}
 	return targets, nil
 }
+
+// followUpOnline keeps, in a follow-up step, the targets the site shows online now (the
+// fast channel's CNIsOnline): issue 17's follow-up acts on "machines that are online and
+// still miss the night's updates". It wakes nobody, so a call to a machine that is off
+// only costs the step a host timeout and the journal an "unreachable" row; the next
+// follow-up step tries the machine again. Other steps keep every target.
+func followUpOnline(occ night.Occurrence, targets []target) []target {
+	if !strings.HasPrefix(occ.StepID, "follow-up-") {
+		return targets
+	}
+	kept := targets[:0:0]
+	for _, t := range targets {
+		if t.Online {
+			kept = append(kept, t)
+		}
+	}
+	return kept
+}
