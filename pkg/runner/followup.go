@@ -309,9 +309,10 @@ func (f *FollowUpReport) Grids() []output.Grid {
 	}
 	m := output.Grid{Title: fmt.Sprintf("Messed-up machines (%d): the same install or scan error again and again", len(f.MessedUp)),
 		Header: []string{"Host", "Fails", "Error", "Times", "First", "Last"}}
+	loc := f.NotSeenSince.Location() // the plan's zone, as the other tables (the journal keeps UTC)
 	for _, h := range f.MessedUp {
 		m.Rows = append(m.Rows, []string{h.Host, h.Kind, fmt.Sprintf("0x%08X", uint32(h.ErrorCode)), fmt.Sprint(len(h.History)),
-			h.History[0].At.Format("2006-01-02 15:04"), h.History[len(h.History)-1].At.Format("2006-01-02 15:04")})
+			h.History[0].At.In(loc).Format("2006-01-02 15:04"), h.History[len(h.History)-1].At.In(loc).Format("2006-01-02 15:04")})
 	}
 	grids := append([]output.Grid{g}, f.breakdownGrids()...)
 	if s := f.SeenSinceNight; s != nil {
