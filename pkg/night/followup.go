@@ -11,12 +11,13 @@ import (
 
 // FollowUp is the plan's follow-up after the night (issue 17): from day From after Patch
 // Tuesday until EndBefore days before the next Patch Tuesday, at each of Times (in working
-// hours) on each follow-up day, the machines still missing the night's updates get, in
-// order: the notice policy (a notify-missing step, so the same counting, minimum interval,
-// quiet hours and escalation as the Thursday notice: one ledger for the night and the
-// follow-up), a scan, and an install with the restart prompt. With AfterHours, an
-// install-and-restart runs outside working hours on the same days, on logged-on machines
-// too (as the night's 23:00 wave does: the restart method restarts them at night).
+// hours) on each follow-up day, the machines online then (it wakes nobody) and still
+// missing the night's updates get, in order: the notice policy (a notify-missing step, so
+// the same counting, minimum interval, quiet hours and escalation as the Thursday notice:
+// one ledger for the night and the follow-up), a scan, and an install with the restart
+// prompt. With AfterHours, an install-and-restart runs outside working hours on the same
+// days, on logged-on machines too (as the night's 23:00 wave does: the restart method
+// restarts them at night).
 //
 // The follow-up expands into ordinary steps (FollowUpSteps) whose occurrences are dated per
 // day (FollowUpTimeline): `patchnight run follow-up-notice-1030` runs today's occurrence,
@@ -141,10 +142,16 @@ func (p *Plan) FollowUpDays(m Month) []int {
 	pt := time.Date(m.Year, m.Month, m.PatchTuesdayDay(), 12, 0, 0, 0, time.UTC)
 	n := m.AddMonths(1)
 	next := time.Date(n.Year, n.Month, n.PatchTuesdayDay(), 12, 0, 0, 0, time.UTC)
-	last := int(next.Sub(pt).Hours()/24+0.5) - f.EndBefore
+	return f.days(int(next.Sub(pt).Hours()/24 + 0.5))
+}
+
+// days is the follow-up's days when the next Patch Tuesday is gap days after this one (28
+// or 35): From until gap - EndBefore, weekends left out when Weekdays (PT+d is a Tuesday
+// plus d days).
+func (f *FollowUp) days(gap int) []int {
 	var out []int
-	for d := f.From; d <= last; d++ {
-		wd := pt.AddDate(0, 0, d).Weekday()
+	for d := f.From; d <= gap-f.EndBefore; d++ {
+		wd := time.Weekday((int(time.Tuesday) + d) % 7)
 		if f.Weekdays && (wd == time.Saturday || wd == time.Sunday) {
 			continue
 		}
@@ -288,6 +295,12 @@ func (c *checker) followUp(f field) *FollowUp {
 	}
 	if !haveTimes {
 		fu.Times = []int{10*60 + 30, 14*60 + 30}
+	}
+	if len(fu.days(28)) == 0 {
+		// Patch Tuesdays are 4 or 5 weeks apart: in a 4-week month the follow-up would
+		// silently not run.
+		c.add(f.val.Line, "", fmt.Sprintf("follow_up from PT+%d until %d days before the next Patch Tuesday has no follow-up day when Patch Tuesdays are 4 weeks apart (the last day is then PT+%d)",
+			fu.From, fu.EndBefore, 28-fu.EndBefore), "start earlier (from) or end later (end_before_next_pt)")
 	}
 	if len(fu.Times) == 0 {
 		c.add(f.val.Line, "", "follow_up has no times", "add times: [\"10:00\", \"14:00\"] (in working hours)")

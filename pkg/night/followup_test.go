@@ -142,6 +142,12 @@ func TestFollowUpValidation(t *testing.T) {
 		{"messed up one attempt", "follow_up: {messed_up: {same_error_attempts: 1}}\n", "outside 2..20"},
 		{"messed up one day", "follow_up: {messed_up: {over_days: 1}}\n", "two days"},
 		{"unknown key", "follow_up: {often: true}\n", "unknown key"},
+		// Patch Tuesdays 4 weeks apart: the follow-up ends at PT+8 (PT+28-20), before it starts.
+		{"from after the end", "follow_up: {from: PT+10, end_before_next_pt: 20}\n", "no follow-up day"},
+		// PT+18 and PT+19 are a Saturday and a Sunday.
+		{"weekend only", "follow_up: {from: PT+18, end_before_next_pt: 9}\n", "no follow-up day"},
+		{"weekend, every day", "follow_up: {from: PT+18, end_before_next_pt: 9, days: every-day}\n", ""},
+		{"last day", "follow_up: {from: PT+21, end_before_next_pt: 7}\n", ""},
 		{"step clash", "follow_up: {}\n", ""},
 	} {
 		_, probs := Check("p.yaml", []byte(base+tc.follow))
@@ -158,6 +164,8 @@ func TestFollowUpValidation(t *testing.T) {
 	for _, text := range []string{
 		"name: p\nsteps:\n  - id: follow-up-scan-1040\n    at: PT 16:30\n    action: scan\n    target: all\nfollow_up: {}\n",
 		"name: p\nsteps:\n  - id: late\n    at: PT+2 12:00\n    action: report\nfollow_up: {}\n",
+		// A repeating step whose first run is before the follow-up's, its last after it.
+		"name: p\nsteps:\n  - id: watch\n    at: PT+2 08:15\n    action: notify-scan\n    target: scan-behind\n    repeat: {every: 30m, until: PT+2 16:45}\nfollow_up: {}\n",
 	} {
 		if _, probs := Check("p.yaml", []byte(text)); len(probs) == 0 {
 			t.Errorf("accepted:\n%s", text)

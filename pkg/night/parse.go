@@ -731,11 +731,19 @@ func (c *checker) semantics(p *Plan) {
 		}
 	}
 	if f := p.FollowUp; f != nil {
+		// The night's last run: the last occurrence, which is a repeating step's last
+		// repeat (not its first, at).
 		last := p.Steps[len(p.Steps)-1]
+		lastAt := last.At
+		for _, o := range p.Occurrences() {
+			if o.At.Compare(lastAt) > 0 {
+				last, lastAt = o.Step, o.At
+			}
+		}
 		if fs := p.FollowUpSteps(); len(fs) > 0 {
 			first := When{Day: f.From, Minute: fs[0].At.Minute}
-			if last.At.Compare(first) >= 0 {
-				c.add(last.Line, last.ID, fmt.Sprintf("step %s at %s is not before the follow-up's first run at %s", last.ID, last.At, first), "start follow_up after the night's last step")
+			if lastAt.Compare(first) >= 0 {
+				c.add(last.Line, last.ID, fmt.Sprintf("step %s at %s is not before the follow-up's first run at %s", last.ID, lastAt, first), "start follow_up after the night's last step")
 			}
 		}
 	}

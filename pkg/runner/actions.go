@@ -34,6 +34,7 @@ func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journa
 	if targets, err = r.withScanBehind(ctx, occ, targets); err != nil {
 		return "", journal.Failed, err
 	}
+	targets = followUpOnline(occ, targets)
 	if len(targets) == 0 {
 		return "no machines to act on", journal.OK, nil
 	}

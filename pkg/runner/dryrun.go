@@ -344,6 +344,7 @@ func (r *Runner) dryStep(ctx context.Context, dc *dryContext, occ night.Occurren
 		if targets, err = r.withScanBehind(ctx, occ, targets); err != nil { // as hostAction does
 			return out, err
 		}
+		targets = followUpOnline(occ, targets)
 		out.Excluded = excluded
 		out.count(dc, targets)
 	}

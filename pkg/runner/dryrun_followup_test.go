@@ -79,6 +79,10 @@ func TestDryRunFollowUp(t *testing.T) {
 					if s.OnHosts && s.Targets == 0 && st.Action != night.NotifyMissing {
 						t.Errorf("%s: no targets on a lab nobody patched", s.Occurrence)
 					}
+					// As the step runs: the follow-up acts on the machines online now.
+					if s.OnHosts && st.Action != night.NotifyMissing && s.Online != s.Targets {
+						t.Errorf("%s: %d targets, %d of them online: the follow-up wakes nobody", s.Occurrence, s.Targets, s.Online)
+					}
 					if st.RestartPrompt && (s.Restarts == nil || !s.Restarts.Prompted) {
 						t.Errorf("%s: an install with the restart prompt rehearsed as %+v", s.Occurrence, s.Restarts)
 					}

@@ -32,15 +32,23 @@ type MessedHost struct {
 // MessedUp applies the plan's messed-up rule to the month's failed installs in the journal
 // (night and follow-up), in host order, among the eligible machines the site shows not
 // patched now: a machine patched since (a client repair cleared its fault, a person saw to
-// it) is no longer messed up, and gets no more repairs. A plan without a follow-up has no
-// rule: nil.
+// it) is no longer messed up, and gets no more repairs. Machines the plan's exclusions hold
+// now are left out, as the night's counts leave them out. A plan without a follow-up has
+// no rule: nil.
 func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 	if r.Plan.FollowUp == nil || r.run.ID == 0 || r.group == nil || r.group.CIID == 0 {
 		return nil, nil
 	}
 	rule := r.Plan.FollowUp.MessedUp
+	excluded, err := r.ExcludedHosts(ctx)
+	if err != nil {
+		return nil, err
+	}
 	unpatched := map[string]hostState{}
-	err := r.eachState(ctx, func(h hostState) error {
+	err = r.eachState(ctx, func(h hostState) error {
+		if _, x := excluded[h.ResourceID]; x {
+			return nil
+		}
 		if h.Eligible && !h.Patched() {
 			unpatched[strings.ToUpper(h.Name)] = h
 		}
@@ -71,7 +79,8 @@ func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 		sort.SliceStable(h, func(i, j int) bool { return h[i].At.Before(h[j].At) })
 	}
 	var out []MessedHost
-	for _, h := range byHost {
+	listed := map[string]bool{}
+	for k, h := range byHost {
 		codes := make([]int64, len(h))
 		ats := make([]time.Time, len(h))
 		for i, o := range h {
@@ -80,9 +89,10 @@ func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 		if rule.IsMessedUp(codes, ats, r.Loc) {
 			last := h[len(h)-1]
 			out = append(out, MessedHost{Host: last.Host, ResourceID: last.ResourceID, ErrorCode: last.ErrorCode, History: h, Kind: actInstall})
+			listed[k] = true
 		}
 	}
-	scans, err := r.messedScans(ctx, rule, unpatched, byHost)
+	scans, err := r.messedScans(ctx, rule, unpatched, listed)
 	if err != nil {
 		return nil, err
 	}
@@ -95,9 +105,11 @@ func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 // the follow-up asked for: those requests and now must satisfy the rule (attempts, days).
 // Only the follow-up's requests count: the follow-up scans only machines still missing the
 // night's updates or behind on their scan, so each of its requests found the machine still
-// in trouble, where a scan of the night may have passed. Machines with failed installs are
-// left to the install rule.
-func (r *Runner) messedScans(ctx context.Context, rule night.Messed, unpatched map[string]hostState, installs map[string][]journal.HostOutcome) ([]MessedHost, error) {
+// in trouble, where a scan of the night may have passed. Machines the install rule named
+// already (listed) are not named twice; a machine with failed installs that the install
+// rule does not name (a failed install on the night, then only failed scans) is still
+// named here.
+func (r *Runner) messedScans(ctx context.Context, rule night.Messed, unpatched map[string]hostState, listed map[string]bool) ([]MessedHost, error) {
 	failed := map[string]hostState{}
 	for k, h := range unpatched {
 		if h.ScanBucket == "failed" && h.ScanError != 0 {
@@ -128,7 +140,7 @@ func (r *Runner) messedScans(ctx context.Context, rule night.Messed, unpatched m
 	}
 	var out []MessedHost
 	for k, h := range asked {
-		if _, listed := installs[k]; listed {
+		if listed[k] {
 			continue
 		}
 		st := failed[k]
@@ -297,9 +309,10 @@ func (f *FollowUpReport) Grids() []output.Grid {
 	}
 	m := output.Grid{Title: fmt.Sprintf("Messed-up machines (%d): the same install or scan error again and again", len(f.MessedUp)),
 		Header: []string{"Host", "Fails", "Error", "Times", "First", "Last"}}
+	loc := f.NotSeenSince.Location() // the plan's zone, as the other tables (the journal keeps UTC)
 	for _, h := range f.MessedUp {
 		m.Rows = append(m.Rows, []string{h.Host, h.Kind, fmt.Sprintf("0x%08X", uint32(h.ErrorCode)), fmt.Sprint(len(h.History)),
-			h.History[0].At.Format("2006-01-02 15:04"), h.History[len(h.History)-1].At.Format("2006-01-02 15:04")})
+			h.History[0].At.In(loc).Format("2006-01-02 15:04"), h.History[len(h.History)-1].At.In(loc).Format("2006-01-02 15:04")})
 	}
 	grids := append([]output.Grid{g}, f.breakdownGrids()...)
 	if s := f.SeenSinceNight; s != nil {
@@ -337,4 +350,22 @@ func (r *Runner) withScanBehind(ctx context.Context, occ night.Occurrence, targe
 		}
 	}
 	return targets, nil
+}
+
+// followUpOnline keeps, in a follow-up step, the targets the site shows online now (the
+// fast channel's CNIsOnline): issue 17's follow-up acts on "machines that are online and
+// still miss the night's updates". It wakes nobody, so a call to a machine that is off
+// only costs the step a host timeout and the journal an "unreachable" row; the next
+// follow-up step tries the machine again. Other steps keep every target.
+func followUpOnline(occ night.Occurrence, targets []target) []target {
+	if !strings.HasPrefix(occ.StepID, "follow-up-") {
+		return targets
+	}
+	kept := targets[:0:0]
+	for _, t := range targets {
+		if t.Online {
+			kept = append(kept, t)
+		}
+	}
+	return kept
 }

@@ -247,4 +247,37 @@ func TestFollowUpNotSeen(t *testing.T) {
 	if back == 0 || 2*reached < back {
 		t.Errorf("the follow-up scanned %d of the %d machines that came back after being away since before the night", reached, back)
 	}
+
+	// The follow-up acts on the machines online now (issue 17: "machines that are online
+	// and still miss the night's updates"): it wakes nobody, so none of the machines not
+	// seen since the night has a scan, install or restart row from a follow-up step (before,
+	// every follow-up step called each of them, and the journal held an "unreachable" row
+	// per step and machine).
+	steps, err := e.j.Steps(ctx, r.Run().ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	followStep := map[journal.StepID]bool{}
+	for _, s := range steps {
+		followStep[s.ID] = strings.HasPrefix(s.Occurrence, "follow-up-")
+	}
+	notSeen := map[string]bool{}
+	for _, h := range rep.NotSeen {
+		notSeen[strings.ToUpper(h.Host)] = true
+	}
+	tried := map[string]int{}
+	if err := e.j.EachHostOutcome(ctx, journal.Filter{Run: r.Run().ID}, func(o journal.HostOutcome) error {
+		switch o.Action {
+		case "scan", "install", "restart":
+			if followStep[o.Step] && notSeen[strings.ToUpper(o.Host)] {
+				tried[o.Host+" "+o.Action+" "+string(o.Outcome)]++
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(tried) > 0 {
+		t.Errorf("the follow-up called machines offline since before the night: %v", tried)
+	}
 }

@@ -360,7 +360,9 @@ func (r *Runner) act(ctx context.Context, occ night.Occurrence, st journal.Step)
 		return r.refreshCollections(ctx)
 	case night.Scan, night.Install, night.Restart, night.InstallAndRestart:
 		note, status, err := r.hostAction(ctx, occ, st)
-		if err != nil {
+		if err != nil || ctx.Err() != nil {
+			// A step stopped at its time limit (aborted) leaves the follow-up's messed-up
+			// list and client repair to the next install step: its context has ended.
 			return note, status, err
 		}
 		messed, hosts, err := r.followUpMessed(ctx, occ)

@@ -8,9 +8,11 @@ import (
 
 // SeenShare is issue 17's acceptance figure: the patched share of the eligible machines
 // that the site saw online at least once since the night began. A machine counts as seen
-// when it is online now (CNIsOnline) or its last-online time (CNLastOnlineTime,
-// v_CombinedDeviceResources, configmgr.md) is at or after Since; the others are "not
-// seen" and stay out of the share (they are listed apart, with their last-online times).
+// when it is online now (CNIsOnline) or its last-online or last-offline time
+// (CNLastOnlineTime, CNLastOfflineTime: v_CombinedDeviceResources, configmgr.md) is at or
+// after Since (a machine was online until it went offline); the others are "not seen"
+// (NotSeen, queries/followup_not_seen.sql) and stay out of the share (they are listed
+// apart, with those two times).
 // Machines the plan excludes and ineligible clients (inactive, unhealthy) are left out as
 // in the morning report.
 type SeenShare struct {
