@@ -226,12 +226,25 @@ type FollowUpReport struct {
 	// (NotSeenSince), with when they were last seen (Runner.NotSeen).
 	NotSeenSince time.Time     `json:"not_seen_since"`
 	NotSeen      []NotSeenHost `json:"not_seen"`
+	// Unpatched are the machines seen since the night that are still not patched, each
+	// with its reason: messed up with its error, or the morning report's reason (escalated,
+	// install failed with its code, offline at the step, ...). With NotSeen, every
+	// eligible machine not patched is listed (issue 17).
+	Unpatched []UnpatchedHost `json:"unpatched"`
+}
+
+// UnpatchedHost is a machine seen since the night and still not patched, and why.
+type UnpatchedHost struct {
+	Host       string `json:"host"`
+	ResourceID int64  `json:"resource_id"`
+	Location   string `json:"location"`
+	Reason     string `json:"reason"`
 }
 
 // BuildFollowUp builds the long-tail report of the runner's month from the journal.
 func BuildFollowUp(ctx context.Context, r *Runner) (*FollowUpReport, error) {
 	rep := &FollowUpReport{Plan: r.Plan.Name, Month: r.Month.String(), PatchTuesday: r.Month.PatchTuesday(r.Loc).Format("2006-01-02"),
-		Days: []FollowUpDay{}, MessedUp: []MessedHost{}}
+		Days: []FollowUpDay{}, MessedUp: []MessedHost{}, Unpatched: []UnpatchedHost{}}
 	var metrics []journal.Metric
 	if r.run.ID != 0 {
 		all, err := r.Env.Journal.Metrics(ctx, r.run.ID)
@@ -292,7 +305,57 @@ func BuildFollowUp(ctx context.Context, r *Runner) (*FollowUpReport, error) {
 	if messed != nil {
 		rep.MessedUp = messed
 	}
+	if rep.Unpatched, err = r.unpatchedSeen(ctx, rep.NotSeen, messed); err != nil {
+		return nil, err
+	}
 	return rep, nil
+}
+
+// unpatchedSeen lists, in name order, the eligible machines in scope seen since the night
+// (not in notSeen) and not patched, each with its reason: messed up with its error first,
+// else the morning report's reason for it.
+func (r *Runner) unpatchedSeen(ctx context.Context, notSeen []NotSeenHost, messed []MessedHost) ([]UnpatchedHost, error) {
+	out := []UnpatchedHost{}
+	if r.run.ID == 0 || r.group == nil || r.group.CIID == 0 {
+		return out, nil
+	}
+	run, err := r.Env.Journal.Run(ctx, r.run.ID)
+	if err != nil {
+		return nil, err
+	}
+	unseen := make(map[int64]bool, len(notSeen))
+	for _, h := range notSeen {
+		unseen[h.ResourceID] = true
+	}
+	why := make(map[string]string, len(messed))
+	for _, m := range messed {
+		why[strings.ToUpper(m.Host)] = fmt.Sprintf("messed up: %s failed 0x%08X, %d times", m.Kind, uint32(m.ErrorCode), len(m.History))
+	}
+	_, err = buildMorning(ctx, r, run, func(h hostState, reason string) {
+		if unseen[h.ResourceID] {
+			return
+		}
+		if w, ok := why[strings.ToUpper(h.Name)]; ok {
+			reason = w
+		}
+		out = append(out, UnpatchedHost{Host: h.Name, ResourceID: h.ResourceID, Location: h.Location, Reason: reason})
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return strings.ToUpper(out[i].Host) < strings.ToUpper(out[j].Host) })
+	return out, nil
+}
+
+// unpatchedGrid is the report's table of the machines seen since the night and still not
+// patched.
+func (f *FollowUpReport) unpatchedGrid() output.Grid {
+	g := output.Grid{Title: fmt.Sprintf("Seen since the night and still not patched: %d machines", len(f.Unpatched)),
+		Header: []string{"Host", "Location", "Reason"}}
+	for _, h := range f.Unpatched {
+		g.Rows = append(g.Rows, []string{h.Host, h.Location, h.Reason})
+	}
+	return g
 }
 
 // Grids is the report as tables: the share by day, by location and by machine kind, then
@@ -323,7 +386,7 @@ func (f *FollowUpReport) Grids() []output.Grid {
 				fmt.Sprint(s.NotSeen), fmt.Sprint(s.Eligible)}},
 		})
 	}
-	return append(grids, m, f.notSeenGrid())
+	return append(grids, m, f.unpatchedGrid(), f.notSeenGrid())
 }
 
 // withScanBehind adds to a follow-up scan step's targets the machines behind on their scan

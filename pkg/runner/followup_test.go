@@ -292,6 +292,21 @@ func followUpTwoWeeks(t *testing.T, faults *lab.FaultRates) {
 	if len(rep.MessedUp) != len(messed) {
 		t.Errorf("report lists %d messed-up machines, MessedUp %d", len(rep.MessedUp), len(messed))
 	}
+	// Every eligible machine not patched is listed with a reason: not seen since the night,
+	// or seen and still unpatched (messed up with its error, escalated, ...).
+	if s := rep.SeenSinceNight; s == nil || int64(len(rep.Unpatched)) != s.Seen-s.Patched || int64(len(rep.NotSeen)) != s.NotSeen {
+		t.Errorf("the report lists %d unpatched seen and %d not seen machines; the seen share says %+v", len(rep.Unpatched), len(rep.NotSeen), rep.SeenSinceNight)
+	}
+	isMessed := map[string]bool{}
+	for _, m := range messed {
+		isMessed[m.Host] = true
+	}
+	for _, u := range rep.Unpatched {
+		if strings.TrimSpace(u.Reason) == "" || isMessed[u.Host] != strings.HasPrefix(u.Reason, "messed up: ") {
+			t.Errorf("unpatched %s: reason %q (messed up %v)", u.Host, u.Reason, isMessed[u.Host])
+		}
+		t.Logf("still unpatched, seen: %s: %s", u.Host, u.Reason)
+	}
 	for _, d := range rep.Days {
 		if d.Day <= 15 {
 			t.Logf("D+%d %s %d of %d (%.1f%%)", d.Day, d.Date, d.Patched, d.Eligible, d.PatchedPct)

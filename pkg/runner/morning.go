@@ -38,6 +38,12 @@ func (r *Runner) Morning(ctx context.Context) (*report.Morning, error) {
 // BuildMorning builds the morning report of run (any run of the journal) with r's site,
 // group and scope.
 func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morning, error) {
+	return buildMorning(ctx, r, run, nil)
+}
+
+// buildMorning is BuildMorning, calling unpatched (when not nil) with every eligible
+// machine in scope that is not patched and the reason the report counts it under.
+func buildMorning(ctx context.Context, r *Runner, run journal.Run, unpatched func(h hostState, reason string)) (*report.Morning, error) {
 	j := r.Env.Journal
 	m := &report.Morning{Generated: r.Env.Clock.Now().UTC(), Benchmark: Benchmark,
 		Excluded: []report.Count{}, BurnDown: []report.BurnPoint{}, ByUpdate: []report.UpdateCompliance{},
@@ -171,6 +177,9 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 		stopped[reason]++
 		if issue != nil {
 			m.NeedsPerson = append(m.NeedsPerson, *issue)
+		}
+		if unpatched != nil {
+			unpatched(h, reason)
 		}
 		return nil
 	})
