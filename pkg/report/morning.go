@@ -40,11 +40,26 @@ type Morning struct {
 	Stopped []Count `json:"stopped"`
 	// NeedsPerson lists the machines a person should look at today, with reasons.
 	NeedsPerson []HostIssue `json:"needs_person"`
+	// AfterNight is set when the report is built after the follow-up began (issue 17): the
+	// figures above are the site's now, with the follow-up's work in them, while BurnDown
+	// and Installs keep to the night's own steps; AfterNight holds the share at the
+	// night's end. Nil on the night and the day after.
+	AfterNight *NightEnd `json:"after_night,omitempty"`
 	// Installs counts how the install jobs of the night's install-and-restart waves ended,
 	// one per machine and wave: installed, pending restart (then restarted); install still
 	// running at the step's limit (not restarted); install failed; installed, no restart
 	// needed. Empty when no wave followed an install job.
 	Installs []Count `json:"installs,omitempty"`
+}
+
+// NightEnd is the night's own figure, for a morning report built during or after the
+// follow-up: the last measurement of the night's steps, and how many follow-up steps ran.
+type NightEnd struct {
+	At            time.Time `json:"at"`
+	Patched       int64     `json:"patched"`
+	Eligible      int64     `json:"eligible"`
+	PatchedPct    float64   `json:"patched_percent"`
+	FollowUpSteps int       `json:"follow_up_steps"`
 }
 
 // MorningRun identifies the night.

@@ -50,7 +50,11 @@ func Headline(m *Morning) string {
 			b.WriteString(". ")
 		}
 	}
-	b.WriteString("Patched on the night: ")
+	if m != nil && m.AfterNight != nil {
+		b.WriteString("Patched now, with the follow-up: ")
+	} else {
+		b.WriteString("Patched on the night: ")
+	}
 	b.WriteString(HeadlinePercent(m))
 	if m != nil && m.Eligible > 0 {
 		b.WriteString(" of ")
@@ -62,6 +66,9 @@ func Headline(m *Morning) string {
 		}
 	}
 	var notes []string
+	if m != nil && m.AfterNight != nil {
+		notes = append(notes, "on the night "+FormatPercent(m.AfterNight.PatchedPct))
+	}
 	if m != nil && m.Benchmark > 0 {
 		notes = append(notes, "benchmark "+FormatBenchmark(m.Benchmark))
 	}
@@ -137,10 +144,17 @@ func (m *Morning) summaryGrid() output.Grid {
 	add("Not patched", n(m.Unpatched()))
 	add("Patched %", pctOf(m.PatchedPct, m.Eligible))
 	add("Patched % before the night", pctOf(m.BeforePct, m.Eligible))
+	onNight := m.PatchedPct
+	if a := m.AfterNight; a != nil {
+		// Built during the follow-up: the figures above are now; the benchmark is the night's.
+		onNight = a.PatchedPct
+		add("Patched % at the night's end ("+FormatTime(a.At)+")", pctOf(a.PatchedPct, a.Eligible))
+		add("Follow-up steps run since", n(int64(a.FollowUpSteps)))
+	}
 	if m.Benchmark > 0 {
 		add("Benchmark (manual restart method, on the night)", FormatBenchmark(m.Benchmark))
 		if m.Eligible > 0 {
-			add("Against the benchmark", FormatPoints(m.PatchedPct-m.Benchmark))
+			add("Against the benchmark", FormatPoints(onNight-m.Benchmark))
 		}
 	}
 	for _, c := range m.Excluded {

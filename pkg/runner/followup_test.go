@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/lab"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/notify"
+	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/runner"
 )
 
@@ -85,6 +87,18 @@ func followUpTwoWeeks(t *testing.T, faults *lab.FaultRates) {
 	}
 	if after.Patched < night1.Patched {
 		t.Errorf("the follow-up lost patched machines: %d before, %d after", night1.Patched, after.Patched)
+	}
+	// The morning report built after the follow-up says so: its headline is now's share,
+	// the night's own share beside it; the burn-down and install waves keep to the night.
+	if night1.AfterNight != nil || after.AfterNight == nil || after.AfterNight.Patched != night1.Patched || after.AfterNight.FollowUpSteps == 0 {
+		t.Errorf("after the night %+v, after the follow-up %+v; the night patched %d", night1.AfterNight, after.AfterNight, night1.Patched)
+	}
+	if h := report.Headline(after); !strings.HasPrefix(h, "Patched now, with the follow-up: ") || !strings.Contains(h, "on the night "+report.FormatPercent(night1.PatchedPct)) {
+		t.Errorf("headline after the follow-up: %q", h)
+	}
+	if len(after.BurnDown) != len(night1.BurnDown) || fmt.Sprint(after.Installs) != fmt.Sprint(night1.Installs) {
+		t.Errorf("the follow-up's steps reached the night's burn-down (%d points, %d on the night) or install waves (%v, %v on the night)",
+			len(after.BurnDown), len(night1.BurnDown), after.Installs, night1.Installs)
 	}
 	var stopped int64
 	for _, c := range after.Stopped {

@@ -79,10 +79,19 @@ func buildMorning(ctx context.Context, r *Runner, run journal.Run, unpatched fun
 	if err != nil {
 		return nil, err
 	}
+	followUp := map[journal.StepID]bool{} // the follow-up's steps: the follow-up report's, not the night's
+	var nightEnd journal.Metric
 	for _, s := range steps {
 		mt, ok := metrics[s.ID]
+		if strings.HasPrefix(s.Occurrence, "follow-up-") {
+			followUp[s.ID] = true
+			continue
+		}
 		if !ok {
 			continue
+		}
+		if !mt.At.Before(nightEnd.At) {
+			nightEnd = mt
 		}
 		if s.Step == baselineStep {
 			m.BeforePct = share(mt.Patched, mt.Eligible)
@@ -105,8 +114,12 @@ func buildMorning(ctx context.Context, r *Runner, run journal.Run, unpatched fun
 	lastFailure := map[string]journal.HostOutcome{}
 	installs := map[string]int64{}
 	nights := map[string]hostNight{}
+	if len(followUp) > 0 {
+		m.AfterNight = &report.NightEnd{At: nightEnd.At, Patched: nightEnd.Patched, Eligible: nightEnd.Eligible,
+			PatchedPct: share(nightEnd.Patched, nightEnd.Eligible), FollowUpSteps: len(followUp)}
+	}
 	err = j.EachHostOutcome(ctx, journal.Filter{Run: run.ID}, func(o journal.HostOutcome) error {
-		if o.Action == actInstall {
+		if o.Action == actInstall && !followUp[o.Step] {
 			if kind := installEnd(o); kind != "" {
 				installs[kind]++
 			}

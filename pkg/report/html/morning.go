@@ -152,13 +152,23 @@ func buildMorning(m *report.Morning) *morningPage {
 	p.NoShare = m.Eligible <= 0
 	if m.Eligible > 0 {
 		p.Caption = "patched on the night, of " + report.Thousands(m.Eligible) + " eligible " + plural(m.Eligible, "machine", "machines")
+		onNight := m.PatchedPct
+		if a := m.AfterNight; a != nil {
+			// Built during the follow-up: the share is now's; the benchmark is the night's.
+			onNight = a.PatchedPct
+			p.Caption = "patched now, with " + strconv.Itoa(a.FollowUpSteps) + " follow-up steps since the night, of " +
+				report.Thousands(m.Eligible) + " eligible " + plural(m.Eligible, "machine", "machines")
+		}
 		p.KPIs = append(p.KPIs,
 			kv{Label: "Patched", Value: report.Thousands(m.Patched)},
 			kv{Label: "Not patched", Value: report.Thousands(m.Unpatched())},
 			kv{Label: "Need a person", Value: report.Thousands(int64(len(m.NeedsPerson)))},
 			kv{Label: "Before the night", Value: report.FormatPercent(m.BeforePct)})
+		if a := m.AfterNight; a != nil {
+			p.KPIs = append(p.KPIs, kv{Label: "At the night's end", Value: report.FormatPercent(a.PatchedPct)})
+		}
 		if m.Benchmark > 0 {
-			p.KPIs = append(p.KPIs, kv{Label: "vs benchmark " + report.FormatBenchmark(m.Benchmark), Value: report.FormatPoints(m.PatchedPct - m.Benchmark)})
+			p.KPIs = append(p.KPIs, kv{Label: "vs benchmark " + report.FormatBenchmark(m.Benchmark), Value: report.FormatPoints(onNight - m.Benchmark)})
 		}
 	} else {
 		p.Caption = "The night had no eligible machine: nothing to patch and no share to show."
