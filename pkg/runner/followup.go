@@ -27,6 +27,9 @@ type MessedHost struct {
 	// scans the night and the follow-up asked for, as many and over as many days as the
 	// rule wants).
 	Kind string `json:"kind"`
+	// online is whether the fast channel shows the machine online now: a client repair is
+	// asked of online machines only.
+	online bool
 }
 
 // MessedUp applies the plan's messed-up rule to the month's failed installs in the journal
@@ -88,7 +91,8 @@ func (r *Runner) MessedUp(ctx context.Context) ([]MessedHost, error) {
 		}
 		if rule.IsMessedUp(codes, ats, r.Loc) {
 			last := h[len(h)-1]
-			out = append(out, MessedHost{Host: last.Host, ResourceID: last.ResourceID, ErrorCode: last.ErrorCode, History: h, Kind: actInstall})
+			out = append(out, MessedHost{Host: last.Host, ResourceID: last.ResourceID, ErrorCode: last.ErrorCode, History: h, Kind: actInstall,
+				online: unpatched[k].Online})
 			listed[k] = true
 		}
 	}
@@ -153,7 +157,8 @@ func (r *Runner) messedScans(ctx context.Context, rule night.Messed, unpatched m
 		}
 		codes[len(h)], ats[len(h)] = st.ScanError, r.Env.Clock.Now()
 		if rule.IsMessedUp(codes, ats, r.Loc) {
-			out = append(out, MessedHost{Host: st.Name, ResourceID: st.ResourceID, ErrorCode: st.ScanError, History: h, Kind: actScan})
+			out = append(out, MessedHost{Host: st.Name, ResourceID: st.ResourceID, ErrorCode: st.ScanError, History: h, Kind: actScan,
+				online: st.Online})
 		}
 	}
 	return out, nil

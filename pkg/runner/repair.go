@@ -19,8 +19,9 @@ import (
 const RepairEvery = 3 * 24 * time.Hour
 
 // followUpRepair runs after a follow-up install step when the plan opts in
-// (follow_up.repair_client): each messed-up machine not asked in the last RepairEvery, and
-// not excluded by the plan, is asked for a ConfigMgr client repair (client.Repair,
+// (follow_up.repair_client): each messed-up machine online now, not asked in the last
+// RepairEvery (a request that reached the client counts, even one it refused), and not
+// excluded by the plan, is asked for a ConfigMgr client repair (client.Repair,
 // SMS_Client.RepairClient, UNCONFIRMED: the script checks that the client has the method
 // and answers "not available" otherwise). Every request is journaled (action repair, in
 // the install step, outside its counts); a repair is never counted as a fix: only the
@@ -37,7 +38,10 @@ func (r *Runner) followUpRepair(ctx context.Context, occ night.Occurrence, st jo
 	now := r.Env.Clock.Now()
 	last := map[string]time.Time{}
 	err = r.Env.Journal.EachHostOutcome(ctx, journal.Filter{Run: r.run.ID, Action: journal.ActionRepair}, func(o journal.HostOutcome) error {
-		if o.Outcome == journal.OutcomeOK || o.Outcome == journal.Skipped {
+		// Answered: requested, not available, refused (the method failed) or the script
+		// failed on the client. No connection or no answer in time is asked again.
+		switch o.Outcome {
+		case journal.OutcomeOK, journal.Skipped, journal.OutcomeFailed, journal.Script:
 			last[strings.ToUpper(o.Host)] = o.At
 		}
 		return nil
@@ -47,9 +51,14 @@ func (r *Runner) followUpRepair(ctx context.Context, occ night.Occurrence, st jo
 	}
 	byName := map[string]MessedHost{}
 	var todo []string
+	offline := 0
 	for _, m := range messed {
 		k := strings.ToUpper(m.Host)
 		if _, x := excluded[m.ResourceID]; x && m.ResourceID != 0 {
+			continue
+		}
+		if !m.online {
+			offline++ // asked on a later follow-up step that finds it online
 			continue
 		}
 		if at, ok := last[k]; ok && now.Sub(at) < RepairEvery {
@@ -59,6 +68,9 @@ func (r *Runner) followUpRepair(ctx context.Context, occ night.Occurrence, st jo
 		todo = append(todo, m.Host)
 	}
 	if len(todo) == 0 {
+		if offline > 0 {
+			return fmt.Sprintf("client repair (unconfirmed API): 0 requested, %d offline", offline), nil
+		}
 		return "", nil
 	}
 	var asked, absent, failedN int
@@ -106,5 +118,9 @@ func (r *Runner) followUpRepair(ctx context.Context, occ night.Occurrence, st jo
 				r.Env.Log.Error("journal write failed", "host", res.Host, "error", err)
 			}
 		})
-	return fmt.Sprintf("client repair (unconfirmed API): %d requested, %d not available, %d failed", asked, absent, failedN), nil
+	note := fmt.Sprintf("client repair (unconfirmed API): %d requested, %d not available, %d failed", asked, absent, failedN)
+	if offline > 0 {
+		note += fmt.Sprintf(", %d offline", offline)
+	}
+	return note, nil
 }
