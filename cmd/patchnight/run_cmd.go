@@ -506,7 +506,8 @@ func newReportFollowUpCmd(app *App) *cobra.Command {
 		Use:   "follow-up",
 		Short: "The long tail after the night: patched share by day D0..D+21, by location and machine kind, the messed-up machines, the machines not seen since the night",
 		Long: `The follow-up report of a month's night (issue 17), from the journal: the patched share at
-the end of each day from Patch Tuesday (D0) to D+21 (the last measurement of that day: the
+the end of each day from Patch Tuesday (D0) to D+21, or to the follow-up's last day when it
+runs later (the last measurement of that day: the
 runner measures after every step of the night and of the follow-up; "-" before the first),
 the same figures by location (the AD site) and by machine kind (laptop, desktop, virtual,
 unknown: the site's virtual-machine flag and hardware inventory of the chassis; a site

@@ -195,8 +195,22 @@ func (r *Runner) followUpMessed(ctx context.Context, occ night.Occurrence) (stri
 	return note + "; in needs-attention collection " + id, hosts, nil
 }
 
-// FollowUpDays is how many days after Patch Tuesday the long-tail report covers (D0..D+21).
+// FollowUpDays is how many days after Patch Tuesday the long-tail report covers at least
+// (D0..D+21); a follow-up that runs later (in a month of five weeks between Patch
+// Tuesdays) extends it to its last day (ReportDays).
 const FollowUpDays = 21
+
+// ReportDays is the last day, counted from Patch Tuesday, that the long-tail report of the
+// runner's month covers: D+21, or the follow-up's last day when that is later.
+func (r *Runner) ReportDays() int {
+	last := FollowUpDays
+	if r.Plan != nil && r.Plan.FollowUp != nil {
+		if days := r.Plan.FollowUpDays(r.Month); len(days) > 0 && days[len(days)-1] > last {
+			last = days[len(days)-1]
+		}
+	}
+	return last
+}
 
 // FollowUpDay is the patched share at the end of one day since Patch Tuesday: the last
 // measurement the journal holds from that day or before (the runner measures after every
@@ -266,7 +280,7 @@ func BuildFollowUp(ctx context.Context, r *Runner) (*FollowUpReport, error) {
 		}
 		return metrics[i].Step < metrics[j].Step
 	})
-	for d := 0; d <= FollowUpDays; d++ {
+	for d := 0; d <= r.ReportDays(); d++ {
 		y, mo, dd := r.Month.Date(d)
 		end := time.Date(y, mo, dd+1, 0, 0, 0, 0, r.Loc)
 		day := FollowUpDay{Day: d, Date: time.Date(y, mo, dd, 0, 0, 0, 0, time.UTC).Format("2006-01-02")}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/runner"
 )
 
@@ -43,5 +44,33 @@ func TestFollowUpGridTimes(t *testing.T) {
 		if got := r[len(r)-len(tc.want):]; strings.Join(got, "|") != strings.Join(tc.want, "|") {
 			t.Errorf("%s: times %q, want %q in the plan's zone", tc.host, got, tc.want)
 		}
+	}
+}
+
+// TestReportDays: the long-tail report covers D0..D+21, and a follow-up that runs later
+// (five weeks between Patch Tuesdays) to its last day.
+func TestReportDays(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		pt        time.Time
+		endBefore int
+		want      int
+	}{
+		{"December 2026: next Patch Tuesday in five weeks", time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC), 7, 28},   // 12 Jan 2027 - 7 days
+		{"November 2026: next Patch Tuesday in four weeks", time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC), 7, 21}, // 8 Dec - 7 = D+21
+		{"a follow-up ending early", time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC), 20, 21},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := night.Default()
+			fu := *p.FollowUp
+			fu.EndBefore = tc.endBefore
+			p.FollowUp = &fu
+			r := &runner.Runner{Plan: p, Month: night.MonthOf(tc.pt)}
+			if got := r.ReportDays(); got != tc.want {
+				t.Errorf("ReportDays = %d, want %d (follow-up days %v)", got, tc.want, p.FollowUpDays(r.Month))
+			}
+		})
 	}
 }
