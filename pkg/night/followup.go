@@ -161,8 +161,8 @@ func (f *FollowUp) days(gap int) []int {
 }
 
 // FollowUpTimeline is the follow-up of month m's night with real dates and times in loc, in
-// time order. An occurrence's ID is its step's ID with the day: follow-up-notice-1030-d05
-// (PT+5), so that each day's run has its own journal row.
+// time order. An occurrence's ID is its step's ID with the day: follow-up-notice-1030-d06
+// (PT+6), so that each day's run has its own journal row.
 func FollowUpTimeline(p *Plan, m Month, loc *time.Location) []Occurrence {
 	steps := p.FollowUpSteps()
 	days := p.FollowUpDays(m)
@@ -374,7 +374,13 @@ func followUpOccurrence(p *Plan, id string) bool {
 		return false
 	}
 	d := id[i+2:]
-	return len(d) == 2 && allDigits(d)
+	if len(d) != 2 || !allDigits(d) {
+		return false
+	}
+	// A day the follow-up can run in some month (5 weeks between Patch Tuesdays at most);
+	// PT+d's weekday is the same every month, so a weekend day is never one.
+	n := int(d[0]-'0')*10 + int(d[1]-'0')
+	return slices.Contains(p.FollowUp.days(35), n)
 }
 
 // FollowUpMonth is the month whose follow-up is under way at now (from the start of its

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchnight/patchnight/pkg/exit"
 )
 
 func TestDefaultFollowUp(t *testing.T) {
@@ -297,7 +299,20 @@ func TestFollowUpMonth(t *testing.T) {
 			t.Errorf("FollowUpMonth(%s) = %s %v, want %s %v", tc.now, m, ok, tc.want, tc.ok)
 		}
 	}
-	if !p.IsFollowUp("follow-up-scan-1040") || !p.IsFollowUp("follow-up-scan-1040-d05") || p.IsFollowUp("scan-1630") {
+	if !p.IsFollowUp("follow-up-scan-1040") || !p.IsFollowUp("follow-up-scan-1040-d06") || p.IsFollowUp("scan-1630") {
 		t.Error("IsFollowUp")
+	}
+	// PT+d falls on the same weekday every month: a weekend day, a day before the follow-up
+	// begins or past the latest it can end is no occurrence, and `run` refuses it.
+	for _, id := range []string{"follow-up-scan-1040-d04", "follow-up-scan-1040-d05", "follow-up-scan-1040-d01", "follow-up-scan-1040-d29", "follow-up-scan-1040-d99"} {
+		if p.IsFollowUp(id) {
+			t.Errorf("IsFollowUp(%s) = true", id)
+		}
+		if _, err := StepFor(p, id, time.Date(2026, 12, 12, 10, 40, 0, 0, loc), loc); exit.Code(err) != exit.Usage {
+			t.Errorf("StepFor(%s): %v, want a usage error", id, err)
+		}
+	}
+	if !p.IsFollowUp("follow-up-scan-1040-d28") {
+		t.Error("IsFollowUp(d28): a five-week month's follow-up runs until PT+28")
 	}
 }

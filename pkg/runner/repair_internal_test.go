@@ -45,7 +45,7 @@ func TestRepairAsksOnlineMachinesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { j.Close() })
-	now := time.Date(2026, 12, 14, 11, 40, 0, 0, time.UTC)
+	now := time.Date(2026, 12, 15, 11, 40, 0, 0, time.UTC) // PT+7, a Tuesday
 	p := night.Default()
 	fu := *p.FollowUp
 	fu.RepairClient = true
@@ -59,7 +59,7 @@ func TestRepairAsksOnlineMachinesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.run = run
-	earlier, _, err := j.BeginStep(ctx, journal.StepSpec{Run: run.ID, Step: "follow-up-install-1110", Occurrence: "follow-up-install-1110-d05",
+	earlier, _, err := j.BeginStep(ctx, journal.StepSpec{Run: run.ID, Step: "follow-up-install-1110", Occurrence: "follow-up-install-1110-d06",
 		Action: "install", Planned: now.Add(-24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -72,12 +72,12 @@ func TestRepairAsksOnlineMachinesOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st, _, err := j.BeginStep(ctx, journal.StepSpec{Run: run.ID, Step: "follow-up-install-1110", Occurrence: "follow-up-install-1110-d06",
+	st, _, err := j.BeginStep(ctx, journal.StepSpec{Run: run.ID, Step: "follow-up-install-1110", Occurrence: "follow-up-install-1110-d07",
 		Action: "install", Planned: now.Add(-30 * time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	occ := night.Occurrence{ID: "follow-up-install-1110-d06", StepID: "follow-up-install-1110-d06", Step: night.Step{ID: "follow-up-install-1110", Action: night.Install}}
+	occ := night.Occurrence{ID: "follow-up-install-1110-d07", StepID: "follow-up-install-1110-d07", Step: night.Step{ID: "follow-up-install-1110", Action: night.Install}}
 	messed := []MessedHost{
 		{Host: "PC-OFFLINE", Kind: actInstall, ErrorCode: 1},
 		{Host: "PC-ONLINE", Kind: actInstall, ErrorCode: 1, online: true},
