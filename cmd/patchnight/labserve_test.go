@@ -206,14 +206,18 @@ func TestDemoKeepCommandWorks(t *testing.T) {
 			Day      int  `json:"day"`
 			Measured bool `json:"measured"`
 		} `json:"days"`
-		MessedUp []any `json:"messed_up"`
-		NotSeen  []any `json:"not_seen"`
-		Seen     *struct {
+		MessedUp  []any `json:"messed_up"`
+		NotSeen   []any `json:"not_seen"`
+		Unpatched []any `json:"unpatched"`
+		Seen      *struct {
 			Eligible, Seen, Patched int64
 		} `json:"seen_since_night"`
 	}
-	if err := json.Unmarshal([]byte(fout), &f); err != nil || f.Month != h.Runs[0].Month || len(f.Days) != 22 || !f.Days[1].Measured || f.MessedUp == nil ||
-		f.NotSeen == nil || f.Seen == nil || f.Seen.Eligible == 0 || f.Seen.Seen > f.Seen.Eligible || f.Seen.Patched > f.Seen.Seen {
+	// D0..D+28: December 2026's follow-up runs until the next Patch Tuesday (12 January)
+	// minus a week, past D+21.
+	if err := json.Unmarshal([]byte(fout), &f); err != nil || f.Month != h.Runs[0].Month || len(f.Days) != 29 || !f.Days[1].Measured || f.MessedUp == nil ||
+		f.NotSeen == nil || f.Unpatched == nil || f.Seen == nil || f.Seen.Eligible == 0 || f.Seen.Seen > f.Seen.Eligible || f.Seen.Patched > f.Seen.Seen ||
+		int64(len(f.Unpatched)) != f.Seen.Seen-f.Seen.Patched {
 		t.Errorf("report follow-up (%v):\n%s", err, fout)
 	}
 	// By location and machine kind, and the HTML document with its line chart.
