@@ -57,7 +57,7 @@ func TestReportDays(t *testing.T) {
 		endBefore int
 		want      int
 	}{
-		{"December 2026: next Patch Tuesday in five weeks", time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC), 7, 28},   // 12 Jan 2027 - 7 days
+		{"December 2026: next Patch Tuesday in five weeks", time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC), 7, 28},  // 12 Jan 2027 - 7 days
 		{"November 2026: next Patch Tuesday in four weeks", time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC), 7, 21}, // 8 Dec - 7 = D+21
 		{"a follow-up ending early", time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC), 20, 21},
 	} {
