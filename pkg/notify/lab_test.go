@@ -743,3 +743,75 @@ func TestMissingOptionsAndDryRun(t *testing.T) {
 		t.Errorf("quiet hours: told %d, %v", res.Notified, err)
 	}
 }
+
+// One Thursday notice names every update a machine misses: a machine told three times
+// about two updates had three notices, not six, in `notify escalations` and in the
+// morning report ("escalated after N notices").
+func TestEscalationCountsNoticesNotUpdates(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, thursday)
+	ctx := context.Background()
+	var host, a1, a2 string
+	err := s.lab.DB.QueryRow(`SELECT s.Name0, MIN(ui.ArticleID), MAX(ui.ArticleID) FROM v_UpdateComplianceStatus ucs
+		JOIN v_UpdateInfo ui ON ui.CI_ID = ucs.CI_ID
+		JOIN v_CombinedDeviceResources cdr ON cdr.MachineID = ucs.ResourceID
+		JOIN v_R_System s ON s.ResourceID = ucs.ResourceID
+		WHERE ucs.Status = 2 AND ui.IsDeployed = 1 AND COALESCE(ui.ArticleID, '') <> '' AND s.Client0 = 1
+		  AND cdr.CNIsOnline = 1 AND cdr.CurrentLogonUser IS NOT NULL
+		GROUP BY s.Name0 HAVING COUNT(DISTINCT ui.ArticleID) >= 2
+		ORDER BY s.Name0 LIMIT 1`).Scan(&host, &a1, &a2)
+	if err != nil {
+		t.Fatalf("no machine fits the test: %v", err)
+	}
+	settings := notify.DefaultSettings(time.UTC)
+	env := s.env(settings)
+	opt := notify.MissingOptions{Updates: []string{"KB" + a1, "KB" + a2}}
+	for run := 1; run <= 3; run++ {
+		res, err := notify.Missing(ctx, env, opt)
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if !slices.Contains(outcomes(res, notify.OutcomeNotified), host) {
+			t.Fatalf("run %d did not tell %s", run, host)
+		}
+		s.clock.Advance(24 * time.Hour)
+	}
+	if got := s.noticesTo()[host]; got != 3 {
+		t.Fatalf("the lab showed %s %d notices, want 3", host, got)
+	}
+	check := func(when string) {
+		t.Helper()
+		list, err := notify.Escalations(ctx, s.j, s.db, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range list {
+			if e.Host != host {
+				continue
+			}
+			if len(e.Updates) != 2 || e.Notices != 3 {
+				t.Errorf("%s: %s listed with %d notices about %d updates, want 3 notices about 2", when, host, e.Notices, len(e.Updates))
+			}
+			for _, u := range e.Updates {
+				if u.Notices != 3 {
+					t.Errorf("%s: %s told %d times about %s, want 3", when, host, u.Notices, u.Ref)
+				}
+			}
+			return
+		}
+		t.Errorf("%s: %s is not listed", when, host)
+	}
+	check("due")
+	if _, err := notify.Missing(ctx, env, opt); err != nil {
+		t.Fatal(err)
+	}
+	check("escalated")
+	n := &notify.Notices{Site: s.db, Journal: s.j, Hosts: s.hosts, Settings: settings, Now: s.clock.Now, Threshold: 3}
+	got, err := n.Escalated(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[strings.ToUpper(host)] != 3 {
+		t.Errorf("the morning report's count for %s is %d, want 3", host, got[strings.ToUpper(host)])
+	}
+}
