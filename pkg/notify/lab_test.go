@@ -815,3 +815,64 @@ func TestEscalationCountsNoticesNotUpdates(t *testing.T) {
 		t.Errorf("the morning report's count for %s is %d, want 3", host, got[strings.ToUpper(host)])
 	}
 }
+
+// A dry run of the Thursday notice says what the policy would do to each machine: not
+// told while the site says it is offline, not told again within the minimum interval, not
+// told in quiet hours; only machines that would be told are marked dry-run.
+func TestMissingDryRunAppliesThePolicy(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, thursday)
+	ctx := context.Background()
+	env := s.env(notify.DefaultSettings(time.UTC))
+	var group, office string
+	if err := s.lab.DB.QueryRow(`SELECT Title FROM v_AuthListInfo ORDER BY CI_ID LIMIT 1`).Scan(&group); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.lab.DB.QueryRow(`SELECT Name FROM v_Collection WHERE Name LIKE 'Location - %' ORDER BY MemberCount, Name LIMIT 1`).Scan(&office); err != nil {
+		t.Fatal(err)
+	}
+	opt := notify.MissingOptions{Group: group, Collection: office}
+	dryRun := func(when string) []notify.MissingHost {
+		t.Helper()
+		before := len(s.lab.Notices())
+		o := opt
+		o.DryRun = true
+		res, err := notify.Missing(ctx, env, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Hosts) == 0 || res.Notified != 0 || len(s.lab.Notices()) != before {
+			t.Fatalf("%s: %d machines, %d told, the lab showed %d", when, len(res.Hosts), res.Notified, len(s.lab.Notices())-before)
+		}
+		return res.Hosts
+	}
+	for _, h := range dryRun("Thursday 10:00") {
+		want := notify.NoteDryRun
+		if !h.Online {
+			want = notify.NoteOffline
+		}
+		if h.Outcome != notify.OutcomeNotNotified || h.Note != want {
+			t.Errorf("Thursday 10:00: %s (online %v) %s %q, want not-notified %q", h.Host, h.Online, h.Outcome, h.Note, want)
+		}
+	}
+	res, err := notify.Missing(ctx, env, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	told := outcomes(res, notify.OutcomeNotified)
+	if len(told) == 0 {
+		t.Fatal("nobody told")
+	}
+	s.clock.Advance(time.Hour)
+	for _, h := range dryRun("an hour later") {
+		if slices.Contains(told, h.Host) && h.Note != notify.NoteTooSoon {
+			t.Errorf("an hour later: %s, told at 10:00, noted %q, want %q", h.Host, h.Note, notify.NoteTooSoon)
+		}
+	}
+	s.clock.Set(time.Date(2026, 12, 11, 21, 0, 0, 0, time.UTC))
+	for _, h := range dryRun("21:00") {
+		if h.Note != notify.NoteQuietHours {
+			t.Errorf("21:00: %s noted %q, want %q", h.Host, h.Note, notify.NoteQuietHours)
+		}
+	}
+}
