@@ -876,3 +876,55 @@ func TestMissingDryRunAppliesThePolicy(t *testing.T) {
 		}
 	}
 }
+
+// An escalated machine's note says how often its users were told, also when the threshold
+// was lowered since (it said the threshold).
+func TestEscalationNoteSaysTimesTold(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, thursday)
+	ctx := context.Background()
+	settings := notify.DefaultSettings(time.UTC)
+	env := s.env(settings)
+	var group, office string
+	if err := s.lab.DB.QueryRow(`SELECT Title FROM v_AuthListInfo ORDER BY CI_ID LIMIT 1`).Scan(&group); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.lab.DB.QueryRow(`SELECT Name FROM v_Collection WHERE Name LIKE 'Location - %' ORDER BY MemberCount, Name LIMIT 1`).Scan(&office); err != nil {
+		t.Fatal(err)
+	}
+	opt := notify.MissingOptions{Group: group, Collection: office}
+	var twice []string
+	for run := 1; run <= 2; run++ {
+		res, err := notify.Missing(ctx, env, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run == 1 {
+			twice = outcomes(res, notify.OutcomeNotified)
+		} else {
+			got := outcomes(res, notify.OutcomeNotified)
+			twice = slices.DeleteFunc(twice, func(h string) bool { return !slices.Contains(got, h) })
+		}
+		s.clock.Advance(24 * time.Hour)
+	}
+	if len(twice) == 0 {
+		t.Fatal("nobody was told twice")
+	}
+	lower, err := settings.WithThreshold(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Settings = lower
+	res, err := notify.Missing(ctx, env, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range res.Hosts {
+		if !slices.Contains(twice, h.Host) {
+			continue
+		}
+		if h.Outcome != notify.OutcomeEscalated || h.Note != "told 2 times" {
+			t.Errorf("%s, told twice: %s %q, want escalated \"told 2 times\"", h.Host, h.Outcome, h.Note)
+		}
+	}
+}

@@ -284,7 +284,11 @@ func Missing(ctx context.Context, env Env, opt MissingOptions) (MissingResult, e
 		toEscalate = append(toEscalate, p.escals...)
 		switch {
 		case len(p.tell) == 0 && len(p.escals) > 0:
-			p.h.Outcome, p.h.Note = OutcomeEscalated, "told "+strconv.Itoa(env.Settings.Threshold)+" times"
+			most := 0
+			for _, e := range p.escals {
+				most = max(most, e.Notices)
+			}
+			p.h.Outcome, p.h.Note = OutcomeEscalated, "told "+strconv.Itoa(most)+" times"
 		case len(p.tell) == 0:
 			p.h.Outcome, p.h.Note = OutcomeAlready, NoteEscalated
 		case quiet:
