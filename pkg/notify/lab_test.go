@@ -928,3 +928,38 @@ func TestEscalationNoteSaysTimesTold(t *testing.T) {
 		}
 	}
 }
+
+// The watcher's "online since the last pass" holds within a day: the first pass of a later
+// day (next month's watcher, a loop running past midnight) takes every online machine
+// behind the catalog as come online, since yesterday's machines may have been off all
+// night. It skipped a machine seen at the last pass of the day before.
+func TestWatcherStartsEachDayAfresh(t *testing.T) {
+	t.Parallel()
+	wednesday := time.Date(2026, 12, 9, 16, 45, 0, 0, time.UTC)
+	s := newSite(t, wednesday)
+	ctx := context.Background()
+	// F: online, its scans always fail, so it stays behind.
+	f, _ := s.pick(`h.Power = 'on' AND h.ScanFault <> 0`)
+	env := s.env(notify.DefaultSettings(time.UTC))
+	for i, tc := range []struct {
+		at    time.Time
+		first bool
+	}{
+		{wednesday, true},
+		{wednesday.Add(30 * time.Minute), false},             // same day: F stayed online, left alone
+		{wednesday.Add(15*time.Hour + 30*time.Minute), true}, // Thursday 08:15
+	} {
+		s.clock.Set(tc.at)
+		p, err := notify.WatchPass(ctx, env, notify.WatchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := watched(p, f)
+		if p.First != tc.first || (h != nil) != tc.first {
+			t.Errorf("pass %d at %s: first %v, %s handled %v; want %v", i+1, tc.at.Format("Mon 15:04"), p.First, f, h != nil, tc.first)
+		}
+		if tc.first && (h == nil || !h.Reached) {
+			t.Errorf("pass %d: %s not reached: %+v", i+1, f, h)
+		}
+	}
+}
