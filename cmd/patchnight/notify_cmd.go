@@ -105,7 +105,7 @@ func newNotifyWatchCmd(app *App, runF func(context.Context, *notifyWatchOptions)
 or an older catalog) and that come online: each pass reads them from the site database,
 and every one online now that was not online at the last pass gets the scan notice ("a
 scan is about to start, then a patch will install") and then the update scan (schedule
-113). The first pass takes every online one. A machine is told at most once per
+113). The first pass of each day (site time) takes every online one. A machine is told at most once per
 notify.min_interval and never in notify.quiet_hours (it is still scanned). The passes and
 what they did are kept in the journal. Runs until interrupted, one pass every --interval;
 --once runs one pass (for a scheduled task every few minutes). Keep one --collection per

@@ -152,7 +152,7 @@ type Escalation struct {
 	EscalatedAt  *time.Time            `json:"escalated_at,omitempty"`
 	CollectionID string                `json:"collection_id,omitempty"` // the needs-attention collection, once added
 	Updates      []EscalatedUpdate     `json:"updates"`
-	Notices      int                   `json:"notices"` // notices delivered about these updates
+	Notices      int                   `json:"notices"` // notices delivered about these updates (one notice naming several counts once)
 	First        time.Time             `json:"first"`
 	Last         time.Time             `json:"last"`
 	History      []journal.Notice      `json:"history"` // every notice to the machine, delivered or not, oldest first
@@ -301,7 +301,7 @@ func Escalations(ctx context.Context, j *journal.DB, db *site.DB, threshold int)
 		}
 		u.Error = fleet.HResult(u.ErrorCode)
 		x.Updates = append(x.Updates, u)
-		x.Notices += u.Notices
+		x.Notices = max(x.Notices, u.Notices) // counted from the history below
 		if !t.First.IsZero() && (x.First.IsZero() || t.First.Before(x.First)) {
 			x.First = t.First
 		}
@@ -320,6 +320,20 @@ func Escalations(ctx context.Context, j *journal.DB, db *site.DB, threshold int)
 		if x.History == nil {
 			x.History = []journal.Notice{}
 		}
+		// One notice tells a machine about all its missing updates at once: count each
+		// delivered notice about these updates once, as the journal's NoticeCount does,
+		// not once per update it named.
+		about := map[string]bool{}
+		for _, u := range x.Updates {
+			about[strings.ToUpper(u.Update)] = true
+		}
+		times := map[int64]bool{}
+		for _, n := range hist {
+			if n.Delivered && n.Kind == missingKind && about[strings.ToUpper(n.Update)] {
+				times[n.At.UnixNano()] = true
+			}
+		}
+		x.Notices = max(x.Notices, len(times))
 		users := map[string]bool{}
 		for _, n := range hist {
 			if n.Delivered && n.User != "" && !users[strings.ToLower(n.User)] {

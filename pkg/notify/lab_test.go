@@ -743,3 +743,223 @@ func TestMissingOptionsAndDryRun(t *testing.T) {
 		t.Errorf("quiet hours: told %d, %v", res.Notified, err)
 	}
 }
+
+// One Thursday notice names every update a machine misses: a machine told three times
+// about two updates had three notices, not six, in `notify escalations` and in the
+// morning report ("escalated after N notices").
+func TestEscalationCountsNoticesNotUpdates(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, thursday)
+	ctx := context.Background()
+	var host, a1, a2 string
+	err := s.lab.DB.QueryRow(`SELECT s.Name0, MIN(ui.ArticleID), MAX(ui.ArticleID) FROM v_UpdateComplianceStatus ucs
+		JOIN v_UpdateInfo ui ON ui.CI_ID = ucs.CI_ID
+		JOIN v_CombinedDeviceResources cdr ON cdr.MachineID = ucs.ResourceID
+		JOIN v_R_System s ON s.ResourceID = ucs.ResourceID
+		WHERE ucs.Status = 2 AND ui.IsDeployed = 1 AND COALESCE(ui.ArticleID, '') <> '' AND s.Client0 = 1
+		  AND cdr.CNIsOnline = 1 AND cdr.CurrentLogonUser IS NOT NULL
+		GROUP BY s.Name0 HAVING COUNT(DISTINCT ui.ArticleID) >= 2
+		ORDER BY s.Name0 LIMIT 1`).Scan(&host, &a1, &a2)
+	if err != nil {
+		t.Fatalf("no machine fits the test: %v", err)
+	}
+	settings := notify.DefaultSettings(time.UTC)
+	env := s.env(settings)
+	opt := notify.MissingOptions{Updates: []string{"KB" + a1, "KB" + a2}}
+	for run := 1; run <= 3; run++ {
+		res, err := notify.Missing(ctx, env, opt)
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if !slices.Contains(outcomes(res, notify.OutcomeNotified), host) {
+			t.Fatalf("run %d did not tell %s", run, host)
+		}
+		s.clock.Advance(24 * time.Hour)
+	}
+	if got := s.noticesTo()[host]; got != 3 {
+		t.Fatalf("the lab showed %s %d notices, want 3", host, got)
+	}
+	check := func(when string) {
+		t.Helper()
+		list, err := notify.Escalations(ctx, s.j, s.db, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range list {
+			if e.Host != host {
+				continue
+			}
+			if len(e.Updates) != 2 || e.Notices != 3 {
+				t.Errorf("%s: %s listed with %d notices about %d updates, want 3 notices about 2", when, host, e.Notices, len(e.Updates))
+			}
+			for _, u := range e.Updates {
+				if u.Notices != 3 {
+					t.Errorf("%s: %s told %d times about %s, want 3", when, host, u.Notices, u.Ref)
+				}
+			}
+			return
+		}
+		t.Errorf("%s: %s is not listed", when, host)
+	}
+	check("due")
+	if _, err := notify.Missing(ctx, env, opt); err != nil {
+		t.Fatal(err)
+	}
+	check("escalated")
+	n := &notify.Notices{Site: s.db, Journal: s.j, Hosts: s.hosts, Settings: settings, Now: s.clock.Now, Threshold: 3}
+	got, err := n.Escalated(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[strings.ToUpper(host)] != 3 {
+		t.Errorf("the morning report's count for %s is %d, want 3", host, got[strings.ToUpper(host)])
+	}
+}
+
+// A dry run of the Thursday notice says what the policy would do to each machine: not
+// told while the site says it is offline, not told again within the minimum interval, not
+// told in quiet hours; only machines that would be told are marked dry-run.
+func TestMissingDryRunAppliesThePolicy(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, thursday)
+	ctx := context.Background()
+	env := s.env(notify.DefaultSettings(time.UTC))
+	var group, office string
+	if err := s.lab.DB.QueryRow(`SELECT Title FROM v_AuthListInfo ORDER BY CI_ID LIMIT 1`).Scan(&group); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.lab.DB.QueryRow(`SELECT Name FROM v_Collection WHERE Name LIKE 'Location - %' ORDER BY MemberCount, Name LIMIT 1`).Scan(&office); err != nil {
+		t.Fatal(err)
+	}
+	opt := notify.MissingOptions{Group: group, Collection: office}
+	dryRun := func(when string) []notify.MissingHost {
+		t.Helper()
+		before := len(s.lab.Notices())
+		o := opt
+		o.DryRun = true
+		res, err := notify.Missing(ctx, env, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Hosts) == 0 || res.Notified != 0 || len(s.lab.Notices()) != before {
+			t.Fatalf("%s: %d machines, %d told, the lab showed %d", when, len(res.Hosts), res.Notified, len(s.lab.Notices())-before)
+		}
+		return res.Hosts
+	}
+	for _, h := range dryRun("Thursday 10:00") {
+		want := notify.NoteDryRun
+		if !h.Online {
+			want = notify.NoteOffline
+		}
+		if h.Outcome != notify.OutcomeNotNotified || h.Note != want {
+			t.Errorf("Thursday 10:00: %s (online %v) %s %q, want not-notified %q", h.Host, h.Online, h.Outcome, h.Note, want)
+		}
+	}
+	res, err := notify.Missing(ctx, env, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	told := outcomes(res, notify.OutcomeNotified)
+	if len(told) == 0 {
+		t.Fatal("nobody told")
+	}
+	s.clock.Advance(time.Hour)
+	for _, h := range dryRun("an hour later") {
+		if slices.Contains(told, h.Host) && h.Note != notify.NoteTooSoon {
+			t.Errorf("an hour later: %s, told at 10:00, noted %q, want %q", h.Host, h.Note, notify.NoteTooSoon)
+		}
+	}
+	s.clock.Set(time.Date(2026, 12, 11, 21, 0, 0, 0, time.UTC))
+	for _, h := range dryRun("21:00") {
+		if h.Note != notify.NoteQuietHours {
+			t.Errorf("21:00: %s noted %q, want %q", h.Host, h.Note, notify.NoteQuietHours)
+		}
+	}
+}
+
+// An escalated machine's note says how often its users were told, also when the threshold
+// was lowered since (it said the threshold).
+func TestEscalationNoteSaysTimesTold(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, thursday)
+	ctx := context.Background()
+	settings := notify.DefaultSettings(time.UTC)
+	env := s.env(settings)
+	var group, office string
+	if err := s.lab.DB.QueryRow(`SELECT Title FROM v_AuthListInfo ORDER BY CI_ID LIMIT 1`).Scan(&group); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.lab.DB.QueryRow(`SELECT Name FROM v_Collection WHERE Name LIKE 'Location - %' ORDER BY MemberCount, Name LIMIT 1`).Scan(&office); err != nil {
+		t.Fatal(err)
+	}
+	opt := notify.MissingOptions{Group: group, Collection: office}
+	var twice []string
+	for run := 1; run <= 2; run++ {
+		res, err := notify.Missing(ctx, env, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run == 1 {
+			twice = outcomes(res, notify.OutcomeNotified)
+		} else {
+			got := outcomes(res, notify.OutcomeNotified)
+			twice = slices.DeleteFunc(twice, func(h string) bool { return !slices.Contains(got, h) })
+		}
+		s.clock.Advance(24 * time.Hour)
+	}
+	if len(twice) == 0 {
+		t.Fatal("nobody was told twice")
+	}
+	lower, err := settings.WithThreshold(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Settings = lower
+	res, err := notify.Missing(ctx, env, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range res.Hosts {
+		if !slices.Contains(twice, h.Host) {
+			continue
+		}
+		if h.Outcome != notify.OutcomeEscalated || h.Note != "told 2 times" {
+			t.Errorf("%s, told twice: %s %q, want escalated \"told 2 times\"", h.Host, h.Outcome, h.Note)
+		}
+	}
+}
+
+// The watcher's "online since the last pass" holds within a day: the first pass of a later
+// day (next month's watcher, a loop running past midnight) takes every online machine
+// behind the catalog as come online, since yesterday's machines may have been off all
+// night. It skipped a machine seen at the last pass of the day before.
+func TestWatcherStartsEachDayAfresh(t *testing.T) {
+	t.Parallel()
+	wednesday := time.Date(2026, 12, 9, 16, 45, 0, 0, time.UTC)
+	s := newSite(t, wednesday)
+	ctx := context.Background()
+	// F: online, its scans always fail, so it stays behind.
+	f, _ := s.pick(`h.Power = 'on' AND h.ScanFault <> 0`)
+	env := s.env(notify.DefaultSettings(time.UTC))
+	for i, tc := range []struct {
+		at    time.Time
+		first bool
+	}{
+		{wednesday, true},
+		{wednesday.Add(30 * time.Minute), false},             // same day: F stayed online, left alone
+		{wednesday.Add(15*time.Hour + 30*time.Minute), true}, // Thursday 08:15
+	} {
+		s.clock.Set(tc.at)
+		p, err := notify.WatchPass(ctx, env, notify.WatchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := watched(p, f)
+		if p.First != tc.first || (h != nil) != tc.first {
+			t.Errorf("pass %d at %s: first %v, %s handled %v; want %v", i+1, tc.at.Format("Mon 15:04"), p.First, f, h != nil, tc.first)
+		}
+		if tc.first && (h == nil || !h.Reached) {
+			t.Errorf("pass %d: %s not reached: %+v", i+1, f, h)
+		}
+	}
+}

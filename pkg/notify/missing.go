@@ -284,17 +284,21 @@ func Missing(ctx context.Context, env Env, opt MissingOptions) (MissingResult, e
 		toEscalate = append(toEscalate, p.escals...)
 		switch {
 		case len(p.tell) == 0 && len(p.escals) > 0:
-			p.h.Outcome, p.h.Note = OutcomeEscalated, "told "+strconv.Itoa(env.Settings.Threshold)+" times"
+			most := 0
+			for _, e := range p.escals {
+				most = max(most, e.Notices)
+			}
+			p.h.Outcome, p.h.Note = OutcomeEscalated, "told "+strconv.Itoa(most)+" times"
 		case len(p.tell) == 0:
 			p.h.Outcome, p.h.Note = OutcomeAlready, NoteEscalated
-		case opt.DryRun:
-			p.h.Outcome, p.h.Note = OutcomeNotNotified, NoteDryRun
 		case quiet:
 			p.h.Outcome, p.h.Note = OutcomeNotNotified, NoteQuietHours
 		case env.Settings.TooSoon(last[hk], now):
 			p.h.Outcome, p.h.Note = OutcomeNotNotified, NoteTooSoon
 		case !p.h.Online:
 			p.h.Outcome, p.h.Note = OutcomeNotNotified, NoteOffline
+		case opt.DryRun: // after the policy: a dry run says who would be told
+			p.h.Outcome, p.h.Note = OutcomeNotNotified, NoteDryRun
 		default:
 			p.addr = env.address(p.h.Host)
 			byAddr[strings.ToUpper(p.addr)] = p

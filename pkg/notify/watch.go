@@ -47,7 +47,7 @@ type WatchOptions struct {
 // PassResult is what one watcher pass did.
 type PassResult struct {
 	Pass  journal.WatchPass `json:"pass"`
-	First bool              `json:"first"` // there was no earlier pass: every online machine counted as come online
+	First bool              `json:"first"` // no earlier pass that day: every online machine counted as come online
 	Hosts []WatchedHost     `json:"hosts"` // the machines that came online, and what was done
 }
 
@@ -75,7 +75,8 @@ type behindHost struct {
 
 // WatchPass is one pass of the scan-behind watcher: it reads the scan-behind machines from
 // the site database (queries/notify_scan_behind.sql), takes those online now that were not
-// online at the last pass (all online ones at the first pass), and on each sends the scan
+// online at the last pass (all online ones at the first pass of a day, in the site's
+// zone), and on each sends the scan
 // notice (unless policy says no: quiet hours, told within the minimum interval, nobody
 // logged on) and triggers the update scan (schedule 113). Notices, what was done to each
 // machine, and the machines seen online are recorded in the journal. A machine not reached
@@ -111,9 +112,15 @@ func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, erro
 	if err != nil {
 		return PassResult{}, err
 	}
-	_, hadPass, err := env.Journal.LastWatchPass(ctx)
+	lastPass, hadPass, err := env.Journal.LastWatchPass(ctx)
 	if err != nil {
 		return PassResult{}, err
+	}
+	// The last pass tells who has stayed online since only when it was the same day: a
+	// pass of an earlier day (last month's watcher, yesterday's loop) cannot, since the
+	// machines it saw may have been off all night and come online again this morning.
+	if hadPass && !sameDay(lastPass.At, now, env.Settings.Location) {
+		hadPass, prev = false, map[string]journal.WatchHost{}
 	}
 	res := PassResult{First: !hadPass, Hosts: []WatchedHost{}, Pass: journal.WatchPass{At: now, Behind: len(rows)}}
 	var came []behindHost
@@ -250,6 +257,16 @@ func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, erro
 	env.log().Info("watcher pass", "behind", res.Pass.Behind, "online", res.Pass.Online, "came_online", res.Pass.CameOnline,
 		"noticed", res.Pass.Noticed, "scanned", res.Pass.Scanned, "failed", res.Pass.Failed)
 	return res, nil
+}
+
+// sameDay reports whether a and b fall on the same calendar day in loc.
+func sameDay(a, b time.Time, loc *time.Location) bool {
+	if loc == nil {
+		loc = time.UTC
+	}
+	ya, ma, da := a.In(loc).Date()
+	yb, mb, db := b.In(loc).Date()
+	return ya == yb && ma == mb && da == db
 }
 
 // watchHost sends the scan notice (when policy allows) and triggers the scan on one machine.

@@ -421,7 +421,7 @@ func OKMeaning(a night.Action) string {
 	case night.NotifyScan:
 		return "told or scan started"
 	case night.NotifyMissing:
-		return "told"
+		return "told or escalated"
 	}
 	return "ok"
 }
