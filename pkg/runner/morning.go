@@ -276,6 +276,10 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escala
 	if code := fleet.HResult(h.ErrorCode); code != "" {
 		issue.ErrorCodes = append(issue.ErrorCodes, code)
 	}
+	// The failed scan's code too: "scan failed 0x8024401E" names it, the column must list it.
+	if code := fleet.HResult(h.ScanError); h.ScanBucket == "failed" && code != "" && !slices.Contains(issue.ErrorCodes, code) {
+		issue.ErrorCodes = append(issue.ErrorCodes, code)
+	}
 	if h.Required > 0 {
 		issue.Missing = append(issue.Missing, fmt.Sprintf("%d updates of %s", h.Required, r.group.Title))
 	}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -68,6 +69,37 @@ func TestWhyNotNightReasons(t *testing.T) {
 			}
 			if got, _ := r.whyNot(h, last, 0, journal.HostOutcome{}, hn); got != tc.want {
 				t.Errorf("reason %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWhyNotScanFailedErrorCode: a machine whose scan failed lists the scan's error code in
+// its error codes, the code its reason names (the column was empty for these machines).
+func TestWhyNotScanFailedErrorCode(t *testing.T) {
+	t.Parallel()
+	r := &Runner{group: &site.UpdateGroup{Title: "Patch Tuesday 2026-12"}}
+	tests := []struct {
+		name      string
+		scanError int64
+		errorCode int64
+		want      []string
+	}{
+		{"scan error only", 0x8024401E, 0, []string{"0x8024401E"}},
+		{"scan error and an older install error", 0x80072EE2, 0x80070643, []string{"0x80070643", "0x80072EE2"}},
+		{"same code once", 0x80070643, 0x80070643, []string{"0x80070643"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := hostState{Name: "PC-1", Eligible: true, Active: true, Healthy: true, Online: true,
+				ScanBucket: "failed", ScanError: tc.scanError, ErrorCode: tc.errorCode}
+			reason, issue := r.whyNot(h, map[string]journal.HostOutcome{}, 0, journal.HostOutcome{}, hostNight{})
+			if issue == nil {
+				t.Fatalf("reason %q: not listed as needing a person", reason)
+			}
+			if !slices.Equal(issue.ErrorCodes, tc.want) {
+				t.Errorf("reason %q: error codes %q, want %q", reason, issue.ErrorCodes, tc.want)
 			}
 		})
 	}
