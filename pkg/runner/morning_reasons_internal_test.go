@@ -67,7 +67,7 @@ func TestWhyNotNightReasons(t *testing.T) {
 				last[x.Action] = x
 				hn = hn.add(x)
 			}
-			if got, _ := r.whyNot(h, last, 0, journal.HostOutcome{}, hn); got != tc.want {
+			if got, _ := r.whyNot(h, last, 0, journal.HostOutcome{}, journal.HostOutcome{}, hn); got != tc.want {
 				t.Errorf("reason %q, want %q", got, tc.want)
 			}
 		})
@@ -94,7 +94,7 @@ func TestWhyNotScanFailedErrorCode(t *testing.T) {
 			t.Parallel()
 			h := hostState{Name: "PC-1", Eligible: true, Active: true, Healthy: true, Online: true,
 				ScanBucket: "failed", ScanError: tc.scanError, ErrorCode: tc.errorCode}
-			reason, issue := r.whyNot(h, map[string]journal.HostOutcome{}, 0, journal.HostOutcome{}, hostNight{})
+			reason, issue := r.whyNot(h, map[string]journal.HostOutcome{}, 0, journal.HostOutcome{}, journal.HostOutcome{}, hostNight{})
 			if issue == nil {
 				t.Fatalf("reason %q: not listed as needing a person", reason)
 			}
@@ -102,5 +102,34 @@ func TestWhyNotScanFailedErrorCode(t *testing.T) {
 				t.Errorf("reason %q: error codes %q, want %q", reason, issue.ErrorCodes, tc.want)
 			}
 		})
+	}
+}
+
+// TestWhyNotExhaustedNamesItsAction: "retries exhausted" names the failure of the action
+// whose retries ran out, with its code among the error codes, not the night's last failure
+// of another action (a restart the machine missed after its scans had failed three times).
+func TestWhyNotExhaustedNamesItsAction(t *testing.T) {
+	t.Parallel()
+	r := &Runner{group: &site.UpdateGroup{Title: "Patch Tuesday 2026-12"}}
+	at := func(h, m int) time.Time { return time.Date(2026, 12, 9, h, m, 0, 0, time.UTC) }
+	scanFail := journal.HostOutcome{Host: "PC-1", Action: actScan, Outcome: journal.Timeout, At: at(1, 15),
+		Reason: "scan timed out", ErrorCode: 0x80072EE2}
+	restartFail := journal.HostOutcome{Host: "PC-1", Action: actRestart, Outcome: journal.Unreachable, At: at(4, 0),
+		Reason: "connection refused"}
+	last := map[string]journal.HostOutcome{
+		actScan:    {Host: "PC-1", Action: actScan, Outcome: journal.RetriesExhausted, At: at(4, 15)},
+		actRestart: restartFail,
+	}
+	h := hostState{Name: "PC-1", Eligible: true, Active: true, Healthy: true, Online: true, ScanBucket: "behind"}
+	reason, issue := r.whyNot(h, last, 0, restartFail, scanFail, hostNight{})
+	if issue == nil {
+		t.Fatalf("reason %q: not listed as needing a person", reason)
+	}
+	want := []string{"scan not current", "retries exhausted; last failure: scan timeout: scan timed out (0x80072EE2)"}
+	if !slices.Equal(issue.Reasons, want) {
+		t.Errorf("reasons %q, want %q", issue.Reasons, want)
+	}
+	if !slices.Equal(issue.ErrorCodes, []string{"0x80072EE2"}) {
+		t.Errorf("error codes %q, want the scan's 0x80072EE2", issue.ErrorCodes)
 	}
 }
