@@ -299,7 +299,9 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escala
 	case !h.Online && hn.notBack(h):
 		reason = "did not come back after restart"
 		person = true
-	case !h.Online && woken && wake.Outcome != journal.OutcomeOK:
+	case !h.Online && woken && wake.Outcome != journal.OutcomeOK && !seenSince(h, wake.At):
+		// Not when the site has seen it come online since the wake: it was up in the night
+		// (a user switched it on, it was restarted), whatever the wake did.
 		reason = "never woke"
 		person = true
 	case !h.Online && hn.missedWave:
@@ -392,6 +394,11 @@ func (n hostNight) notBack(h hostState) bool {
 		return false
 	}
 	return !h.LastOnline.Valid || !h.LastOnline.Time.After(n.restarted)
+}
+
+// seenSince: the site saw the machine come online after t (its fast-channel last-online time).
+func seenSince(h hostState, t time.Time) bool {
+	return h.LastOnline.Valid && h.LastOnline.Time.After(t)
 }
 
 // chained: the night installed the machine's updates and restarted it after that, and a
