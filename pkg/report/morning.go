@@ -34,9 +34,11 @@ type Morning struct {
 	// ByLocation is the patched share per location (AD site) or subnet.
 	ByLocation []GroupShare `json:"by_location"`
 	// Stopped counts unpatched eligible machines by what stopped them (the first reason
-	// that applies: never woke, offline, scan failed, scan not current, install still
-	// running at the step's limit, install failed, pending restart, logged-on deferral,
-	// retries exhausted, escalated, install not finished).
+	// that applies, in this order: did not come back after restart, never woke, offline at
+	// the wave, offline, scan failed, scan not current, install failed, install still
+	// running at the step's limit, pending restart, chained update waiting for a restart,
+	// logged-on deferral, offline at the wave, retries exhausted, escalated, install not
+	// finished).
 	Stopped []Count `json:"stopped"`
 	// NeedsPerson lists the machines a person should look at today, with reasons.
 	NeedsPerson []HostIssue `json:"needs_person"`

@@ -108,10 +108,14 @@ func buildMorning(ctx context.Context, r *Runner, run journal.Run, unpatched fun
 			At: at, Patched: mt.Patched, Eligible: mt.Eligible, PatchedPct: share(mt.Patched, mt.Eligible),
 			Hosts: int64(s.Counts.Hosts), Failed: int64(s.Counts.Failed)})
 	}
-	// What the journal knows per host: the last outcome per action, the last failed attempt
-	// (what "retries exhausted" hides), and the notices delivered.
+	// What the journal knows per host: the last outcome per action, the last failed attempt,
+	// the failure behind "retries exhausted" (the last failed attempt of the action whose
+	// retries ran out: the step counts only that action's failures, FailedCounts), and the
+	// notices delivered.
 	last := map[string]map[string]journal.HostOutcome{}
 	lastFailure := map[string]journal.HostOutcome{}
+	actionFailure := map[string]journal.HostOutcome{} // by host and action
+	behind := map[string]journal.HostOutcome{}
 	installs := map[string]int64{}
 	nights := map[string]hostNight{}
 	if len(followUp) > 0 {
@@ -128,6 +132,10 @@ func buildMorning(ctx context.Context, r *Runner, run journal.Run, unpatched fun
 		nights[k] = nights[k].add(o)
 		if o.Outcome.Failure() {
 			lastFailure[k] = o
+			actionFailure[k+"\x00"+o.Action] = o
+		}
+		if o.Outcome == journal.RetriesExhausted {
+			behind[k] = actionFailure[k+"\x00"+o.Action]
 		}
 		if last[k] == nil {
 			last[k] = map[string]journal.HostOutcome{}
@@ -183,7 +191,7 @@ func buildMorning(ctx context.Context, r *Runner, run journal.Run, unpatched fun
 			return nil
 		}
 		k := strings.ToUpper(h.Name)
-		reason, issue := r.whyNot(h, last[k], escalated[k], lastFailure[k], nights[k])
+		reason, issue := r.whyNot(h, last[k], escalated[k], lastFailure[k], behind[k], nights[k])
 		if issue != nil {
 			issue.Notices = notices[k]
 		}
@@ -265,8 +273,9 @@ func burnDownAction(a night.Action) bool {
 // whyNot names the first reason that applies to an unpatched eligible machine, in the
 // order the morning report lists them, and says whether a person should look at it.
 // escalated is the machine's notice count when it was escalated (0: not escalated);
-// lastFail is its last failed attempt of the night (zero when none).
-func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escalated int, lastFail journal.HostOutcome, hn hostNight) (string, *report.HostIssue) {
+// lastFail is its last failed attempt of the night (zero when none); behind is the last
+// failed attempt of the action whose retries ran out (zero when none).
+func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escalated int, lastFail, behind journal.HostOutcome, hn hostNight) (string, *report.HostIssue) {
 	notices := escalated
 	issue := &report.HostIssue{Name: h.Name, Location: h.Location, Missing: []string{}, ErrorCodes: []string{}}
 	if h.LastOnline.Valid {
@@ -274,6 +283,10 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escala
 		issue.LastSeen = &t
 	}
 	if code := fleet.HResult(h.ErrorCode); code != "" {
+		issue.ErrorCodes = append(issue.ErrorCodes, code)
+	}
+	// The failed scan's code too: "scan failed 0x8024401E" names it, the column must list it.
+	if code := fleet.HResult(h.ScanError); h.ScanBucket == "failed" && code != "" && !slices.Contains(issue.ErrorCodes, code) {
 		issue.ErrorCodes = append(issue.ErrorCodes, code)
 	}
 	if h.Required > 0 {
@@ -286,7 +299,9 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escala
 	case !h.Online && hn.notBack(h):
 		reason = "did not come back after restart"
 		person = true
-	case !h.Online && woken && wake.Outcome != journal.OutcomeOK:
+	case !h.Online && woken && wake.Outcome != journal.OutcomeOK && !seenSince(h, wake.At):
+		// Not when the site has seen it come online since the wake: it was up in the night
+		// (a user switched it on, it was restarted), whatever the wake did.
 		reason = "never woke"
 		person = true
 	case !h.Online && hn.missedWave:
@@ -316,7 +331,7 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escala
 		reason = "offline at the wave"
 	case anyOutcome(last, journal.RetriesExhausted):
 		reason = "retries exhausted"
-		issue.Reasons = append(issue.Reasons, exhausted(lastFail))
+		issue.Reasons = append(issue.Reasons, exhausted(behind))
 		person = true
 	case notices > 0:
 		reason = "escalated"
@@ -328,11 +343,13 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escala
 		issue.Reasons = append(issue.Reasons, strings.TrimSpace(reason))
 	}
 	if anyOutcome(last, journal.RetriesExhausted) && reason != "retries exhausted" {
-		issue.Reasons = append(issue.Reasons, exhausted(lastFail))
+		issue.Reasons = append(issue.Reasons, exhausted(behind))
 		person = true
 	}
-	if code := fleet.HResult(lastFail.ErrorCode); code != "" && !slices.Contains(issue.ErrorCodes, code) {
-		issue.ErrorCodes = append(issue.ErrorCodes, code)
+	for _, f := range []journal.HostOutcome{lastFail, behind} {
+		if code := fleet.HResult(f.ErrorCode); code != "" && !slices.Contains(issue.ErrorCodes, code) {
+			issue.ErrorCodes = append(issue.ErrorCodes, code)
+		}
 	}
 	if notices > 0 && reason != "escalated" {
 		issue.Reasons = append(issue.Reasons, fmt.Sprintf("escalated after %d notices", notices))
@@ -377,6 +394,11 @@ func (n hostNight) notBack(h hostState) bool {
 		return false
 	}
 	return !h.LastOnline.Valid || !h.LastOnline.Time.After(n.restarted)
+}
+
+// seenSince: the site saw the machine come online after t (its fast-channel last-online time).
+func seenSince(h hostState, t time.Time) bool {
+	return h.LastOnline.Valid && h.LastOnline.Time.After(t)
 }
 
 // chained: the night installed the machine's updates and restarted it after that, and a

@@ -191,15 +191,17 @@ func TestMorningReportConsistency(t *testing.T) {
 		}
 		told[k][n.At] = true
 	}
-	exhausted := map[string]journal.HostOutcome{} // the last failure of hosts whose retries ran out
-	lastFail := map[string]journal.HostOutcome{}
+	// The failure behind a host's exhausted retries: the last failure of the action whose
+	// retries ran out (a step counts only that action's failures), not a later restart's.
+	exhausted := map[string]journal.HostOutcome{}
+	lastFail := map[string]journal.HostOutcome{} // by host and action
 	err = e.j.EachHostOutcome(ctx, journal.Filter{Run: run}, func(o journal.HostOutcome) error {
-		k := strings.ToUpper(o.Host)
+		k := strings.ToUpper(o.Host) + " " + o.Action
 		if o.Outcome.Failure() {
 			lastFail[k] = o
 		}
 		if o.Outcome == journal.RetriesExhausted {
-			exhausted[k] = lastFail[k]
+			exhausted[strings.ToUpper(o.Host)] = lastFail[k]
 		}
 		return nil
 	})

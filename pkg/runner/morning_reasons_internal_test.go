@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -48,6 +49,13 @@ func TestWhyNotNightReasons(t *testing.T) {
 			[]journal.HostOutcome{o(actRestart, journal.OutcomeOK, at(1, 0), "restarting"),
 				o(actInstall, journal.PendingRestart, at(1, 50), "installed, pending restart")},
 			"install not finished"},
+		{"wake failed, not seen since", func(h *hostState) { h.Online, h.LastOnline = false, seen(at(0, 0).AddDate(0, 0, -4)) },
+			[]journal.HostOutcome{o(actWake, journal.OutcomeFailed, at(0, 0).Add(-5*time.Hour-15*time.Minute), "no answer")},
+			"never woke"},
+		{"wake failed, up later in the night, off now", func(h *hostState) { h.Online, h.LastOnline = false, seen(at(2, 0)) },
+			[]journal.HostOutcome{o(actWake, journal.OutcomeFailed, at(0, 0).Add(-5*time.Hour-15*time.Minute), "no answer"),
+				o(actRestart, journal.OutcomeOK, at(1, 0), "restarting")},
+			"offline"},
 		{"pending restart comes first", func(h *hostState) { h.PendingRestart = 2 },
 			[]journal.HostOutcome{o(actInstall, journal.PendingRestart, at(1, 50), "installed, pending restart"),
 				o(actRestart, journal.OutcomeOK, at(2, 50), "restarting")},
@@ -66,9 +74,69 @@ func TestWhyNotNightReasons(t *testing.T) {
 				last[x.Action] = x
 				hn = hn.add(x)
 			}
-			if got, _ := r.whyNot(h, last, 0, journal.HostOutcome{}, hn); got != tc.want {
+			if got, _ := r.whyNot(h, last, 0, journal.HostOutcome{}, journal.HostOutcome{}, hn); got != tc.want {
 				t.Errorf("reason %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestWhyNotScanFailedErrorCode: a machine whose scan failed lists the scan's error code in
+// its error codes, the code its reason names (the column was empty for these machines).
+func TestWhyNotScanFailedErrorCode(t *testing.T) {
+	t.Parallel()
+	r := &Runner{group: &site.UpdateGroup{Title: "Patch Tuesday 2026-12"}}
+	tests := []struct {
+		name      string
+		scanError int64
+		errorCode int64
+		want      []string
+	}{
+		{"scan error only", 0x8024401E, 0, []string{"0x8024401E"}},
+		{"scan error and an older install error", 0x80072EE2, 0x80070643, []string{"0x80070643", "0x80072EE2"}},
+		{"same code once", 0x80070643, 0x80070643, []string{"0x80070643"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := hostState{Name: "PC-1", Eligible: true, Active: true, Healthy: true, Online: true,
+				ScanBucket: "failed", ScanError: tc.scanError, ErrorCode: tc.errorCode}
+			reason, issue := r.whyNot(h, map[string]journal.HostOutcome{}, 0, journal.HostOutcome{}, journal.HostOutcome{}, hostNight{})
+			if issue == nil {
+				t.Fatalf("reason %q: not listed as needing a person", reason)
+			}
+			if !slices.Equal(issue.ErrorCodes, tc.want) {
+				t.Errorf("reason %q: error codes %q, want %q", reason, issue.ErrorCodes, tc.want)
+			}
+		})
+	}
+}
+
+// TestWhyNotExhaustedNamesItsAction: "retries exhausted" names the failure of the action
+// whose retries ran out, with its code among the error codes, not the night's last failure
+// of another action (a restart the machine missed after its scans had failed three times).
+func TestWhyNotExhaustedNamesItsAction(t *testing.T) {
+	t.Parallel()
+	r := &Runner{group: &site.UpdateGroup{Title: "Patch Tuesday 2026-12"}}
+	at := func(h, m int) time.Time { return time.Date(2026, 12, 9, h, m, 0, 0, time.UTC) }
+	scanFail := journal.HostOutcome{Host: "PC-1", Action: actScan, Outcome: journal.Timeout, At: at(1, 15),
+		Reason: "scan timed out", ErrorCode: 0x80072EE2}
+	restartFail := journal.HostOutcome{Host: "PC-1", Action: actRestart, Outcome: journal.Unreachable, At: at(4, 0),
+		Reason: "connection refused"}
+	last := map[string]journal.HostOutcome{
+		actScan:    {Host: "PC-1", Action: actScan, Outcome: journal.RetriesExhausted, At: at(4, 15)},
+		actRestart: restartFail,
+	}
+	h := hostState{Name: "PC-1", Eligible: true, Active: true, Healthy: true, Online: true, ScanBucket: "behind"}
+	reason, issue := r.whyNot(h, last, 0, restartFail, scanFail, hostNight{})
+	if issue == nil {
+		t.Fatalf("reason %q: not listed as needing a person", reason)
+	}
+	want := []string{"scan not current", "retries exhausted; last failure: scan timeout: scan timed out (0x80072EE2)"}
+	if !slices.Equal(issue.Reasons, want) {
+		t.Errorf("reasons %q, want %q", issue.Reasons, want)
+	}
+	if !slices.Equal(issue.ErrorCodes, []string{"0x80072EE2"}) {
+		t.Errorf("error codes %q, want the scan's 0x80072EE2", issue.ErrorCodes)
 	}
 }
