@@ -60,7 +60,7 @@ func judgeFastChannel(online int64, latest site.NullTime, clock site.Clock) Resu
 	ageLocal := ageUTC + clock.Offset
 	fitsUTC, fitsLocal := ageUTC >= -clockSlack, ageLocal >= -clockSlack
 	ages := fmt.Sprintf("the latest of %d clients online came online %s ago if the times are UTC, %s ago if they are the server's local time (UTC%s)",
-		online, ageText(ageUTC), ageText(ageLocal), offsetText(clock.Offset))
+		online, durationText(ageUTC), durationText(ageLocal), offsetText(clock.Offset))
 	switch {
 	case fitsUTC && (!fitsLocal || ageUTC <= ageLocal):
 		return Result{Status: OK, Unconfirmed: true, Message: "the fast channel's times look like UTC: " + ages}
@@ -83,9 +83,4 @@ func offsetText(d time.Duration) string {
 		return fmt.Sprintf("%s%d", sign, h)
 	}
 	return fmt.Sprintf("%s%d:%02d", sign, h, m)
-}
-
-// ageText is a signed age rounded to the minute ("-20m0s" is 20 minutes in the future).
-func ageText(d time.Duration) string {
-	return d.Round(time.Minute).String()
 }
