@@ -8,7 +8,6 @@ import (
 
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/runner"
-	"github.com/patchnight/patchnight/pkg/site"
 )
 
 // TestDryRunFollowUp: the dry run knows the follow-up's steps (issue 17): a follow-up step
@@ -19,11 +18,7 @@ func TestDryRunFollowUp(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := buildLab(t, 40)
-	db, err := site.Open(ctx, "sqlite:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openLab(t, path)
 	p := night.Default()
 	if p.FollowUp == nil {
 		t.Fatal("the default plan has no follow-up")

@@ -11,7 +11,6 @@ import (
 	"github.com/patchnight/patchnight/pkg/client"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/runner"
-	"github.com/patchnight/patchnight/pkg/site"
 )
 
 // refuseHosts fails the test when a dry run opens a client.
@@ -101,11 +100,7 @@ func TestDryRunPerAction(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := buildLab(t, 60)
-	db, err := site.Open(ctx, "sqlite:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openLab(t, path)
 	truth, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/runner"
-	"github.com/patchnight/patchnight/pkg/site"
 )
 
 // stuckHosts are clients whose every call waits until its context ends: a step over them
@@ -36,11 +35,7 @@ func TestFollowUpInstallAtItsLimit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := buildLab(t, 40)
-	db, err := site.Open(ctx, "sqlite:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openLab(t, path)
 	j, err := journal.Open(ctx, filepath.Join(t.TempDir(), "state"))
 	if err != nil {
 		t.Fatal(err)

@@ -181,6 +181,17 @@ func buildLab(t testing.TB, hosts int) string {
 	return buildLabWith(t, hosts, nil)
 }
 
+// openLab opens a lab database built by buildLab as the site, closed with the test.
+func openLab(t testing.TB, path string) *site.DB {
+	t.Helper()
+	db, err := site.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // buildLabWith is buildLab with the lab's fault rates (nil: the default mix).
 func buildLabWith(t testing.TB, hosts int, faults *lab.FaultRates) string {
 	t.Helper()
