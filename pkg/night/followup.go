@@ -402,5 +402,10 @@ func FollowUpMonth(p *Plan, now time.Time, loc *time.Location) (Month, bool) {
 	return Month{}, false
 }
 
+// InFollowUp reports whether a step or occurrence ID (as the journal keeps it) is one of
+// the follow-up's: every follow-up step's ID begins with "follow-up-" (FollowUpSteps), and
+// a plan's own steps may not (Parse).
+func InFollowUp(id string) bool { return strings.HasPrefix(id, "follow-up-") }
+
 // IsFollowUp reports whether id names a follow-up step or a dated follow-up occurrence.
 func (p *Plan) IsFollowUp(id string) bool { return p.followUpStep(id) || followUpOccurrence(p, id) }

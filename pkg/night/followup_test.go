@@ -166,6 +166,8 @@ func TestFollowUpValidation(t *testing.T) {
 	for _, text := range []string{
 		"name: p\nsteps:\n  - id: follow-up-scan-1040\n    at: PT 16:30\n    action: scan\n    target: all\nfollow_up: {}\n",
 		"name: p\nsteps:\n  - id: late\n    at: PT+2 12:00\n    action: report\nfollow_up: {}\n",
+		// A plan's own step may not take a follow-up name: the runner treats follow-up-* as the follow-up's.
+		"name: p\nsteps:\n  - id: follow-up-extra\n    at: PT 16:00\n    action: report\n",
 		// A repeating step whose first run is before the follow-up's, its last after it.
 		"name: p\nsteps:\n  - id: watch\n    at: PT+2 08:15\n    action: notify-scan\n    target: scan-behind\n    repeat: {every: 30m, until: PT+2 16:45}\nfollow_up: {}\n",
 	} {

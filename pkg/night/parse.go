@@ -725,9 +725,9 @@ func (c *checker) semantics(p *Plan) {
 	if len(c.probs) > 0 {
 		return
 	}
-	for _, s := range p.FollowUpSteps() {
-		if prev, ok := ids[s.ID]; ok {
-			c.add(prev.Line, prev.ID, fmt.Sprintf("step ID %s is also the name of a follow-up step", s.ID), "rename the step: follow-up-* names are the follow-up's")
+	for _, s := range p.Steps {
+		if InFollowUp(s.ID) {
+			c.add(s.Line, s.ID, fmt.Sprintf("step ID %s begins with follow-up-, the follow-up's names", s.ID), "rename the step: follow-up-* names are the follow-up's")
 		}
 	}
 	if f := p.FollowUp; f != nil {

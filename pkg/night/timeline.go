@@ -128,7 +128,7 @@ type Decision struct {
 // For a step ID with several occurrences today, the latest one that has started (within
 // 2 minutes' tolerance) is chosen, else the first of the day. An unknown ID is a usage error.
 func StepFor(p *Plan, id string, now time.Time, loc *time.Location) (Decision, error) {
-	known := p.followUpStep(id) || strings.HasPrefix(id, "follow-up-") && p.FollowUp != nil && followUpOccurrence(p, id)
+	known := p.followUpStep(id) || InFollowUp(id) && p.FollowUp != nil && followUpOccurrence(p, id)
 	for _, o := range p.Occurrences() {
 		if o.ID == id || o.StepID == id {
 			known = true

@@ -71,7 +71,7 @@ func (r *Runner) hostAction(ctx context.Context, occ night.Occurrence, st journa
 		}
 	}
 	var failures map[string]int
-	if strings.HasPrefix(occ.StepID, "follow-up-") {
+	if night.InFollowUp(occ.StepID) {
 		// A follow-up day counts its own attempts: the night's exhausted retries do not
 		// keep a machine from being tried again on a later day (issue 17).
 		y, mo, d := occ.Time.In(r.Loc).Date()
@@ -577,7 +577,7 @@ func (r *Runner) lookAtInstall(ctx context.Context, s night.Step, st journal.Ste
 
 // retryPeriod names the period whose failures count towards a step's max_retries.
 func retryPeriod(occ night.Occurrence) string {
-	if strings.HasPrefix(occ.StepID, "follow-up-") {
+	if night.InFollowUp(occ.StepID) {
 		return "today"
 	}
 	return "tonight"

@@ -12,6 +12,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/notify"
 	"github.com/patchnight/patchnight/pkg/output"
+	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/sitecoll"
 )
 
@@ -129,7 +130,7 @@ func (r *Runner) messedScans(ctx context.Context, rule night.Messed, unpatched m
 	}
 	followUp := map[journal.StepID]bool{}
 	for _, s := range steps {
-		followUp[s.ID] = strings.HasPrefix(s.Occurrence, "follow-up-")
+		followUp[s.ID] = night.InFollowUp(s.Occurrence)
 	}
 	asked := map[string][]journal.HostOutcome{}
 	err = r.Env.Journal.EachHostOutcome(ctx, journal.Filter{Run: r.run.ID, Action: actScan, Outcome: journal.OutcomeOK},
@@ -168,7 +169,7 @@ func (r *Runner) messedScans(ctx context.Context, rule night.Messed, unpatched m
 // the needs-attention collection (when the runner has the SMS Provider) and named in the
 // step's note.
 func (r *Runner) followUpMessed(ctx context.Context, occ night.Occurrence) (string, []MessedHost, error) {
-	if !strings.HasPrefix(occ.StepID, "follow-up-") || !occ.Step.Action.Installs() {
+	if !night.InFollowUp(occ.StepID) || !occ.Step.Action.Installs() {
 		return "", nil, nil
 	}
 	hosts, err := r.MessedUp(ctx)
@@ -350,7 +351,7 @@ func (r *Runner) unpatchedSeen(ctx context.Context, notSeen []NotSeenHost, messe
 	for _, m := range messed {
 		why[strings.ToUpper(m.Host)] = fmt.Sprintf("messed up: %s failed 0x%08X, %d times", m.Kind, uint32(m.ErrorCode), len(m.History))
 	}
-	_, err = buildMorning(ctx, r, run, func(h hostState, reason string) {
+	err = r.morningHosts(ctx, run, &report.Morning{}, nil, func(h hostState, reason string) {
 		if unseen[h.ResourceID] {
 			return
 		}
@@ -414,7 +415,7 @@ func (f *FollowUpReport) Grids() []output.Grid {
 // (repaired or not), is not "missing updates" on the site until it scans against the
 // current catalog, so without this no follow-up step would ever scan, and then patch, it.
 func (r *Runner) withScanBehind(ctx context.Context, occ night.Occurrence, targets []target) ([]target, error) {
-	if r.Plan.FollowUp == nil || occ.Step.Action != night.Scan || !strings.HasPrefix(occ.StepID, "follow-up-") {
+	if r.Plan.FollowUp == nil || occ.Step.Action != night.Scan || !night.InFollowUp(occ.StepID) {
 		return targets, nil
 	}
 	behind, err := r.targets(ctx, string(night.ScanBehind), occ.Step.Collection)
@@ -440,7 +441,7 @@ func (r *Runner) withScanBehind(ctx context.Context, occ night.Occurrence, targe
 // only costs the step a host timeout and the journal an "unreachable" row; the next
 // follow-up step tries the machine again. Other steps keep every target.
 func followUpOnline(occ night.Occurrence, targets []target) []target {
-	if !strings.HasPrefix(occ.StepID, "follow-up-") {
+	if !night.InFollowUp(occ.StepID) {
 		return targets
 	}
 	kept := targets[:0:0]

@@ -38,12 +38,6 @@ func (r *Runner) Morning(ctx context.Context) (*report.Morning, error) {
 // BuildMorning builds the morning report of run (any run of the journal) with r's site,
 // group and scope.
 func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morning, error) {
-	return buildMorning(ctx, r, run, nil)
-}
-
-// buildMorning is BuildMorning, calling unpatched (when not nil) with every eligible
-// machine in scope that is not patched and the reason the report counts it under.
-func buildMorning(ctx context.Context, r *Runner, run journal.Run, unpatched func(h hostState, reason string)) (*report.Morning, error) {
 	j := r.Env.Journal
 	m := &report.Morning{Generated: r.Env.Clock.Now().UTC(), Benchmark: Benchmark,
 		Excluded: []report.Count{}, BurnDown: []report.BurnPoint{}, ByUpdate: []report.UpdateCompliance{},
@@ -83,7 +77,7 @@ func buildMorning(ctx context.Context, r *Runner, run journal.Run, unpatched fun
 	var nightEnd journal.Metric
 	for _, s := range steps {
 		mt, ok := metrics[s.ID]
-		if strings.HasPrefix(s.Occurrence, "follow-up-") {
+		if night.InFollowUp(s.Occurrence) {
 			followUp[s.ID] = true
 			continue
 		}
@@ -108,6 +102,28 @@ func buildMorning(ctx context.Context, r *Runner, run journal.Run, unpatched fun
 			At: at, Patched: mt.Patched, Eligible: mt.Eligible, PatchedPct: share(mt.Patched, mt.Eligible),
 			Hosts: int64(s.Counts.Hosts), Failed: int64(s.Counts.Failed)})
 	}
+	if len(followUp) > 0 {
+		m.AfterNight = &report.NightEnd{At: nightEnd.At, Patched: nightEnd.Patched, Eligible: nightEnd.Eligible,
+			PatchedPct: share(nightEnd.Patched, nightEnd.Eligible), FollowUpSteps: len(followUp)}
+	}
+	if err := r.morningHosts(ctx, run, m, followUp, nil); err != nil {
+		return nil, err
+	}
+	comp, err := report.ComplianceReport(ctx, r.Env.Site, report.Scope{Collection: r.scope, Group: r.group, Eligible: true})
+	if err != nil {
+		return nil, err
+	}
+	m.ByUpdate = comp.Updates
+	return m, nil
+}
+
+// morningHosts fills the report's per-machine part from the journal and the site: the
+// eligible and patched counts, by location, what stopped the others, who needs a person,
+// the excluded counts and how the night's install jobs ended (the follow-up's steps,
+// followUp, left out). unpatched, when not nil, is called with every eligible machine in
+// scope that is not patched and the reason the report counts it under.
+func (r *Runner) morningHosts(ctx context.Context, run journal.Run, m *report.Morning, followUp map[journal.StepID]bool, unpatched func(h hostState, reason string)) error {
+	j := r.Env.Journal
 	// What the journal knows per host: the last outcome per action, the last failed attempt,
 	// the failure behind "retries exhausted" (the last failed attempt of the action whose
 	// retries ran out: the step counts only that action's failures, FailedCounts), and the
@@ -118,11 +134,7 @@ func buildMorning(ctx context.Context, r *Runner, run journal.Run, unpatched fun
 	behind := map[string]journal.HostOutcome{}
 	installs := map[string]int64{}
 	nights := map[string]hostNight{}
-	if len(followUp) > 0 {
-		m.AfterNight = &report.NightEnd{At: nightEnd.At, Patched: nightEnd.Patched, Eligible: nightEnd.Eligible,
-			PatchedPct: share(nightEnd.Patched, nightEnd.Eligible), FollowUpSteps: len(followUp)}
-	}
-	err = j.EachHostOutcome(ctx, journal.Filter{Run: run.ID}, func(o journal.HostOutcome) error {
+	err := j.EachHostOutcome(ctx, journal.Filter{Run: run.ID}, func(o journal.HostOutcome) error {
 		if o.Action == actInstall && !followUp[o.Step] {
 			if kind := installEnd(o); kind != "" {
 				installs[kind]++
@@ -144,18 +156,18 @@ func buildMorning(ctx context.Context, r *Runner, run journal.Run, unpatched fun
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	notices := map[string]int{}
 	if run.ID != 0 {
 		if notices, err = j.DeliveredNotices(ctx, run.ID); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	escalated := map[string]int{}
 	if r.Env.Notifier != nil {
 		if escalated, err = r.Env.Notifier.Escalated(ctx); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	excluded := map[string]int64{}
@@ -163,7 +175,7 @@ func buildMorning(ctx context.Context, r *Runner, run journal.Run, unpatched fun
 	locations := map[string]*report.GroupShare{}
 	planExcluded, err := r.ExcludedHosts(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	err = r.eachState(ctx, func(h hostState) error {
 		if x, out := planExcluded[h.ResourceID]; out {
@@ -205,7 +217,7 @@ func buildMorning(ctx context.Context, r *Runner, run journal.Run, unpatched fun
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	m.PatchedPct = share(m.Patched, m.Eligible)
 	for k, v := range excluded {
@@ -226,12 +238,7 @@ func buildMorning(ctx context.Context, r *Runner, run journal.Run, unpatched fun
 	}
 	sort.Slice(m.ByLocation, func(i, k int) bool { return m.ByLocation[i].Name < m.ByLocation[k].Name })
 	sort.Slice(m.NeedsPerson, func(i, k int) bool { return m.NeedsPerson[i].Name < m.NeedsPerson[k].Name })
-	comp, err := report.ComplianceReport(ctx, r.Env.Site, report.Scope{Collection: r.scope, Group: r.group, Eligible: true})
-	if err != nil {
-		return nil, err
-	}
-	m.ByUpdate = comp.Updates
-	return m, nil
+	return nil
 }
 
 // installEnd names how a followed install job ended, from its journal row ("" for rows

@@ -28,7 +28,7 @@ const RepairEvery = 3 * 24 * time.Hour
 // follow-up's later scans and installs can show one. A halted step repairs nothing.
 func (r *Runner) followUpRepair(ctx context.Context, occ night.Occurrence, st journal.Step, messed []MessedHost, status journal.Status) (string, error) {
 	if r.Plan.FollowUp == nil || !r.Plan.FollowUp.RepairClient || len(messed) == 0 || status == journal.Halted ||
-		!strings.HasPrefix(occ.StepID, "follow-up-") || !occ.Step.Action.Installs() {
+		!night.InFollowUp(occ.StepID) || !occ.Step.Action.Installs() {
 		return "", nil
 	}
 	excluded, err := r.ExcludedHosts(ctx)
