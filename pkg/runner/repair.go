@@ -19,9 +19,10 @@ import (
 const RepairEvery = 3 * 24 * time.Hour
 
 // followUpRepair runs after a follow-up install step when the plan opts in
-// (follow_up.repair_client): each messed-up machine online now, not asked in the last
-// RepairEvery (a request that reached the client counts, even one it refused), and not
-// excluded by the plan, is asked for a ConfigMgr client repair (client.Repair,
+// (follow_up.repair_client): each messed-up machine (MessedUp leaves the plan's excluded
+// ones out) online now, not asked in the last
+// RepairEvery (a request that reached the client counts, even one it refused) is asked for
+// a ConfigMgr client repair (client.Repair,
 // SMS_Client.RepairClient, UNCONFIRMED: the script checks that the client has the method
 // and answers "not available" otherwise). Every request is journaled (action repair, in
 // the install step, outside its counts); a repair is never counted as a fix: only the
@@ -31,13 +32,9 @@ func (r *Runner) followUpRepair(ctx context.Context, occ night.Occurrence, st jo
 		!night.InFollowUp(occ.StepID) || !occ.Step.Action.Installs() {
 		return "", nil
 	}
-	excluded, err := r.ExcludedHosts(ctx)
-	if err != nil {
-		return "", err
-	}
 	now := r.Env.Clock.Now()
 	last := map[string]time.Time{}
-	err = r.Env.Journal.EachHostOutcome(ctx, journal.Filter{Run: r.run.ID, Action: journal.ActionRepair}, func(o journal.HostOutcome) error {
+	err := r.Env.Journal.EachHostOutcome(ctx, journal.Filter{Run: r.run.ID, Action: journal.ActionRepair}, func(o journal.HostOutcome) error {
 		// Answered: requested, not available, refused (the method failed) or the script
 		// failed on the client. No connection or no answer in time is asked again.
 		switch o.Outcome {
@@ -54,9 +51,6 @@ func (r *Runner) followUpRepair(ctx context.Context, occ night.Occurrence, st jo
 	offline := 0
 	for _, m := range messed {
 		k := strings.ToUpper(m.Host)
-		if _, x := excluded[m.ResourceID]; x && m.ResourceID != 0 {
-			continue
-		}
 		if !m.online {
 			offline++ // asked on a later follow-up step that finds it online
 			continue
