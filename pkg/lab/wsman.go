@@ -170,6 +170,13 @@ type WSManStats struct {
 
 	// KerberosRefused counts Kerberos tokens refused (bad ticket, wrong SPN, replay).
 	KerberosRefused int64
+	// NTLMCrossed counts NTLM legs out of order on their connection: an AUTHENTICATE
+	// with no CHALLENGE pending there or answering another connection's, and a NEGOTIATE
+	// that replaced an unanswered CHALLENGE.
+	// Windows binds the handshake to the connection and refuses both; a client that
+	// spreads one handshake over pooled connections (go-ntlmssp's Negotiator under
+	// concurrent requests) causes them.
+	NTLMCrossed int64
 }
 
 // ShellRecord is what the endpoint saw of one shell, from Create to Delete.

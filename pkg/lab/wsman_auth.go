@@ -108,6 +108,9 @@ func (w *WSMan) authenticate(rw http.ResponseWriter, r *http.Request) (string, b
 			}
 			w.mu.Lock()
 			c := w.conn(r)
+			if c.challenge != nil {
+				w.stats.NTLMCrossed++
+			}
 			c.challenge = challenge
 			c.authenticated = ""
 			c.session, c.krb = nil, nil
@@ -131,10 +134,18 @@ func (w *WSMan) authenticate(rw http.ResponseWriter, r *http.Request) (string, b
 			c.challenge = nil
 			w.mu.Unlock()
 			if challenge == nil {
+				w.mu.Lock()
+				w.stats.NTLMCrossed++
+				w.mu.Unlock()
 				break
 			}
 			user, sess, ok := w.checkNTLMv2(token, challenge)
 			if !ok {
+				if w.answersAnotherConnection(token) {
+					w.mu.Lock()
+					w.stats.NTLMCrossed++
+					w.mu.Unlock()
+				}
 				break
 			}
 			w.mu.Lock()
@@ -147,6 +158,26 @@ func (w *WSMan) authenticate(rw http.ResponseWriter, r *http.Request) (string, b
 	}
 	w.unauthorized(rw, r)
 	return "", false
+}
+
+// answersAnotherConnection tells whether a refused AUTHENTICATE would have passed on
+// another connection, with the CHALLENGE pending there: legs crossed, not a wrong
+// password (only counted; Windows refuses it all the same).
+func (w *WSMan) answersAnotherConnection(token []byte) bool {
+	w.mu.Lock()
+	var pending [][]byte
+	for _, c := range w.conns {
+		if c.challenge != nil {
+			pending = append(pending, c.challenge)
+		}
+	}
+	w.mu.Unlock()
+	for _, ch := range pending {
+		if _, _, ok := w.checkNTLMv2(token, ch); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func wsDrain(r *http.Request) (int64, error) {

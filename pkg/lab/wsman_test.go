@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/go-ntlmssp"
 	"github.com/masterzen/winrm"
 
 	"github.com/patchnight/patchnight/pkg/lab"
@@ -83,6 +84,19 @@ func libClient(t *testing.T, s *wsServer, ntlm bool, https bool, ca []byte, pass
 	return c
 }
 
+// crossedNTLM tells whether err is the 401 of the library's own NTLM race: go-ntlmssp's
+// Negotiator sends a handshake's legs as separate round trips on whatever pooled
+// connection comes free, so when Run's concurrent Send and Receive open a second
+// connection, an AUTHENTICATE can reach a connection that never got its CHALLENGE.
+// Windows refuses that (NTLM is bound to the connection) and so does the lab, which
+// counts it (TestWSManNTLMIsConnectionBound). It happened about once in a few dozen CI
+// runs; the product's own transport keeps one connection per host (pkg/remote). Tests
+// of the library client run again on a new endpoint when, and only when, this was the
+// cause.
+func crossedNTLM(s *wsServer, err error) bool {
+	return err != nil && strings.Contains(err.Error(), "401") && s.w.Stats().NTLMCrossed > 0
+}
+
 func mustScript(t *testing.T, name string) string {
 	t.Helper()
 	s, err := scripts.Get(name)
@@ -115,11 +129,23 @@ func TestWSManServesLibraryClient(t *testing.T) {
 			if tc.https {
 				p = pki
 			}
-			s := startWSMan(t, lab.OpHandlerFunc(echo), lab.WSManOptions{}, p)
-			c := libClient(t, s, tc.ntlm, tc.https, pki.CAPEM, wsPass)
 			params := []byte(`{"ScheduleID":"{00000000-0000-0000-0000-000000000113}"}`)
 			stdin := scripts.Input(mustScript(t, "client-trigger-schedule"), params)
-			out, serr, code, err := c.RunWithContextWithString(context.Background(), scripts.Command(), string(stdin))
+			var (
+				s         *wsServer
+				out, serr string
+				code      int
+				err       error
+			)
+			for attempt := 1; ; attempt++ {
+				s = startWSMan(t, lab.OpHandlerFunc(echo), lab.WSManOptions{}, p)
+				c := libClient(t, s, tc.ntlm, tc.https, pki.CAPEM, wsPass)
+				out, serr, code, err = c.RunWithContextWithString(context.Background(), scripts.Command(), string(stdin))
+				if !crossedNTLM(s, err) || attempt == 3 {
+					break
+				}
+				t.Logf("attempt %d: %v after the library crossed its NTLM legs over two connections; again on a new endpoint", attempt, err)
+			}
 			if err != nil || code != 0 || serr != "" {
 				t.Fatalf("run: code %d err %v stderr %q", code, err, serr)
 			}
@@ -168,13 +194,28 @@ func TestWSManRejectsBadCredentials(t *testing.T) {
 // NTLM authenticates the connection once; later messages on it need no handshake.
 func TestWSManKeepsNTLMConnectionAuthenticated(t *testing.T) {
 	t.Parallel()
-	s := startWSMan(t, lab.OpHandlerFunc(echo), lab.WSManOptions{}, nil)
-	c := libClient(t, s, true, false, nil, wsPass)
 	stdin := string(scripts.Input(mustScript(t, "client-logged-on"), []byte("{}")))
-	for range 5 {
-		if _, _, code, err := c.RunWithContextWithString(context.Background(), scripts.Command(), stdin); err != nil || code != 0 {
-			t.Fatalf("run: %d %v", code, err)
+	var s *wsServer
+	for attempt := 1; ; attempt++ {
+		s = startWSMan(t, lab.OpHandlerFunc(echo), lab.WSManOptions{}, nil)
+		c := libClient(t, s, true, false, nil, wsPass)
+		var err error
+		for range 5 {
+			var code int
+			if _, _, code, err = c.RunWithContextWithString(context.Background(), scripts.Command(), stdin); err == nil && code != 0 {
+				t.Fatalf("run: exit code %d", code)
+			}
+			if err != nil {
+				break
+			}
 		}
+		if err == nil {
+			break
+		}
+		if !crossedNTLM(s, err) || attempt == 3 {
+			t.Fatalf("run: %v", err)
+		}
+		t.Logf("attempt %d: %v after the library crossed its NTLM legs over two connections; again on a new endpoint", attempt, err)
 	}
 	st := s.w.Stats()
 	// go-ntlmssp: anonymous 401, NEGOTIATE 401, then AUTHENTICATE with the first message;
@@ -188,6 +229,73 @@ func TestWSManKeepsNTLMConnectionAuthenticated(t *testing.T) {
 		t.Errorf("%d 401 legs for %d requests: the connection did not stay authenticated", st.AuthLegs, st.Requests)
 	}
 }
+
+// NTLM is bound to the connection, as on Windows: an AUTHENTICATE on a connection that
+// did not get its CHALLENGE is refused, whether that connection has none pending or
+// another; each is counted as crossed legs, as is a NEGOTIATE replacing an unanswered
+// CHALLENGE (the AUTHENTICATE after it answers the new one and passes). A wrong password
+// is refused and not counted. In order on one connection, it passes.
+func TestWSManNTLMIsConnectionBound(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		legs        []ntlmLeg // in order; each on connection 0 or 1
+		wantCrossed int64
+		pass        string
+		wantAuthOK  bool // the last leg, an AUTHENTICATE, is accepted
+	}{
+		{"in order on one connection", []ntlmLeg{{0, 1}, {0, 3}}, 0, wsPass, true},
+		{"wrong password", []ntlmLeg{{0, 1}, {0, 3}}, 0, "wrong-password", false},
+		{"authenticate on another connection", []ntlmLeg{{0, 1}, {1, 3}}, 1, wsPass, false},
+		{"negotiate again before authenticating", []ntlmLeg{{0, 1}, {0, 1}, {0, 3}}, 1, wsPass, true},
+		{"authenticate answering another connection's challenge", []ntlmLeg{{0, 1}, {1, 1}, {0, 3}}, 1, wsPass, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := startWSMan(t, lab.OpHandlerFunc(echo), lab.WSManOptions{}, nil)
+			conns := [2]*http.Client{{Transport: &http.Transport{}}, {Transport: &http.Transport{}}}
+			var challenge []byte // the last CHALLENGE, from whichever connection
+			var last *http.Response
+			for _, leg := range tc.legs {
+				var token []byte
+				var err error
+				if leg.kind == 1 {
+					token, err = ntlmssp.NewNegotiateMessage("LAB", "")
+				} else {
+					token, err = ntlmssp.ProcessChallenge(challenge, "patcher", tc.pass, true)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				req, _ := http.NewRequest(http.MethodPost, s.ts.URL+"/wsman", strings.NewReader(""))
+				req.Header.Set("Authorization", "Negotiate "+base64.StdEncoding.EncodeToString(token))
+				req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+				res, err := conns[leg.conn].Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if leg.kind == 1 {
+					_, data, _ := strings.Cut(res.Header.Get("WWW-Authenticate"), " ")
+					if challenge, err = base64.StdEncoding.DecodeString(data); err != nil || len(challenge) == 0 {
+						t.Fatalf("NEGOTIATE got %d %q", res.StatusCode, res.Header.Get("WWW-Authenticate"))
+					}
+				}
+				last = res
+			}
+			if got := last.StatusCode != http.StatusUnauthorized; got != tc.wantAuthOK {
+				t.Errorf("AUTHENTICATE answered %d, want accepted %v", last.StatusCode, tc.wantAuthOK)
+			}
+			if got := s.w.Stats().NTLMCrossed; got != tc.wantCrossed {
+				t.Errorf("NTLMCrossed %d, want %d", got, tc.wantCrossed)
+			}
+		})
+	}
+}
+
+// ntlmLeg is one NTLM message (kind 1 NEGOTIATE, 3 AUTHENTICATE) on a connection.
+type ntlmLeg struct{ conn, kind int }
 
 func TestWSManScriptFailures(t *testing.T) {
 	t.Parallel()
