@@ -132,7 +132,7 @@ func Contracts() []Contract {
 		{"night_host_state", []Param{{"group", Int}, {"scope", String}}, cols("ResourceID", "int", "Name", "string",
 			"Location", "string", "Eligible", "flag", "Active", "flag", "Healthy", "int", "Online", "flag",
 			"ScanBucket", "string", "ScanError", "int", "Known", "flag", "Required", "int", "PendingRestart", "int",
-			"Failed", "int", "ErrorCode", "int", "LastOnline", "time")},
+			"Failed", "int", "ErrorCode", "int", "LastOnline", "time", "ScanState", "int")},
 		{"night_logged_on", str("limit"), idName},
 		{"night_needs_attention", str("collection"), idName},
 		{"night_nobody_logged_on", str("limit"), idName},

@@ -15,6 +15,9 @@
 -- Active and the other yes/no columns are integers here (COALESCE/CASE).
 -- LastOnline (CNLastOnlineTime) is read as UTC; the fast channel's time zone is unconfirmed
 -- (docs/reference-additions.md): doctor's fast-channel-times check weighs it on the site.
+-- ScanState is the scan's LastScanState (reference 2, topic 501; 0 when never scanned): the
+-- bucket counts a scan still running (2) as failed, as reference 3's rule does, and the
+-- morning report tells the two apart.
 WITH cur AS (
     SELECT MAX(sup.SyncCatalogVersion) AS Version FROM vSMS_SUPSyncStatus sup
     WHERE sup.WSUSSourceServer = 'Microsoft Update'
@@ -56,7 +59,8 @@ SELECT s.ResourceID, s.Name0 AS Name, COALESCE(s.AD_Site_Name0, '') AS Location,
             THEN 1 ELSE 0 END AS Known,
        COALESCE(req.Required, 0) AS Required, COALESCE(req.PendingRestart, 0) AS PendingRestart,
        COALESCE(req.Failed, 0) AS Failed, COALESCE(req.ErrorCode, 0) AS ErrorCode,
-       cdr.CNLastOnlineTime AS LastOnline
+       cdr.CNLastOnlineTime AS LastOnline,
+       COALESCE(uss.LastScanState, 0) AS ScanState
 FROM v_R_System s
 CROSS JOIN cur
 CROSS JOIN need

@@ -34,11 +34,12 @@ type Morning struct {
 	// ByLocation is the patched share per location (AD site) or subnet.
 	ByLocation []GroupShare `json:"by_location"`
 	// Stopped counts unpatched eligible machines by what stopped them (the first reason
-	// that applies, in this order: did not come back after restart, never woke, offline at
-	// the wave, offline, scan failed, scan not current, install failed, install still
-	// running at the step's limit, pending restart, chained update waiting for a restart,
-	// logged-on deferral, offline at the wave, retries exhausted, escalated, install not
-	// finished).
+	// that applies, in this order: did not come back after restart, never woke (or not
+	// woken: no usable MAC address, no route to its subnet, packets not sent), offline at
+	// the wave, offline, scan still running, scan failed, scan not current, install
+	// failed, install still running at the step's limit, pending restart, chained update
+	// waiting for a restart, logged-on deferral, offline at the wave, retries exhausted,
+	// escalated, install not finished).
 	Stopped []Count `json:"stopped"`
 	// NeedsPerson lists the machines a person should look at today, with reasons.
 	NeedsPerson []HostIssue `json:"needs_person"`
@@ -109,7 +110,7 @@ type HostIssue struct {
 	Reasons    []string   `json:"reasons"`     // e.g. "install failed 0x80070643", "told 4 times"
 	Missing    []string   `json:"missing"`     // updates still missing, e.g. KB5071234
 	ErrorCodes []string   `json:"error_codes"` // distinct error codes seen, 0x...
-	Notices    int        `json:"notices"`     // notices delivered to its users during the night's run (journal), each time counted once
+	Notices    int        `json:"notices"`     // notices delivered to its users during the night's run (journal), each time counted once; "escalated after N notices (all runs)" counts every run's
 	LastSeen   *time.Time `json:"last_seen,omitempty"`
 }
 

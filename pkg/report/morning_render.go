@@ -245,7 +245,7 @@ func (m *Morning) stoppedGrid() output.Grid {
 func (m *Morning) needsGrid() output.Grid {
 	g := output.Grid{
 		Title:   "Needs a person today: " + n(int64(len(m.NeedsPerson))) + " machines",
-		Header:  []string{"Machine", "Location", "Reasons", "Missing updates", "Error codes", "Notices", "Last seen"},
+		Header:  []string{"Machine", "Location", "Reasons", "Missing updates", "Error codes", "Notices this run", "Last seen"},
 		Numeric: []bool{false, false, false, false, false, true, false},
 	}
 	for _, h := range m.NeedsPerson {

@@ -142,6 +142,11 @@ func TestMorningGrids(t *testing.T) {
 	if len(needs.Rows) != 42 || needs.Rows[1][2] != strings.Join(m.NeedsPerson[1].Reasons, "; ") {
 		t.Errorf("needs-person grid: %d rows, first %q", len(needs.Rows), needs.Rows[0])
 	}
+	// The column counts the notices of this run; an escalation's "after N notices" counts
+	// every run's: the header says which.
+	if needs.Header[5] != "Notices this run" {
+		t.Errorf("needs-person notices column %q, want %q", needs.Header[5], "Notices this run")
+	}
 }
 
 func TestMorningGridsEdgeCases(t *testing.T) {

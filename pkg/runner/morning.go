@@ -18,6 +18,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/report/html"
+	"github.com/patchnight/patchnight/pkg/wol"
 )
 
 // Benchmark is the published result of the restart method done by hand: more than 80%
@@ -279,9 +280,10 @@ func burnDownAction(a night.Action) bool {
 
 // whyNot names the first reason that applies to an unpatched eligible machine, in the
 // order the morning report lists them, and says whether a person should look at it.
-// escalated is the machine's notice count when it was escalated (0: not escalated);
-// lastFail is its last failed attempt of the night (zero when none); behind is the last
-// failed attempt of the action whose retries ran out (zero when none).
+// escalated is the machine's notice count when it was escalated, over every run (the
+// escalation rule's count; 0: not escalated); lastFail is its last failed attempt of the
+// night (zero when none); behind is the last failed attempt of the action whose retries
+// ran out (zero when none).
 func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escalated int, lastFail, behind journal.HostOutcome, hn hostNight) (string, *report.HostIssue) {
 	notices := escalated
 	issue := &report.HostIssue{Name: h.Name, Location: h.Location, Missing: []string{}, ErrorCodes: []string{}}
@@ -300,7 +302,9 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escala
 		issue.Missing = append(issue.Missing, fmt.Sprintf("%d updates of %s", h.Required, r.group.Title))
 	}
 	wake, woken := last[actWake]
-	var reason string
+	// reason is what the report counts the machine under; said, when set, is how the
+	// machine's own line says it (the count's words with the detail the journal knows).
+	var reason, said string
 	person := false
 	switch {
 	case !h.Online && hn.notBack(h):
@@ -309,12 +313,16 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escala
 	case !h.Online && woken && wake.Outcome != journal.OutcomeOK && !seenSince(h, wake.At):
 		// Not when the site has seen it come online since the wake: it was up in the night
 		// (a user switched it on, it was restarted), whatever the wake did.
-		reason = "never woke"
+		reason, said = notWoken(wake)
 		person = true
 	case !h.Online && hn.missedWave:
 		reason = "offline at the wave"
 	case !h.Online:
 		reason = "offline"
+	case h.ScanBucket == "failed" && h.ScanState == scanRunning && h.ScanError == 0:
+		// Counted as "not scanned OK" for acting (reference section 3), but nothing failed:
+		// the scan had not ended when the site last heard of it.
+		reason = "scan still running"
 	case h.ScanBucket == "failed":
 		reason = "scan failed " + fleet.HResult(h.ScanError)
 		person = true
@@ -342,15 +350,20 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escala
 		person = true
 	case notices > 0:
 		reason = "escalated"
+		said = escalatedAfter(notices)
 		person = true
 	default:
 		reason = "install not finished"
 	}
+	reason = strings.TrimSpace(reason)
+	if said == "" {
+		said = reason
+	}
 	if reason != "retries exhausted" {
-		issue.Reasons = append(issue.Reasons, strings.TrimSpace(reason))
+		issue.Reasons = append(issue.Reasons, said)
 	}
 	if anyOutcome(last, journal.RetriesExhausted) && reason != "retries exhausted" {
-		issue.Reasons = append(issue.Reasons, exhausted(behind))
+		issue.Reasons = append(issue.Reasons, exhaustedAfter(said, behind))
 		person = true
 	}
 	for _, f := range []journal.HostOutcome{lastFail, behind} {
@@ -359,13 +372,46 @@ func (r *Runner) whyNot(h hostState, last map[string]journal.HostOutcome, escala
 		}
 	}
 	if notices > 0 && reason != "escalated" {
-		issue.Reasons = append(issue.Reasons, fmt.Sprintf("escalated after %d notices", notices))
+		issue.Reasons = append(issue.Reasons, escalatedAfter(notices))
 		person = true
 	}
 	if !person {
-		return strings.TrimSpace(reason), nil
+		return reason, nil
 	}
-	return strings.TrimSpace(reason), issue
+	return reason, issue
+}
+
+// scanRunning is LastScanState 2, scan running (reference section 2, topic 501).
+const scanRunning = 2
+
+// escalatedAfter is the escalation's reason with its count: the notices about the machine's
+// escalated updates over every run (the escalation rule's count), not the run's notices
+// the Notices column counts.
+func escalatedAfter(notices int) string {
+	return fmt.Sprintf("escalated after %d notices (all runs)", notices)
+}
+
+// notWoken names why a wake left a machine asleep, from the wake step's journal row: the
+// count's reason (reason) and the machine's line with the wake's own words (said). A
+// machine the wake skipped (no usable MAC, no route to its subnet) or sent nothing to is a
+// data or network problem to fix; "never woke" is for the machines that were sent
+// packets and did not come up (a BIOS or NIC setting).
+func notWoken(wake journal.HostOutcome) (reason, said string) {
+	kind, detail, _ := strings.Cut(wake.Reason, "; ")
+	switch {
+	case wake.Outcome == journal.Skipped && kind == string(wol.OutcomeNoMAC):
+		reason = "not woken: no usable MAC address"
+	case wake.Outcome == journal.Skipped && kind == string(wol.OutcomeNoRoute):
+		reason = "not woken: no route to its subnet"
+	case kind == string(wol.OutcomeNotSent):
+		reason = "not woken: packets not sent"
+	default:
+		return "never woke", ""
+	}
+	if detail == "" {
+		return reason, reason
+	}
+	return reason, reason + " (" + detail + ")"
 }
 
 // hostNight is what the journal says of one machine's night, for the morning's reasons.
@@ -418,19 +464,55 @@ func (n hostNight) chained() bool {
 }
 
 // exhausted is the "retries exhausted" reason with the failure behind it: "retries
-// exhausted; last failure: install unreachable: connection refused (0x80072EE2)".
+// exhausted; last failure: install unreachable: connection refused (0x80072EE2)". Each
+// thing is said once: the journal's reason often starts with the action and outcome
+// again ("install failed 0x80070643: 1 failed 0x80070643", "install: dial tcp ...") and
+// names the code the text ends with; those repeats are left out.
 func exhausted(f journal.HostOutcome) string {
 	if f.Outcome == "" {
 		return "retries exhausted"
 	}
-	s := "retries exhausted; last failure: " + f.Action + " " + string(f.Outcome)
-	if f.Reason != "" {
-		s += ": " + f.Reason
+	head, detail, code := failureParts(f)
+	s := "retries exhausted; last failure: " + head
+	if detail != "" {
+		s += ": " + detail
 	}
-	if code := fleet.HResult(f.ErrorCode); code != "" {
+	if code != "" {
 		s += " (" + code + ")"
 	}
 	return s
+}
+
+// exhaustedAfter is exhausted for a machine whose line already says said: when said is the
+// failure behind the exhausted retries ("install failed 0x80070643"), it is not said
+// again.
+func exhaustedAfter(said string, f journal.HostOutcome) string {
+	head, detail, code := failureParts(f)
+	if f.Outcome == "" || strings.TrimSpace(head+" "+code) != said {
+		return exhausted(f)
+	}
+	if detail == "" {
+		return "retries exhausted on the same failure"
+	}
+	return "retries exhausted on the same failure: " + detail
+}
+
+// failureParts splits a failed attempt's journal row into what failed ("install
+// failed"), the reason's own detail without the head or code again, and the code.
+func failureParts(f journal.HostOutcome) (head, detail, code string) {
+	head, code = f.Action+" "+string(f.Outcome), fleet.HResult(f.ErrorCode)
+	detail = strings.TrimSpace(f.Reason)
+	for _, p := range []string{head, f.Action + ":"} {
+		if rest, ok := strings.CutPrefix(detail, p); ok && (rest == "" || strings.ContainsAny(rest[:1], " :")) {
+			detail = rest
+			break
+		}
+	}
+	if code != "" {
+		detail = strings.ReplaceAll(detail, " "+code, "")
+		detail = strings.ReplaceAll(strings.ReplaceAll(detail, code, ""), " ,", ",")
+	}
+	return head, strings.Trim(detail, " :;,"), code
 }
 
 func anyOutcome(last map[string]journal.HostOutcome, o journal.Outcome) bool {

@@ -117,6 +117,7 @@ type hostState struct {
 	Failed         int64
 	ErrorCode      int64
 	LastOnline     site.NullTime
+	ScanState      int64 // LastScanState of the publishing source's scan (topic 501; 0 when never scanned)
 }
 
 // Patched is the night's definition: eligible, every update of the group known from a
@@ -143,7 +144,7 @@ func scanHostState(rows *sql.Rows) (hostState, error) {
 	var elig, active, online, known site.Flag
 	var healthy int64
 	if err := rows.Scan(&h.ResourceID, &h.Name, &h.Location, &elig, &active, &healthy, &online, &h.ScanBucket,
-		&h.ScanError, &known, &h.Required, &h.PendingRestart, &h.Failed, &h.ErrorCode, &h.LastOnline); err != nil {
+		&h.ScanError, &known, &h.Required, &h.PendingRestart, &h.Failed, &h.ErrorCode, &h.LastOnline, &h.ScanState); err != nil {
 		return h, fmt.Errorf("read host state: %w", err)
 	}
 	h.Eligible, h.Active, h.Healthy, h.Online, h.Known = elig.Bool(), active.Bool(), healthy == 1, online.Bool(), known.Bool()

@@ -188,6 +188,11 @@ func TestMorningDocument(t *testing.T) {
 	if needs[1][0] != h.Name || needs[1][2] != strings.Join(h.Reasons, "; ") {
 		t.Errorf("needs-person row %q, want %s with %q", needs[1], h.Name, h.Reasons)
 	}
+	// The column counts the notices of this run; an escalation's "after N notices" counts
+	// every run's: the header says which.
+	if !bytes.Contains(doc, []byte(`<th scope="col" class="num">Notices this run</th>`)) {
+		t.Error("the needs-person table's notices column does not say it counts this run's notices")
+	}
 	if bytes.Contains(doc, []byte("more machines not shown")) {
 		t.Error("an uncapped list says it is capped")
 	}
