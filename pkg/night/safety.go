@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/patchnight/patchnight/queries"
 )
 
 // Canary makes every restarting step (restart, install-and-restart) act first on a small
@@ -101,6 +103,11 @@ func (c *checker) exclude(f field) []string {
 			continue
 		}
 		out = append(out, s)
+	}
+	// The morning report's per-update query takes a fixed number of excluded collections.
+	if len(out) > queries.MaxExcluded {
+		c.add(f.val.Line, "", fmt.Sprintf("exclude lists %d collections; a night takes at most %d (the profile's exclude included)", len(out), queries.MaxExcluded),
+			"put the machines to leave alone in fewer collections (one collection can include others)")
 	}
 	return out
 }
