@@ -104,9 +104,14 @@ func (c *checker) exclude(f field) []string {
 		}
 		out = append(out, s)
 	}
-	// The morning report's per-update query takes a fixed number of excluded collections.
-	if len(out) > queries.MaxExcluded {
-		c.add(f.val.Line, "", fmt.Sprintf("exclude lists %d collections; a night takes at most %d (the profile's exclude included)", len(out), queries.MaxExcluded),
+	// The morning report's per-update query takes a fixed number of excluded collections
+	// (the runner counts the profile's too, once resolved).
+	distinct := map[string]bool{}
+	for _, s := range out {
+		distinct[strings.ToUpper(s)] = true
+	}
+	if len(distinct) > queries.MaxExcluded {
+		c.add(f.val.Line, "", fmt.Sprintf("exclude lists %d collections; a night takes at most %d, the profile's exclude included", len(distinct), queries.MaxExcluded),
 			"put the machines to leave alone in fewer collections (one collection can include others)")
 	}
 	return out
