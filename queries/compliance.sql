@@ -21,7 +21,10 @@
 -- @bulletin ('' = any; validated by the caller), @all (1 = every update CI, 0 = only updates
 -- some client in scope requires or has installed), @eligible (1 = only the night's eligible
 -- machines: active and passing the client check, as night_host_state.sql defines them, so
--- that the morning report's per-update rows add up to its denominator).
+-- that the morning report's per-update rows add up to its denominator), @exclude1 to
+-- @exclude10 (CollectionIDs of excluded collections, '' when unused: queries.MaxExcluded;
+-- a machine in any of them, as v_FullCollectionMembership has it, is out of scope, as the
+-- night and the morning report's denominator leave the plan's excluded collections out).
 WITH scope AS (
     SELECT s.ResourceID
     FROM v_R_System s
@@ -33,6 +36,10 @@ WITH scope AS (
       AND (@eligible = 0 OR (COALESCE(s.Active0, 0) = 1
                              AND s.ResourceID IN (SELECT cdr.MachineID FROM v_CombinedDeviceResources cdr
                                                   WHERE cdr.ClientCheckPass = 1)))
+      AND NOT EXISTS (SELECT 1 FROM v_FullCollectionMembership xm
+                      WHERE xm.ResourceID = s.ResourceID
+                        AND xm.CollectionID IN (@exclude1, @exclude2, @exclude3, @exclude4, @exclude5,
+                                                @exclude6, @exclude7, @exclude8, @exclude9, @exclude10))
 ),
 total AS (
     SELECT COUNT(*) AS Clients FROM scope

@@ -89,6 +89,10 @@ func Contracts() []Contract {
 		return out
 	}
 	idName := cols("ResourceID", "int", "Name", "string")
+	excludes := make([]Param, MaxExcluded)
+	for i := range excludes {
+		excludes[i] = Param{ExcludeParam(i + 1), String}
+	}
 	c := []Contract{
 		{"check_site", nil, cols("ok", "int")},
 		{"collection_lookup", str("key"), cols("CollectionID", "string", "Name", "string", "MemberCount", "int", "CollectionType", "int")},
@@ -102,7 +106,8 @@ func Contracts() []Contract {
 		{"collection_sug_updates", []Param{{"group", Int}}, cols("CI_ID", "int", "ArticleID", "string", "BulletinID", "string",
 			"Title", "string", "IsExpired", "flag", "IsSuperseded", "flag")},
 		{"collection_update_lookup", str("article", "bulletin"), cols("CI_ID", "int", "ArticleID", "string", "BulletinID", "string", "Title", "string")},
-		{"compliance", []Param{{"all", Int}, {"article", String}, {"bulletin", String}, {"collection", String}, {"eligible", Int}, {"group", Int}},
+		{"compliance", append([]Param{{"all", Int}, {"article", String}, {"bulletin", String}, {"collection", String}, {"eligible", Int}, {"group", Int}},
+			excludes...),
 			cols("CI_ID", "int", "ArticleID", "string", "BulletinID", "string", "Title", "string", "Severity", "int",
 				"IsSuperseded", "flag", "Required", "int", "Installed", "int", "NotRequired", "int", "Clients", "int")},
 		{"doctor_group_deployments", []Param{{"group", Int}}, cols("AssignmentID", "int", "AssignmentName", "string", "CollectionID", "string")},

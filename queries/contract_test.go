@@ -125,6 +125,10 @@ func TestContractsMatchLab(t *testing.T) {
 		"night_enforcement_state":   {"state": int64(0)},
 		"night_needs_attention":     {"collection": coll},
 		"collection_missing_update": {"bulletin": bulletin},
+		"compliance":                {queries.ExcludeParam(1): "LAB00020"},
+	}
+	for i := 1; i <= queries.MaxExcluded; i++ {
+		params[queries.ExcludeParam(i)] = ""
 	}
 	withRows := 0
 	for _, c := range queries.Contracts() {

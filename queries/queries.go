@@ -12,8 +12,19 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"strconv"
 	"strings"
 )
+
+// MaxExcluded is how many excluded collections the compliance query takes: parameters
+// @exclude1 to @exclude10, an empty string for an unused one. One query text for SQL
+// Server and SQLite cannot take a list of any length as parameters, so the number is
+// fixed; the night's plan and profile together may exclude at most this many collections.
+const MaxExcluded = 10
+
+// ExcludeParam is the name of the compliance query's i-th (from 1) excluded-collection
+// parameter.
+func ExcludeParam(i int) string { return "exclude" + strconv.Itoa(i) }
 
 //go:embed *.sql
 var files embed.FS

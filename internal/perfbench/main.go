@@ -142,6 +142,9 @@ func compliance(dir, bin string, hosts, updates int) error {
 	script := filepath.Join(dir, "compliance-sqlite3.sql")
 	params := ".parameter init\n.parameter set @collection ''\n.parameter set @group 0\n.parameter set @article ''\n" +
 		".parameter set @bulletin ''\n.parameter set @all 0\n.parameter set @eligible 0\n"
+	for i := 1; i <= queries.MaxExcluded; i++ {
+		params += ".parameter set @" + queries.ExcludeParam(i) + " ''\n"
+	}
 	if err := os.WriteFile(script, []byte(params+text+";\n"), 0o644); err != nil {
 		return err
 	}

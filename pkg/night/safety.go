@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/patchnight/patchnight/queries"
 )
 
 // Canary makes every restarting step (restart, install-and-restart) act first on a small
@@ -101,6 +103,16 @@ func (c *checker) exclude(f field) []string {
 			continue
 		}
 		out = append(out, s)
+	}
+	// The morning report's per-update query takes a fixed number of excluded collections
+	// (the runner counts the profile's too, once resolved).
+	distinct := map[string]bool{}
+	for _, s := range out {
+		distinct[strings.ToUpper(s)] = true
+	}
+	if len(distinct) > queries.MaxExcluded {
+		c.add(f.val.Line, "", fmt.Sprintf("exclude lists %d collections; a night takes at most %d, the profile's exclude included", len(distinct), queries.MaxExcluded),
+			"put the machines to leave alone in fewer collections (one collection can include others)")
 	}
 	return out
 }

@@ -37,6 +37,8 @@ func TestSafetySettings(t *testing.T) {
 		{"canary key", "canary: {ring: 5}\n", nil, `unknown key "ring" in canary`},
 		{"exclude mapping", "exclude: {a: b}\n", nil, "exclude must be a collection or a list"},
 		{"exclude empty name", "exclude: ['']\n", nil, "empty collection"},
+		{"exclude at most", "exclude: [C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, c10]\n", func(p *Plan) bool { return len(p.Exclude) == 11 }, ""},
+		{"exclude too many", "exclude: [C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11]\n", nil, "exclude lists 11 collections; a night takes at most 10"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

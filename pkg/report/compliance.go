@@ -10,11 +10,13 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/fleet"
 	"github.com/patchnight/patchnight/pkg/output"
 	"github.com/patchnight/patchnight/pkg/site"
+	"github.com/patchnight/patchnight/queries"
 )
 
 // Scope narrows a report to a collection and/or a set of updates.
@@ -26,6 +28,10 @@ type Scope struct {
 	// Eligible keeps only the night's eligible machines (active, passing the client check):
 	// the morning report's per-update rows are over its denominator, not the collection.
 	Eligible bool `json:"eligible_only,omitempty"`
+	// Exclude lists the CollectionIDs of excluded collections (at most
+	// queries.MaxExcluded): their members are out of scope. The morning report passes the
+	// night's, so that its per-update rows leave out the machines its denominator leaves out.
+	Exclude []string `json:"excluded_collections,omitempty"`
 }
 
 // scanCompliance reads one row of queries/compliance.sql. IsSuperseded is bit on SQL
@@ -91,6 +97,15 @@ func ComplianceReport(ctx context.Context, db *site.DB, scope Scope) (*Complianc
 	}
 	if scope.All {
 		p["all"] = int64(1)
+	}
+	if len(scope.Exclude) > queries.MaxExcluded {
+		return nil, fmt.Errorf("compliance report: %d excluded collections, the query takes at most %d", len(scope.Exclude), queries.MaxExcluded)
+	}
+	for i := 1; i <= queries.MaxExcluded; i++ {
+		p[queries.ExcludeParam(i)] = ""
+		if i <= len(scope.Exclude) {
+			p[queries.ExcludeParam(i)] = scope.Exclude[i-1]
+		}
 	}
 	rep := &Compliance{Scope: scope, Updates: []UpdateCompliance{}}
 	err := db.Each(ctx, "compliance", p, func(r *sql.Rows) error {
@@ -180,7 +195,10 @@ func (s Scope) describe() string {
 		what = "all updates"
 	}
 	if s.Collection != nil {
-		return what + " in " + s.Collection.Name + " (" + s.Collection.ID + ")"
+		what += " in " + s.Collection.Name + " (" + s.Collection.ID + ")"
+	}
+	if len(s.Exclude) > 0 {
+		what += " outside " + strings.Join(s.Exclude, ", ")
 	}
 	return what
 }

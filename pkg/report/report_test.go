@@ -3,6 +3,8 @@ package report_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/patchnight/patchnight/pkg/fleet"
 	"github.com/patchnight/patchnight/pkg/report"
 	"github.com/patchnight/patchnight/pkg/site"
+	"github.com/patchnight/patchnight/queries"
 )
 
 func openLab(t *testing.T) (*site.DB, *sql.DB) {
@@ -33,8 +36,9 @@ func openLab(t *testing.T) (*site.DB, *sql.DB) {
 type counts struct{ required, installed, notRequired, unknown int64 }
 
 // independentCompliance recomputes the report from the lab's own tables, in Go, without
-// the views or the query under test.
-func independentCompliance(t *testing.T, raw *sql.DB, collection string) (map[int64]counts, int64) {
+// the views or the query under test: the clients of collection ("" = all) outside the
+// exclude collections.
+func independentCompliance(t *testing.T, raw *sql.DB, collection string, exclude ...string) (map[int64]counts, int64) {
 	t.Helper()
 	ctx := context.Background()
 	var src int64
@@ -66,6 +70,18 @@ func independentCompliance(t *testing.T, raw *sql.DB, collection string) (map[in
 				delete(scope, id)
 			}
 		}
+	}
+	for _, x := range exclude {
+		rows, err := raw.QueryContext(ctx, `SELECT ResourceID FROM lab_collection_member WHERE CollectionID = ?`, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id int64
+			rows.Scan(&id)
+			delete(scope, id)
+		}
+		rows.Close()
 	}
 	rows, _ = raw.QueryContext(ctx, `SELECT ResourceID, LastScanPackageVersion FROM lab_scan_status WHERE UpdateSource_ID = ?`, src)
 	for rows.Next() {
@@ -116,9 +132,19 @@ func TestComplianceMatchesIndependentCount(t *testing.T) {
 	t.Parallel()
 	db, raw := openLab(t)
 	ctx := context.Background()
-	for _, coll := range []string{"", "LAB00011"} {
-		t.Run("collection="+coll, func(t *testing.T) {
-			scope := report.Scope{All: true}
+	// LAB00020 is the first location's collection, LAB00011 the laptops: they overlap.
+	for _, tc := range []struct {
+		coll    string
+		exclude []string
+	}{
+		{"", nil},
+		{"LAB00011", nil},
+		{"", []string{"LAB00020"}},
+		{"LAB00010", []string{"LAB00020", "LAB00011"}},
+	} {
+		coll := tc.coll
+		t.Run("collection="+coll+",exclude="+strings.Join(tc.exclude, "+"), func(t *testing.T) {
+			scope := report.Scope{All: true, Exclude: tc.exclude}
 			if coll != "" {
 				c, err := db.ResolveCollection(ctx, coll)
 				if err != nil {
@@ -130,9 +156,14 @@ func TestComplianceMatchesIndependentCount(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, clients := independentCompliance(t, raw, coll)
+			want, clients := independentCompliance(t, raw, coll, tc.exclude...)
 			if rep.Clients != clients || clients == 0 {
 				t.Errorf("clients in scope = %d, want %d", rep.Clients, clients)
+			}
+			if len(tc.exclude) > 0 {
+				if _, all := independentCompliance(t, raw, coll); all == clients {
+					t.Fatal("the excluded collections have no client in scope: the test proves nothing")
+				}
 			}
 			if len(rep.Updates) != len(want) {
 				t.Fatalf("%d update lines, want %d", len(rep.Updates), len(want))
@@ -387,6 +418,31 @@ func TestComplianceCountsMachinesBehindOnAScan(t *testing.T) {
 			if got != want[u.CIID] {
 				t.Errorf("collection %q, CI %d: got %+v, want %+v", coll, u.CIID, got, want[u.CIID])
 			}
+		}
+	}
+}
+
+// The compliance query takes queries.MaxExcluded excluded collections; more are refused
+// rather than some silently dropped.
+func TestComplianceExcludeLimit(t *testing.T) {
+	t.Parallel()
+	db, _ := openLab(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		n  int
+		ok bool
+	}{{queries.MaxExcluded, true}, {queries.MaxExcluded + 1, false}} {
+		ids := make([]string, tc.n)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("LAB%05X", 0x20+i)
+		}
+		rep, err := report.ComplianceReport(ctx, db, report.Scope{Exclude: ids})
+		if tc.ok != (err == nil) {
+			t.Errorf("%d excluded collections: %v", tc.n, err)
+			continue
+		}
+		if tc.ok && !strings.Contains(rep.Grids()[0].Title, " outside LAB00020, LAB00021,") {
+			t.Errorf("title %q does not name the excluded collections", rep.Grids()[0].Title)
 		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/site"
 	"github.com/patchnight/patchnight/pkg/wol"
+	"github.com/patchnight/patchnight/queries"
 )
 
 // resolveExclusions resolves the plan's and the profile's excluded collections once, when
@@ -30,11 +32,25 @@ func (r *Runner) resolveExclusions(ctx context.Context) error {
 		seen[strings.ToUpper(c.ID)] = true
 		r.exclusions = append(r.exclusions, *c)
 	}
+	// The morning report's per-update query takes a fixed number of them (queries.MaxExcluded).
+	if len(r.exclusions) > queries.MaxExcluded {
+		return exit.Usagef("put the machines to leave alone in fewer collections (one collection can include others)",
+			"the plan and the profile exclude %d collections; a night takes at most %d", len(r.exclusions), queries.MaxExcluded)
+	}
 	return nil
 }
 
 // Exclusions lists the night's excluded collections (plan and profile), resolved.
 func (r *Runner) Exclusions() []site.CollectionRef { return r.exclusions }
+
+// exclusionIDs lists the CollectionIDs of the night's excluded collections.
+func (r *Runner) exclusionIDs() []string {
+	ids := make([]string, len(r.exclusions))
+	for i, c := range r.exclusions {
+		ids[i] = c.ID
+	}
+	return ids
+}
 
 // ExcludedHosts reads the members of the excluded collections now (membership changes
 // between steps): ResourceID to the name of the first excluded collection it is in.

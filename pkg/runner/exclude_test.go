@@ -3,11 +3,15 @@ package runner_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/patchnight/patchnight/pkg/exit"
 	"github.com/patchnight/patchnight/pkg/journal"
+	"github.com/patchnight/patchnight/pkg/night"
 	"github.com/patchnight/patchnight/pkg/runner"
 )
 
@@ -157,3 +161,170 @@ func mustOutcomes(t *testing.T, e *env) []int64 {
 }
 
 func journalFilter(step journal.StepID) journal.Filter { return journal.Filter{Step: step} }
+
+// TestMorningByUpdateHonoursExclusions: the morning report's per-update rows are over its
+// denominator, the eligible machines outside the plan's excluded collections. Before,
+// the rows counted the excluded machines too: with exclude set, an update's clients (and
+// its required and installed counts) no longer added up to the headline's eligible count.
+// The expected counts come from the lab's own tables. LAB00020 is the first location's
+// collection, LAB00011 the laptops: the two overlap.
+func TestMorningByUpdateHonoursExclusions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		exclude []string
+	}{
+		{"no exclusion", nil},
+		{"one exclusion", []string{"LAB00020"}},
+		{"two overlapping exclusions", []string{"LAB00020", "LAB00011"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := buildLab(t, 80)
+			plan := shortPlan
+			if len(tc.exclude) > 0 {
+				plan = "exclude: [" + strings.Join(tc.exclude, ", ") + "]\n" + shortPlan
+			}
+			e := newEnvPlan(t, path, filepath.Join(t.TempDir(), "state"), plan, nil)
+			defer e.close()
+			ctx := context.Background()
+			spec := e.run.Run()
+			run, _, err := e.j.BeginRun(ctx, journal.RunSpec{Plan: spec.Plan, Month: spec.Month,
+				PatchTuesday: spec.PatchTuesday, TimeZone: spec.TimeZone})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := runner.BuildMorning(ctx, e.run, run)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			// The lab's eligible machines in the night's scope, and the required and
+			// installed rows per update of those outside the excluded collections (all).
+			args := []any{"", ""}
+			for i, c := range tc.exclude {
+				args[i] = c
+			}
+			if len(tc.exclude) == 2 {
+				var both int64
+				if err := raw.QueryRow(`SELECT COUNT(*) FROM lab_collection_member a JOIN lab_collection_member b
+					ON b.ResourceID = a.ResourceID AND b.CollectionID = ? WHERE a.CollectionID = ?`, tc.exclude[1], tc.exclude[0]).Scan(&both); err != nil {
+					t.Fatal(err)
+				}
+				if both == 0 {
+					t.Fatal("the two excluded collections do not overlap: the test proves nothing")
+				}
+			}
+			const eligible = `FROM lab_host h JOIN lab_collection_member s ON s.ResourceID = h.ResourceID AND s.CollectionID = 'LAB00010'
+				WHERE h.IsClient = 1 AND h.Obsolete = 0 AND h.Decommissioned = 0 AND h.Active = 1 AND h.ClientCheckPass = 1`
+			const outside = ` AND h.ResourceID NOT IN (SELECT x.ResourceID FROM lab_collection_member x WHERE x.CollectionID IN (?, ?))`
+			var want, all int64
+			if err := raw.QueryRow(`SELECT COUNT(*) `+eligible+outside, args...).Scan(&want); err != nil {
+				t.Fatal(err)
+			}
+			if err := raw.QueryRow(`SELECT COUNT(*) ` + eligible).Scan(&all); err != nil {
+				t.Fatal(err)
+			}
+			if m.Eligible != want {
+				t.Errorf("eligible %d, want the %d eligible machines outside the excluded collections", m.Eligible, want)
+			}
+			if len(tc.exclude) > 0 && want == all {
+				t.Fatal("no eligible machine is excluded: the test proves nothing")
+			}
+			type ri struct{ required, installed int64 }
+			perUpdate := func(q string, args ...any) map[int64]ri {
+				rows, err := raw.Query(`SELECT u.CI_ID, SUM(CASE WHEN u.Status = 2 THEN 1 ELSE 0 END), SUM(CASE WHEN u.Status = 3 THEN 1 ELSE 0 END)
+					FROM lab_update_state u JOIN (SELECT h.ResourceID `+q+`) e ON e.ResourceID = u.ResourceID
+					WHERE u.Status IN (2, 3) GROUP BY u.CI_ID`, args...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rows.Close()
+				out := map[int64]ri{}
+				for rows.Next() {
+					var ci int64
+					var c ri
+					if err := rows.Scan(&ci, &c.required, &c.installed); err != nil {
+						t.Fatal(err)
+					}
+					out[ci] = c
+				}
+				if err := rows.Err(); err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			wantRows, allRows := perUpdate(eligible+outside, args...), perUpdate(eligible)
+			if len(m.ByUpdate) == 0 {
+				t.Fatal("no per-update rows")
+			}
+			var differs, installed bool
+			for _, u := range m.ByUpdate {
+				if sum := u.Required + u.Installed + u.NotRequired + u.Unknown; u.Clients != m.Eligible || sum != m.Eligible {
+					t.Errorf("update %s: %d required + %d installed + %d not required + %d unknown = %d over %d clients; eligible %d",
+						u.ArticleID, u.Required, u.Installed, u.NotRequired, u.Unknown, sum, u.Clients, m.Eligible)
+				}
+				w := wantRows[u.CIID]
+				if u.Required != w.required || u.Installed != w.installed {
+					t.Errorf("update %s: %d required, %d installed; the eligible machines outside the excluded collections: %d, %d",
+						u.ArticleID, u.Required, u.Installed, w.required, w.installed)
+				}
+				differs = differs || allRows[u.CIID] != w
+				installed = installed || w.installed > 0
+			}
+			if len(tc.exclude) > 0 && !differs {
+				t.Error("no excluded machine requires or has installed an update: the test proves nothing")
+			}
+			if !installed {
+				t.Error("no update is installed on the lab: the installed counts go unchecked")
+			}
+		})
+	}
+}
+
+// TestExclusionsAtMost: the plan's and the profile's excluded collections together, once
+// resolved and without repeats, are at most queries.MaxExcluded (the morning report's
+// per-update query takes that many); a night with more does not start.
+func TestExclusionsAtMost(t *testing.T) {
+	t.Parallel()
+	db := openLab(t, buildLab(t, 80))
+	ten := []string{"SMSDM003", "LAB00010", "LAB00011", "LAB00012", "LAB00020", "LAB00021", "LAB00022", "LAB00023", "LAB00024", "LAB00025"}
+	tests := []struct {
+		name    string
+		profile []string
+		want    int // excluded collections; 0 = refused
+	}{
+		{"plan alone", nil, 10},
+		{"profile repeats the plan's", []string{"lab00010", "LAB00025"}, 10},
+		{"one more in the profile", []string{"SMS00001"}, 0},
+	}
+	month := night.MonthOf(time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := night.Parse("test-night.yaml", []byte("exclude: ["+strings.Join(ten, ", ")+"]\n"+shortPlan))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := runner.New(context.Background(), p, time.UTC, month, runner.Env{Site: db, Exclude: tc.profile})
+			if tc.want == 0 {
+				if exit.Code(err) != exit.Usage || !strings.Contains(fmt.Sprint(err), "exclude 11 collections; a night takes at most 10") {
+					t.Fatalf("runner made with 11 excluded collections: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(r.Exclusions()); got != tc.want {
+				t.Errorf("%d excluded collections, want %d", got, tc.want)
+			}
+		})
+	}
+}

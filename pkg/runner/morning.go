@@ -110,7 +110,8 @@ func BuildMorning(ctx context.Context, r *Runner, run journal.Run) (*report.Morn
 	if err := r.morningHosts(ctx, run, m, followUp, nil); err != nil {
 		return nil, err
 	}
-	comp, err := report.ComplianceReport(ctx, r.Env.Site, report.Scope{Collection: r.scope, Group: r.group, Eligible: true})
+	comp, err := report.ComplianceReport(ctx, r.Env.Site, report.Scope{Collection: r.scope, Group: r.group, Eligible: true,
+		Exclude: r.exclusionIDs()})
 	if err != nil {
 		return nil, err
 	}

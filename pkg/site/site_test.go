@@ -27,7 +27,7 @@ func TestMain(m *testing.M) { labtest.Main(m, &labPath, 300, 1) }
 // query cannot escape the test.
 func sampleParams() site.Params {
 	now := time.Date(2026, 12, 8, 15, 0, 0, 0, time.UTC)
-	return site.Params{
+	p := site.Params{
 		"now": now, "since": now.Add(-time.Hour), "late_before": now.AddDate(0, 0, -14),
 		"collection": "", "group": int64(0), "article": "", "bulletin": "", "all": int64(1), "eligible": int64(1),
 		"key": "SMS00001", "id": int64(0), "title": "x", "name": "PC-00001",
@@ -36,6 +36,11 @@ func sampleParams() site.Params {
 		"enforcement": int64(11), "min_behind": int64(1), "max_behind": int64(1),
 		"variant": "behind", "source": int64(1), "user": "", "update": "", "scope": "", "selector": "all", "attention": "",
 	}
+	for i := 1; i <= queries.MaxExcluded; i++ {
+		p[queries.ExcludeParam(i)] = ""
+	}
+	p[queries.ExcludeParam(1)] = "SMS00001"
+	return p
 }
 
 func TestEveryQueryRunsOnTheLab(t *testing.T) {
