@@ -91,10 +91,12 @@ type MissingResult struct {
 	Threshold int           `json:"threshold"`
 	Updates   []string      `json:"updates"` // the updates in scope (KB5071234, MS17-010)
 	Hosts     []MissingHost `json:"hosts"`
-	Notified  int           `json:"notified"`
-	Escalated int           `json:"escalated"` // machines escalated by this run
-	Skipped   int           `json:"skipped"`   // not told by policy, nobody logged on, offline, already escalated
-	Failed    int           `json:"failed"`
+	// The totals count each machine once: escalated (by this run, whatever was done about
+	// its other updates), or else by its outcome.
+	Notified  int `json:"notified"`
+	Escalated int `json:"escalated"` // machines escalated by this run
+	Skipped   int `json:"skipped"`   // not told by policy, nobody logged on, offline, already escalated
+	Failed    int `json:"failed"`
 	// Collection is the needs-attention collection escalated machines were added to;
 	// CollectionError says why they were not ("" when they were, or none was escalated).
 	Collection      string `json:"collection,omitempty"`
@@ -432,18 +434,20 @@ func Missing(ctx context.Context, env Env, opt MissingOptions) (MissingResult, e
 	return res, nil
 }
 
+// count computes the totals. Each machine counts once: a machine this run escalated
+// counts as escalated, also when it was told (or not told, or failed) about its other
+// updates in the same run; the others count by their outcome.
 func (r *MissingResult) count() {
 	r.Notified, r.Escalated, r.Skipped, r.Failed = 0, 0, 0, 0
 	for _, h := range r.Hosts {
-		if len(h.Escalated) > 0 {
+		switch {
+		case len(h.Escalated) > 0:
 			r.Escalated++
-		}
-		switch h.Outcome {
-		case OutcomeNotified:
+		case h.Outcome == OutcomeNotified:
 			r.Notified++
-		case OutcomeFailed:
+		case h.Outcome == OutcomeFailed:
 			r.Failed++
-		case OutcomeNotNotified, OutcomeAlready:
+		case h.Outcome == OutcomeNotNotified, h.Outcome == OutcomeAlready:
 			r.Skipped++
 		}
 	}
