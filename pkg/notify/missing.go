@@ -26,7 +26,9 @@ type MissingOptions struct {
 	// = every client.
 	Collection string
 	// Skip names machines (ResourceID) left alone: members of the night's excluded
-	// collections. They are not told, escalated or counted.
+	// collections. They are not told, escalated or counted, nor added to the
+	// needs-attention collection when an earlier run escalated them (that escalation stays
+	// recorded, pending).
 	Skip map[int64]bool
 	// DryRun computes who would be told and who escalated, and sends, records and writes
 	// nothing.
@@ -324,7 +326,7 @@ func Missing(ctx context.Context, env Env, opt MissingOptions) (MissingResult, e
 			return MissingResult{}, err
 		}
 	}
-	if err := addPendingToCollection(ctx, env, &res); err != nil {
+	if err := addPendingToCollection(ctx, env, opt.Skip, &res); err != nil {
 		return MissingResult{}, err
 	}
 
