@@ -74,22 +74,20 @@ type WatchedHost struct {
 	Scanned    bool     `json:"scanned"`
 	ScanNote   string   `json:"scan_note,omitempty"`
 	Reached    bool     `json:"reached"` // false: not reached, tried again at the next pass
-	// ScanAttempt is the number of this pass's scan trigger among the day's triggers on the
-	// machine that failed (1: the first; 2 and 3: retries after failures); 0: not triggered.
+	// ScanAttempt numbers this pass's scan trigger on the machine: 1 for a first trigger,
+	// 2 and more for the day's retries after failed triggers; 0 when the pass did not
+	// trigger the scan (not reached).
 	ScanAttempt int `json:"scan_attempt,omitempty"`
 }
 
 // triggerFailed reports whether the pass triggered the scan and the trigger failed.
 func (w WatchedHost) triggerFailed() bool { return strings.HasPrefix(w.ScanNote, scanFailedPrefix) }
 
-// seen reports whether the machine counts as dealt with while it stays online: reached and
-// scanned (or told nothing could be done), or out of scan attempts for the day. A machine
-// not reached, or whose scan trigger failed with attempts left, is tried again.
+// seen reports whether the machine counts as dealt with while it stays online: its scan
+// was triggered, or its trigger failed for the day's last allowed time. A machine not
+// reached, or whose trigger failed with attempts left, is tried again at the next pass.
 func (w WatchedHost) seen() bool {
-	if w.triggerFailed() {
-		return w.ScanAttempt >= ScanAttemptsPerDay
-	}
-	return w.Reached
+	return w.Scanned || w.triggerFailed() && w.ScanAttempt >= ScanAttemptsPerDay
 }
 
 type behindHost struct {
