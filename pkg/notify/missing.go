@@ -407,10 +407,21 @@ func Missing(ctx context.Context, env Env, opt MissingOptions) (MissingResult, e
 		}
 		res.Hosts = append(res.Hosts, *h)
 		outcome, reason := journal.Skipped, h.Note
-		switch h.Outcome {
-		case OutcomeNotified, OutcomeEscalated:
+		switch {
+		case len(h.Escalated) > 0:
+			// Escalated by this run: ok, as escalated, as the run's totals count it, whatever
+			// was done about its other updates (the reason says).
+			outcome, reason = journal.OutcomeOK, OutcomeEscalated
+			switch h.Outcome {
+			case OutcomeEscalated:
+			case OutcomeNotified:
+				reason += "; the rest notified"
+			default:
+				reason += "; the rest " + h.Outcome + ": " + h.Note
+			}
+		case h.Outcome == OutcomeNotified:
 			outcome, reason = journal.OutcomeOK, h.Outcome
-		case OutcomeFailed:
+		case h.Outcome == OutcomeFailed:
 			outcome = journal.Unreachable
 			if remote.KindOf(got[strings.ToUpper(p.addr)].err) == remote.KindScript {
 				outcome = journal.Script

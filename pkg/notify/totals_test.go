@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchnight/patchnight/pkg/journal"
 	"github.com/patchnight/patchnight/pkg/notify"
 )
 
@@ -63,7 +64,21 @@ func TestMissingTotalsCountEachMachineOnce(t *testing.T) {
 				s.clock.Advance(24 * time.Hour)
 			}
 			// A run about both: the first is escalated, the second told (or not, by policy).
+			// It runs in a night step (as the runner's notice steps do), whose host outcomes
+			// give the step line's counts.
 			s.clock.Set(tc.at)
+			if !tc.dryRun {
+				run, _, err := s.j.BeginRun(ctx, journal.RunSpec{Plan: "test", Month: "2026-12", PatchTuesday: "2026-12-08", TimeZone: "UTC"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				step, _, err := s.j.BeginStep(ctx, journal.StepSpec{Run: run.ID, Step: "thursday-notice", Occurrence: "thursday-notice",
+					Action: "notify-missing", Planned: tc.at})
+				if err != nil {
+					t.Fatal(err)
+				}
+				env.Run, env.Step = run.ID, step.ID
+			}
 			res, err := notify.Missing(ctx, env, notify.MissingOptions{Updates: []string{"KB" + a1, "KB" + a2}, Collection: office, DryRun: tc.dryRun})
 			if err != nil {
 				t.Fatal(err)
@@ -84,6 +99,18 @@ func TestMissingTotalsCountEachMachineOnce(t *testing.T) {
 			}
 			if res.Escalated != escalated {
 				t.Errorf("%d escalated, %d machines escalated by the run", res.Escalated, escalated)
+			}
+			if tc.dryRun {
+				return
+			}
+			// The step line agrees: ok ("told or escalated") is told plus escalated.
+			c, err := s.j.StepCounts(ctx, env.Step)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Hosts != len(res.Hosts) || c.OK != res.Notified+res.Escalated || c.Skipped != res.Skipped || c.Failed != res.Failed {
+				t.Errorf("step counts %+v; the run: %d machines, %d told, %d escalated, %d not told, %d failed",
+					c, len(res.Hosts), res.Notified, res.Escalated, res.Skipped, res.Failed)
 			}
 		})
 	}
