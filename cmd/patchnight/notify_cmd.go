@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -106,8 +107,10 @@ or an older catalog) and that come online: each pass reads them from the site da
 and every one online now that was not online at the last pass gets the scan notice ("a
 scan is about to start, then a patch will install") and then the update scan (schedule
 113). The first pass of each day (site time) takes every online one. A machine is told at most once per
-notify.min_interval and never in notify.quiet_hours (it is still scanned). The passes and
-what they did are kept in the journal. Runs until interrupted, one pass every --interval;
+notify.min_interval and never in notify.quiet_hours (it is still scanned). A machine not
+reached is tried again at the next pass; one whose scan trigger failed (the script's error,
+a timeout) is scanned again at the next passes, not told again, up to ` + strconv.Itoa(notify.ScanAttemptsPerDay) + ` failed
+triggers a day. The passes and what they did are kept in the journal. Runs until interrupted, one pass every --interval;
 --once runs one pass (for a scheduled task every few minutes). Keep one --collection per
 state_dir: the watcher remembers one set of machines seen online.`,
 		Args: cobra.NoArgs,

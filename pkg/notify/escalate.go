@@ -21,9 +21,11 @@ import (
 )
 
 // addPendingToCollection adds the machines escalated but not yet in the needs-attention
-// collection to it. A provider failure is reported in the result, not returned: the
-// escalations stay recorded and the next run tries again.
-func addPendingToCollection(ctx context.Context, env Env, res *MissingResult) error {
+// collection to it, except those in skip (the night's excluded collections): they stay
+// recorded and pending, for a run that no longer excludes them. A provider failure is
+// reported in the result, not returned: the escalations stay recorded and the next run
+// tries again.
+func addPendingToCollection(ctx context.Context, env Env, skip map[int64]bool, res *MissingResult) error {
 	all, err := env.Journal.Escalations(ctx)
 	if err != nil {
 		return err
@@ -33,7 +35,7 @@ func addPendingToCollection(ctx context.Context, env Env, res *MissingResult) er
 	seen := map[string]bool{}
 	for _, e := range all {
 		k := strings.ToUpper(e.Host)
-		if e.CollectionID != "" || seen[k] || e.ResourceID <= 0 {
+		if e.CollectionID != "" || seen[k] || e.ResourceID <= 0 || skip[e.ResourceID] {
 			continue
 		}
 		seen[k] = true

@@ -26,7 +26,9 @@ type MissingOptions struct {
 	// = every client.
 	Collection string
 	// Skip names machines (ResourceID) left alone: members of the night's excluded
-	// collections. They are not told, escalated or counted.
+	// collections. They are not told, escalated or counted, nor added to the
+	// needs-attention collection when an earlier run escalated them (that escalation stays
+	// recorded, pending).
 	Skip map[int64]bool
 	// DryRun computes who would be told and who escalated, and sends, records and writes
 	// nothing.
@@ -91,10 +93,12 @@ type MissingResult struct {
 	Threshold int           `json:"threshold"`
 	Updates   []string      `json:"updates"` // the updates in scope (KB5071234, MS17-010)
 	Hosts     []MissingHost `json:"hosts"`
-	Notified  int           `json:"notified"`
-	Escalated int           `json:"escalated"` // machines escalated by this run
-	Skipped   int           `json:"skipped"`   // not told by policy, nobody logged on, offline, already escalated
-	Failed    int           `json:"failed"`
+	// The totals count each machine once: escalated (by this run, whatever was done about
+	// its other updates), or else by its outcome.
+	Notified  int `json:"notified"`
+	Escalated int `json:"escalated"` // machines escalated by this run
+	Skipped   int `json:"skipped"`   // not told by policy, nobody logged on, offline, already escalated
+	Failed    int `json:"failed"`
 	// Collection is the needs-attention collection escalated machines were added to;
 	// CollectionError says why they were not ("" when they were, or none was escalated).
 	Collection      string `json:"collection,omitempty"`
@@ -322,7 +326,7 @@ func Missing(ctx context.Context, env Env, opt MissingOptions) (MissingResult, e
 			return MissingResult{}, err
 		}
 	}
-	if err := addPendingToCollection(ctx, env, &res); err != nil {
+	if err := addPendingToCollection(ctx, env, opt.Skip, &res); err != nil {
 		return MissingResult{}, err
 	}
 
@@ -403,10 +407,21 @@ func Missing(ctx context.Context, env Env, opt MissingOptions) (MissingResult, e
 		}
 		res.Hosts = append(res.Hosts, *h)
 		outcome, reason := journal.Skipped, h.Note
-		switch h.Outcome {
-		case OutcomeNotified, OutcomeEscalated:
+		switch {
+		case len(h.Escalated) > 0:
+			// Escalated by this run: ok, as escalated, as the run's totals count it, whatever
+			// was done about its other updates (the reason says).
+			outcome, reason = journal.OutcomeOK, OutcomeEscalated
+			switch h.Outcome {
+			case OutcomeEscalated:
+			case OutcomeNotified:
+				reason += "; the rest notified"
+			default:
+				reason += "; the rest " + h.Outcome + ": " + h.Note
+			}
+		case h.Outcome == OutcomeNotified:
 			outcome, reason = journal.OutcomeOK, h.Outcome
-		case OutcomeFailed:
+		case h.Outcome == OutcomeFailed:
 			outcome = journal.Unreachable
 			if remote.KindOf(got[strings.ToUpper(p.addr)].err) == remote.KindScript {
 				outcome = journal.Script
@@ -432,18 +447,20 @@ func Missing(ctx context.Context, env Env, opt MissingOptions) (MissingResult, e
 	return res, nil
 }
 
+// count computes the totals. Each machine counts once: a machine this run escalated
+// counts as escalated, also when it was told (or not told, or failed) about its other
+// updates in the same run; the others count by their outcome.
 func (r *MissingResult) count() {
 	r.Notified, r.Escalated, r.Skipped, r.Failed = 0, 0, 0, 0
 	for _, h := range r.Hosts {
-		if len(h.Escalated) > 0 {
+		switch {
+		case len(h.Escalated) > 0:
 			r.Escalated++
-		}
-		switch h.Outcome {
-		case OutcomeNotified:
+		case h.Outcome == OutcomeNotified:
 			r.Notified++
-		case OutcomeFailed:
+		case h.Outcome == OutcomeFailed:
 			r.Failed++
-		case OutcomeNotNotified, OutcomeAlready:
+		case h.Outcome == OutcomeNotNotified, h.Outcome == OutcomeAlready:
 			r.Skipped++
 		}
 	}

@@ -29,7 +29,19 @@ const (
 	NoteEscalated  = "escalated"    // escalated instead of told
 	NoteDryRun     = "dry-run"      // --dry-run: nothing sent
 	NoteNoUpdates  = "no-update-to" // nothing left to tell (all escalated)
+	NoteScanRetry  = "scan-retry"   // the pass retried a failed scan trigger: not told again
 )
+
+// ScanAttemptsPerDay bounds the scan triggers the watcher makes on one machine in a day
+// (the site's zone) when they reach the machine and fail: after a failure the machine is
+// tried again at the next passes (spaced by the watcher's interval), without a second
+// notice, until this many triggers failed; then it is left alone until the next day.
+const ScanAttemptsPerDay = 3
+
+// scanFailedPrefix starts the scan note of a trigger that reached the machine and failed
+// (the script returned an error, or the host timed out). The watcher's journal actions
+// (WatchAction.ScanNote) carry it, and the next passes of the day count the failures by it.
+const scanFailedPrefix = "trigger failed: "
 
 // WatchOptions narrow a watcher pass.
 type WatchOptions struct {
@@ -62,6 +74,20 @@ type WatchedHost struct {
 	Scanned    bool     `json:"scanned"`
 	ScanNote   string   `json:"scan_note,omitempty"`
 	Reached    bool     `json:"reached"` // false: not reached, tried again at the next pass
+	// ScanAttempt numbers this pass's scan trigger on the machine: 1 for a first trigger,
+	// 2 and more for the day's retries after failed triggers; 0 when the pass did not
+	// trigger the scan (not reached).
+	ScanAttempt int `json:"scan_attempt,omitempty"`
+}
+
+// triggerFailed reports whether the pass triggered the scan and the trigger failed.
+func (w WatchedHost) triggerFailed() bool { return strings.HasPrefix(w.ScanNote, scanFailedPrefix) }
+
+// seen reports whether the machine counts as dealt with while it stays online: its scan
+// was triggered, or its trigger failed for the day's last allowed time. A machine not
+// reached, or whose trigger failed with attempts left, is tried again at the next pass.
+func (w WatchedHost) seen() bool {
+	return w.Scanned || w.triggerFailed() && w.ScanAttempt >= ScanAttemptsPerDay
 }
 
 type behindHost struct {
@@ -81,7 +107,10 @@ type behindHost struct {
 // logged on) and triggers the update scan (schedule 113). Notices, what was done to each
 // machine, and the machines seen online are recorded in the journal. A machine not reached
 // is not counted as seen, so the next pass tries it again; a machine seen stays seen while
-// it stays online and behind, so it is not notified or scanned again every pass.
+// it stays online and behind, so it is not notified or scanned again every pass. A machine
+// whose scan trigger reached it and failed earlier the same day is not seen either: the
+// next passes trigger the scan again without a notice, up to ScanAttemptsPerDay failed
+// triggers a day (counted from the journal's watcher actions).
 func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, error) {
 	if err := env.check(); err != nil {
 		return PassResult{}, err
@@ -133,6 +162,29 @@ func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, erro
 			came = append(came, h)
 		}
 	}
+	// Machines whose scan trigger failed earlier today: retried (scan only), or left alone
+	// until tomorrow once out of attempts. The first pass of a day has no earlier actions.
+	retry := map[string]int{} // upper-case name: failed triggers today
+	var exhausted []behindHost
+	if hadPass && len(came) > 0 {
+		kept := make([]behindHost, 0, len(came))
+		for _, h := range came {
+			failed, err := failedTriggersToday(ctx, env, h.name, now)
+			if err != nil {
+				return PassResult{}, err
+			}
+			switch {
+			case failed == 0:
+				kept = append(kept, h)
+			case failed < ScanAttemptsPerDay:
+				retry[strings.ToUpper(h.name)] = failed
+				kept = append(kept, h)
+			default:
+				exhausted = append(exhausted, h)
+			}
+		}
+		came = kept
+	}
 	res.Pass.CameOnline = len(came)
 
 	last, err := env.Journal.LastNotices(ctx)
@@ -158,7 +210,10 @@ func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, erro
 	if opt.DryRun {
 		for _, h := range came {
 			w := WatchedHost{Host: h.name, ResourceID: h.rid, Bucket: h.bucket, NoticeNote: NoteDryRun, ScanNote: NoteDryRun}
+			_, again := retry[strings.ToUpper(h.name)]
 			switch {
+			case again:
+				w.NoticeNote = NoteScanRetry
 			case quiet:
 				w.NoticeNote = NoteQuietHours
 			case env.Settings.TooSoon(last[strings.ToUpper(h.name)], now):
@@ -176,6 +231,9 @@ func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, erro
 	remote.FanOut(ctx, slices.Values(names), remote.FanOutOptions{Concurrency: env.concurrency(), Label: "watch"},
 		func(ctx context.Context, addr string) (outcome, error) {
 			h := byName[strings.ToUpper(addr)]
+			if failed, again := retry[strings.ToUpper(h.name)]; again {
+				return outcome{w: retryScan(ctx, env, h, addr, failed+1)}, nil
+			}
 			w, notices := watchHost(ctx, env, h, addr, now, quiet, last[strings.ToUpper(h.name)], told[strings.ToUpper(h.name)])
 			return outcome{w, notices}, nil
 		},
@@ -193,7 +251,10 @@ func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, erro
 
 	var notices []journal.Notice
 	var actions []journal.WatchAction
-	reached := map[string]bool{}
+	seen := map[string]bool{}
+	for _, h := range exhausted {
+		seen[strings.ToUpper(h.name)] = true
+	}
 	for _, o := range outs {
 		w := o.w
 		res.Hosts = append(res.Hosts, w)
@@ -209,7 +270,7 @@ func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, erro
 		if !w.Reached {
 			res.Pass.Failed++
 		}
-		reached[strings.ToUpper(w.Host)] = w.Reached
+		seen[strings.ToUpper(w.Host)] = w.seen()
 		outcome, reason := journal.OutcomeOK, w.ScanNote
 		switch {
 		case !w.Reached:
@@ -231,7 +292,8 @@ func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, erro
 			return PassResult{}, err
 		}
 	}
-	// Seen online: online now and either seen before or reached now.
+	// Seen online: online now and either seen before or dealt with now (reached, or out of
+	// scan attempts for the day).
 	var online []journal.WatchHost
 	for _, h := range rows {
 		if !h.online {
@@ -240,7 +302,7 @@ func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, erro
 		key := strings.ToUpper(h.name)
 		if p, ok := prev[key]; ok {
 			online = append(online, journal.WatchHost{Host: h.name, ResourceID: h.rid, Since: p.Since})
-		} else if reached[key] {
+		} else if seen[key] {
 			online = append(online, journal.WatchHost{Host: h.name, ResourceID: h.rid, Since: now})
 		}
 	}
@@ -313,13 +375,64 @@ func watchHost(ctx context.Context, env Env, h behindHost, addr string, now time
 	if w.NoticeNote == NoteQuietHours || w.NoticeNote == NoteTooSoon {
 		notices = append(notices, journal.Notice{Run: env.Run, Host: h.name, ResourceID: h.rid, Kind: scanKind, Reason: w.NoticeNote, At: now})
 	}
-	if _, err := client.TriggerSchedule(ctx, r, client.ScheduleUpdateScan); err != nil {
-		w.ScanNote = oneLine(err)
-		w.Reached = !isUnreachable(err)
-		return w, notices
-	}
-	w.Scanned, w.Reached = true, true
+	triggerScan(ctx, r, &w, 1)
 	return w, notices
+}
+
+// retryScan triggers the scan again on a machine whose trigger failed earlier today; the
+// trigger is the attempt-th of the day. No notice: its users were dealt with at the first
+// attempt, and the notice policy's interval and counts stay as they were.
+func retryScan(ctx context.Context, env Env, h behindHost, addr string, attempt int) WatchedHost {
+	w := WatchedHost{Host: h.name, ResourceID: h.rid, Bucket: h.bucket, NoticeNote: NoteScanRetry}
+	r, release, err := env.Connect(addr)
+	if err != nil {
+		w.ScanNote = oneLine(err)
+		return w
+	}
+	defer release()
+	triggerScan(ctx, r, &w, attempt)
+	return w
+}
+
+// triggerScan triggers the update scan, the day's attempt-th, and notes the result in w. A
+// trigger that fails to connect (unreachable, canceled) leaves the machine not reached; one
+// that reached it and failed (the script's error, a timeout) is noted with scanFailedPrefix
+// for the retries. A timeout still counts as not reached (Reached false).
+func triggerScan(ctx context.Context, r client.Runner, w *WatchedHost, attempt int) {
+	_, err := client.TriggerSchedule(ctx, r, client.ScheduleUpdateScan)
+	if err == nil {
+		w.Scanned, w.Reached, w.ScanNote, w.ScanAttempt = true, true, "", attempt
+		return
+	}
+	w.Reached = !isUnreachable(err)
+	switch k := remote.KindOf(err); {
+	case k == remote.KindUnreachable, k == remote.KindCanceled, errors.Is(err, context.Canceled):
+		w.ScanNote = oneLine(err)
+	default:
+		w.ScanNote, w.ScanAttempt = scanFailedPrefix+oneLine(err), attempt
+	}
+}
+
+// failedTriggersToday counts the scan triggers on a machine that reached it and failed
+// today (the site's zone) since its last successful one, from the journal's watcher actions.
+func failedTriggersToday(ctx context.Context, env Env, host string, now time.Time) (int, error) {
+	actions, err := env.Journal.WatchActions(ctx, host)
+	if err != nil {
+		return 0, err
+	}
+	failed := 0
+	for _, a := range actions {
+		if !sameDay(a.At, now, env.Settings.Location) {
+			continue
+		}
+		switch {
+		case a.Scanned:
+			failed = 0
+		case strings.HasPrefix(a.ScanNote, scanFailedPrefix):
+			failed++
+		}
+	}
+	return failed, nil
 }
 
 // isUnreachable reports whether err says the host could not be reached at all (so the

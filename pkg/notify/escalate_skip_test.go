@@ -1,0 +1,136 @@
+package notify_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/patchnight/patchnight/pkg/notify"
+	"github.com/patchnight/patchnight/pkg/sitecoll"
+)
+
+// Escalations pending from an earlier run (recorded, not yet in the needs-attention
+// collection) are not added to the collection while the machine is in the night's
+// excluded collections (Skip); they stay recorded, and a run that no longer excludes the
+// machine adds it. They used to be added whatever Skip said.
+func TestPendingEscalationsOfExcludedMachinesWait(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		exclude func(escalated []string) []string
+	}{
+		{"one excluded", func(e []string) []string { return e[:1] }},
+		{"all excluded", func(e []string) []string { return e }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSite(t, thursday)
+			ctx := context.Background()
+			settings, err := notify.DefaultSettings(time.UTC).WithThreshold(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var group, office string
+			if err := s.lab.DB.QueryRow(`SELECT Title FROM v_AuthListInfo ORDER BY CI_ID LIMIT 1`).Scan(&group); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.lab.DB.QueryRow(`SELECT Name FROM v_Collection WHERE Name LIKE 'Location - %' ORDER BY MemberCount, Name LIMIT 1`).Scan(&office); err != nil {
+				t.Fatal(err)
+			}
+			opt := notify.MissingOptions{Group: group, Collection: office}
+			// Told once, then escalated by a run without an SMS Provider: recorded, pending.
+			env := s.env(settings)
+			env.Provider = nil
+			if _, err := notify.Missing(ctx, env, opt); err != nil {
+				t.Fatal(err)
+			}
+			s.clock.Advance(24 * time.Hour)
+			res, err := notify.Missing(ctx, env, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			escalated := outcomes(res, notify.OutcomeEscalated)
+			if len(escalated) < 2 || res.CollectionError == "" {
+				t.Fatalf("escalated %v, collection error %q: want two or more pending", escalated, res.CollectionError)
+			}
+			ids := map[string]int64{}
+			for _, h := range res.Hosts {
+				ids[h.Host] = h.ResourceID
+			}
+			excluded := tc.exclude(escalated)
+			skip := map[int64]bool{}
+			for _, h := range excluded {
+				skip[ids[h]] = true
+			}
+			// check checks the collection's members and which escalations are still pending.
+			check := func(when string, wantPending []string) {
+				t.Helper()
+				var want []string
+				for _, h := range escalated {
+					if !slices.Contains(wantPending, h) {
+						want = append(want, h)
+					}
+				}
+				if got := attentionMembers(t, s); !slices.Equal(got, want) {
+					t.Errorf("%s: needs-attention members %v, want %v", when, got, want)
+				}
+				es, err := s.j.Escalations(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var pending []string
+				for _, e := range es {
+					if e.CollectionID == "" && !slices.Contains(pending, e.Host) {
+						pending = append(pending, e.Host)
+					}
+				}
+				slices.Sort(pending)
+				if !slices.Equal(pending, wantPending) {
+					t.Errorf("%s: pending escalations of %v, want %v", when, pending, wantPending)
+				}
+			}
+			// With the SMS Provider, some machines excluded: only the others are added.
+			s.clock.Advance(24 * time.Hour)
+			env.Provider = s.prov
+			skipped := opt
+			skipped.Skip = skip
+			if _, err := notify.Missing(ctx, env, skipped); err != nil {
+				t.Fatal(err)
+			}
+			check("excluded", slices.Sorted(slices.Values(excluded)))
+			// No longer excluded: added.
+			s.clock.Advance(24 * time.Hour)
+			if _, err := notify.Missing(ctx, env, opt); err != nil {
+				t.Fatal(err)
+			}
+			check("no longer excluded", nil)
+		})
+	}
+}
+
+// attentionMembers returns the members of the owned needs-attention collection, sorted;
+// none when the site has no such collection.
+func attentionMembers(t *testing.T, s *testSite) []string {
+	t.Helper()
+	ctx := context.Background()
+	l, err := sitecoll.List(ctx, s.db, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range l.Collections {
+		if c.Owner == "[patchnight:needs-attention]" {
+			m, err := sitecoll.Members(ctx, s.db, c.CollectionID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, x := range m.Members {
+				out = append(out, x.Name)
+			}
+			slices.Sort(out)
+			return out
+		}
+	}
+	return nil
+}
