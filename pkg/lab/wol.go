@@ -85,6 +85,7 @@ type WakeListener struct {
 	queue    []wakeReq
 	queued   map[[6]byte]bool
 	kick     chan struct{}
+	wokeAt   map[[6]byte]time.Time // wall clock when a wake of the MAC last woke a machine
 }
 
 type pendKey struct {
@@ -117,6 +118,7 @@ func NewWakeListener(ctx context.Context, waker Waker, hosts []WakeHost) (*WakeL
 		changed:  make(chan struct{}),
 		queued:   map[[6]byte]bool{},
 		kick:     make(chan struct{}, 1),
+		wokeAt:   map[[6]byte]time.Time{},
 	}
 	l.stats.Subnets = map[netip.Prefix]WakeSubnetStats{}
 	for _, h := range hosts {
@@ -334,6 +336,7 @@ func (l *WakeListener) wakeLoop() {
 			l.stats.WakeErrors++
 		case woke:
 			l.stats.Woke++
+			l.wokeAt[req.mac] = time.Now()
 			if req.subnet.IsValid() {
 				ss := l.stats.Subnets[req.subnet]
 				ss.Woke++
@@ -343,6 +346,20 @@ func (l *WakeListener) wakeLoop() {
 		l.mu.Unlock()
 		l.notify()
 	}
+}
+
+// WokeAt is the wall-clock time a wake of mac last woke a machine, once the lab's state
+// says so, and false when none did. Wakes run after the packet arrives, off the read
+// path: a sender that reads the site's view at a given time can tell from it whether a
+// machine was woken before or after that read.
+func (l *WakeListener) WokeAt(mac net.HardwareAddr) (time.Time, bool) {
+	if len(mac) != 6 {
+		return time.Time{}, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	at, ok := l.wokeAt[[6]byte(mac)]
+	return at, ok
 }
 
 // Stats returns a copy of the counters.

@@ -94,6 +94,7 @@ func TestWakeListenerNetworkModel(t *testing.T) {
 	}
 	defer sock.Close()
 	r := l.Redirect(sock)
+	sent := time.Now()
 
 	sends := []struct {
 		pkt []byte
@@ -147,6 +148,16 @@ func TestWakeListenerNetworkModel(t *testing.T) {
 	}
 	if w.calls[macE.String()] != 1 || w.on[macE.String()] {
 		t.Errorf("E (WoL disabled): calls %d", w.calls[macE.String()])
+	}
+	// WokeAt: the machines a wake woke, with the time it did; none for the others.
+	for _, tc := range []struct {
+		mac  net.HardwareAddr
+		woke bool
+	}{{macA, true}, {macB, true}, {macC, true}, {macD, true}, {macE, false}, {mustMAC(t, "3c:52:82:99:99:99"), false}} {
+		at, ok := l.WokeAt(tc.mac)
+		if ok != tc.woke || ok && (at.Before(sent) || at.After(time.Now())) {
+			t.Errorf("WokeAt(%s) = %v, %v; want woke %v after %v", tc.mac, at, ok, tc.woke, sent)
+		}
 	}
 }
 
