@@ -50,8 +50,8 @@ func TestBreakdownOldJournal(t *testing.T) {
 	if err := j.RecordMetric(ctx, Metric{Step: st.ID, Eligible: 10, Patched: 8, At: at}); err != nil {
 		t.Fatal(err)
 	}
-	// Back to version 4, as a journal of the previous release.
-	for _, q := range []string{"DROP TABLE step_breakdown_groups", "DROP TABLE step_breakdowns", "PRAGMA user_version = 4"} {
+	// Back to version 4, as a journal of the previous release (version 6's index goes too).
+	for _, q := range []string{"DROP INDEX watch_hosts_at", "DROP TABLE step_breakdown_groups", "DROP TABLE step_breakdowns", "PRAGMA user_version = 4"} {
 		if _, err := j.db.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}

@@ -179,6 +179,11 @@ CREATE TABLE step_breakdown_groups (
   PRIMARY KEY (step, dim, name)
 );
 `,
+	// 6: the watcher reads the day's actions on every machine in one query (its retries of
+	// failed scan triggers), by time.
+	`
+CREATE INDEX watch_hosts_at ON watch_hosts (at);
+`,
 }
 
 // SchemaVersion is the schema version this build writes.

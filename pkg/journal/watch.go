@@ -137,12 +137,20 @@ func (j *DB) RecordWatchPass(ctx context.Context, p WatchPass, actions []WatchAc
 // WatchActions lists what the watcher did to a host (every host when host is ""), oldest
 // first.
 func (j *DB) WatchActions(ctx context.Context, host string) ([]WatchAction, error) {
-	q := `SELECT pass, host, resource_id, noticed, notice_note, scanned, scan_note, at FROM watch_hosts`
-	var args []any
-	if host != "" {
-		q += ` WHERE host = ?`
-		args = append(args, host)
+	if host == "" {
+		return j.watchActions(ctx, "", nil)
 	}
+	return j.watchActions(ctx, ` WHERE host = ?`, []any{host})
+}
+
+// WatchActionsSince lists what the watcher did to every host at or after since, oldest
+// first: a pass reads the day's actions in one query.
+func (j *DB) WatchActionsSince(ctx context.Context, since time.Time) ([]WatchAction, error) {
+	return j.watchActions(ctx, ` WHERE at >= ?`, []any{ts(since)})
+}
+
+func (j *DB) watchActions(ctx context.Context, where string, args []any) ([]WatchAction, error) {
+	q := `SELECT pass, host, resource_id, noticed, notice_note, scanned, scan_note, at FROM watch_hosts` + where
 	return listRows(ctx, j, "watcher actions", q+` ORDER BY at, id`, args, func(rows *sql.Rows) (WatchAction, error) {
 		var a WatchAction
 		var at sql.NullString

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 )
@@ -109,5 +110,40 @@ func TestEscalationsAndCounting(t *testing.T) {
 	}
 	if _, err := j.RecordEscalations(ctx, Escalation{Host: "PC4"}); err == nil {
 		t.Error("an escalation without an update was recorded")
+	}
+}
+
+// WatchActionsSince returns every host's actions at or after a time, oldest first.
+func TestWatchActionsSince(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	j := openTest(t, t.TempDir(), Options{})
+	day := time.Date(2026, 12, 9, 0, 0, 0, 0, time.UTC)
+	for i, at := range []time.Time{day.Add(-time.Minute), day, day.Add(9 * time.Hour)} {
+		host := []string{"PC-1", "PC-2", "PC-1"}[i]
+		if _, err := j.RecordWatchPass(ctx, WatchPass{At: at}, []WatchAction{{Host: host, ScanNote: at.Format(time.Kitchen)}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		since time.Time
+		want  []string // host@scan note
+	}{
+		{day.Add(-time.Hour), []string{"PC-1@11:59PM", "PC-2@12:00AM", "PC-1@9:00AM"}},
+		{day, []string{"PC-2@12:00AM", "PC-1@9:00AM"}},
+		{day.Add(time.Hour), []string{"PC-1@9:00AM"}},
+		{day.Add(24 * time.Hour), nil},
+	} {
+		got, err := j.WatchActionsSince(ctx, tc.since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hosts []string
+		for _, a := range got {
+			hosts = append(hosts, a.Host+"@"+a.ScanNote)
+		}
+		if !slices.Equal(hosts, tc.want) {
+			t.Errorf("since %v: %v, want %v", tc.since, hosts, tc.want)
+		}
 	}
 }

@@ -167,13 +167,13 @@ func WatchPass(ctx context.Context, env Env, opt WatchOptions) (PassResult, erro
 	retry := map[string]int{} // upper-case name: failed triggers today
 	var exhausted []behindHost
 	if hadPass && len(came) > 0 {
+		failedToday, err := failedTriggersToday(ctx, env, now)
+		if err != nil {
+			return PassResult{}, err
+		}
 		kept := make([]behindHost, 0, len(came))
 		for _, h := range came {
-			failed, err := failedTriggersToday(ctx, env, h.name, now)
-			if err != nil {
-				return PassResult{}, err
-			}
-			switch {
+			switch failed := failedToday[strings.ToUpper(h.name)]; {
 			case failed == 0:
 				kept = append(kept, h)
 			case failed < ScanAttemptsPerDay:
@@ -413,23 +413,27 @@ func triggerScan(ctx context.Context, r client.Runner, w *WatchedHost, attempt i
 	}
 }
 
-// failedTriggersToday counts the scan triggers on a machine that reached it and failed
-// today (the site's zone) since its last successful one, from the journal's watcher actions.
-func failedTriggersToday(ctx context.Context, env Env, host string, now time.Time) (int, error) {
-	actions, err := env.Journal.WatchActions(ctx, host)
-	if err != nil {
-		return 0, err
+// failedTriggersToday counts, per machine (upper-case name), the scan triggers that
+// reached it and failed today (the site's zone) since its last successful one, from the
+// journal's watcher actions of the day, read once for the pass.
+func failedTriggersToday(ctx context.Context, env Env, now time.Time) (map[string]int, error) {
+	loc := env.Settings.Location
+	if loc == nil {
+		loc = time.UTC
 	}
-	failed := 0
+	y, m, d := now.In(loc).Date()
+	actions, err := env.Journal.WatchActionsSince(ctx, time.Date(y, m, d, 0, 0, 0, 0, loc))
+	if err != nil {
+		return nil, err
+	}
+	failed := map[string]int{}
 	for _, a := range actions {
-		if !sameDay(a.At, now, env.Settings.Location) {
-			continue
-		}
+		k := strings.ToUpper(a.Host)
 		switch {
 		case a.Scanned:
-			failed = 0
+			delete(failed, k)
 		case strings.HasPrefix(a.ScanNote, scanFailedPrefix):
-			failed++
+			failed[k]++
 		}
 	}
 	return failed, nil
