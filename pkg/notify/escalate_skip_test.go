@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/patchnight/patchnight/pkg/notify"
-	"github.com/patchnight/patchnight/pkg/sitecoll"
 )
 
 // Escalations pending from an earlier run (recorded, not yet in the needs-attention
@@ -31,13 +30,7 @@ func TestPendingEscalationsOfExcludedMachinesWait(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var group, office string
-			if err := s.lab.DB.QueryRow(`SELECT Title FROM v_AuthListInfo ORDER BY CI_ID LIMIT 1`).Scan(&group); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.lab.DB.QueryRow(`SELECT Name FROM v_Collection WHERE Name LIKE 'Location - %' ORDER BY MemberCount, Name LIMIT 1`).Scan(&office); err != nil {
-				t.Fatal(err)
-			}
+			group, office := s.groupAndOffice(t)
 			opt := notify.MissingOptions{Group: group, Collection: office}
 			// Told once, then escalated by a run without an SMS Provider: recorded, pending.
 			env := s.env(settings)
@@ -72,7 +65,7 @@ func TestPendingEscalationsOfExcludedMachinesWait(t *testing.T) {
 						want = append(want, h)
 					}
 				}
-				if got := attentionMembers(t, s); !slices.Equal(got, want) {
+				if got, _ := attentionMembers(t, s); !slices.Equal(got, want) {
 					t.Errorf("%s: needs-attention members %v, want %v", when, got, want)
 				}
 				es, err := s.j.Escalations(ctx)
@@ -107,30 +100,4 @@ func TestPendingEscalationsOfExcludedMachinesWait(t *testing.T) {
 			check("no longer excluded", nil)
 		})
 	}
-}
-
-// attentionMembers returns the members of the owned needs-attention collection, sorted;
-// none when the site has no such collection.
-func attentionMembers(t *testing.T, s *testSite) []string {
-	t.Helper()
-	ctx := context.Background()
-	l, err := sitecoll.List(ctx, s.db, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range l.Collections {
-		if c.Owner == "[patchnight:needs-attention]" {
-			m, err := sitecoll.Members(ctx, s.db, c.CollectionID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out []string
-			for _, x := range m.Members {
-				out = append(out, x.Name)
-			}
-			slices.Sort(out)
-			return out
-		}
-	}
-	return nil
 }

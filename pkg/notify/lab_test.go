@@ -346,8 +346,20 @@ func TestThursdayNoticesThenEscalation(t *testing.T) {
 	}
 }
 
-// needsAttention returns the members of the owned needs-attention collection.
+// needsAttention returns the members of the owned needs-attention collection, which must
+// exist.
 func needsAttention(t *testing.T, s *testSite) []string {
+	t.Helper()
+	m, ok := attentionMembers(t, s)
+	if !ok {
+		t.Fatal("no needs-attention collection")
+	}
+	return m
+}
+
+// attentionMembers returns the members of the owned needs-attention collection, sorted,
+// and whether the site has that collection.
+func attentionMembers(t *testing.T, s *testSite) ([]string, bool) {
 	t.Helper()
 	ctx := context.Background()
 	l, err := sitecoll.List(ctx, s.db, true)
@@ -365,11 +377,41 @@ func needsAttention(t *testing.T, s *testSite) []string {
 				out = append(out, x.Name)
 			}
 			sort.Strings(out)
-			return out
+			return out, true
 		}
 	}
-	t.Fatal("no needs-attention collection")
-	return nil
+	return nil, false
+}
+
+// groupAndOffice returns the lab's first software update group and its smallest office
+// collection ("Location - ..."), to keep a notice run small.
+func (s *testSite) groupAndOffice(t *testing.T) (group, office string) {
+	t.Helper()
+	if err := s.lab.DB.QueryRow(`SELECT Title FROM v_AuthListInfo ORDER BY CI_ID LIMIT 1`).Scan(&group); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.lab.DB.QueryRow(`SELECT Name FROM v_Collection WHERE Name LIKE 'Location - %' ORDER BY MemberCount, Name LIMIT 1`).Scan(&office); err != nil {
+		t.Fatal(err)
+	}
+	return group, office
+}
+
+// missingTwo returns a client online with a user logged on that misses at least two
+// deployed updates, and the ArticleIDs of two of them.
+func (s *testSite) missingTwo(t *testing.T) (host, a1, a2 string) {
+	t.Helper()
+	err := s.lab.DB.QueryRow(`SELECT s.Name0, MIN(ui.ArticleID), MAX(ui.ArticleID) FROM v_UpdateComplianceStatus ucs
+		JOIN v_UpdateInfo ui ON ui.CI_ID = ucs.CI_ID
+		JOIN v_CombinedDeviceResources cdr ON cdr.MachineID = ucs.ResourceID
+		JOIN v_R_System s ON s.ResourceID = ucs.ResourceID
+		WHERE ucs.Status = 2 AND ui.IsDeployed = 1 AND COALESCE(ui.ArticleID, '') <> '' AND s.Client0 = 1
+		  AND cdr.CNIsOnline = 1 AND cdr.CurrentLogonUser IS NOT NULL
+		GROUP BY s.Name0 HAVING COUNT(DISTINCT ui.ArticleID) >= 2
+		ORDER BY s.Name0 LIMIT 1`).Scan(&host, &a1, &a2)
+	if err != nil {
+		t.Fatalf("no machine fits the test: %v", err)
+	}
+	return host, a1, a2
 }
 
 func outcomes(r notify.MissingResult, outcome string) []string {
@@ -676,16 +718,9 @@ func TestMissingOptionsAndDryRun(t *testing.T) {
 			t.Errorf("%+v: %v, want %q", tc.opt, err, tc.want)
 		}
 	}
-	// The group of the lab's Patch Tuesday, as the night runner passes it.
-	var group string
-	if err := s.lab.DB.QueryRow(`SELECT Title FROM v_AuthListInfo ORDER BY CI_ID LIMIT 1`).Scan(&group); err != nil {
-		t.Fatal(err)
-	}
-	// One office, by name, keeps the test short.
-	var office string
-	if err := s.lab.DB.QueryRow(`SELECT Name FROM v_Collection WHERE Name LIKE 'Location - %' ORDER BY MemberCount, Name LIMIT 1`).Scan(&office); err != nil {
-		t.Fatal(err)
-	}
+	// The group of the lab's Patch Tuesday, as the night runner passes it, and one office,
+	// by name, to keep the test short.
+	group, office := s.groupAndOffice(t)
 	dry, err := notify.Missing(ctx, env, notify.MissingOptions{Group: group, Collection: office, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
@@ -751,18 +786,7 @@ func TestEscalationCountsNoticesNotUpdates(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, thursday)
 	ctx := context.Background()
-	var host, a1, a2 string
-	err := s.lab.DB.QueryRow(`SELECT s.Name0, MIN(ui.ArticleID), MAX(ui.ArticleID) FROM v_UpdateComplianceStatus ucs
-		JOIN v_UpdateInfo ui ON ui.CI_ID = ucs.CI_ID
-		JOIN v_CombinedDeviceResources cdr ON cdr.MachineID = ucs.ResourceID
-		JOIN v_R_System s ON s.ResourceID = ucs.ResourceID
-		WHERE ucs.Status = 2 AND ui.IsDeployed = 1 AND COALESCE(ui.ArticleID, '') <> '' AND s.Client0 = 1
-		  AND cdr.CNIsOnline = 1 AND cdr.CurrentLogonUser IS NOT NULL
-		GROUP BY s.Name0 HAVING COUNT(DISTINCT ui.ArticleID) >= 2
-		ORDER BY s.Name0 LIMIT 1`).Scan(&host, &a1, &a2)
-	if err != nil {
-		t.Fatalf("no machine fits the test: %v", err)
-	}
+	host, a1, a2 := s.missingTwo(t)
 	settings := notify.DefaultSettings(time.UTC)
 	env := s.env(settings)
 	opt := notify.MissingOptions{Updates: []string{"KB" + a1, "KB" + a2}}
@@ -824,13 +848,7 @@ func TestMissingDryRunAppliesThePolicy(t *testing.T) {
 	s := newSite(t, thursday)
 	ctx := context.Background()
 	env := s.env(notify.DefaultSettings(time.UTC))
-	var group, office string
-	if err := s.lab.DB.QueryRow(`SELECT Title FROM v_AuthListInfo ORDER BY CI_ID LIMIT 1`).Scan(&group); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.lab.DB.QueryRow(`SELECT Name FROM v_Collection WHERE Name LIKE 'Location - %' ORDER BY MemberCount, Name LIMIT 1`).Scan(&office); err != nil {
-		t.Fatal(err)
-	}
+	group, office := s.groupAndOffice(t)
 	opt := notify.MissingOptions{Group: group, Collection: office}
 	dryRun := func(when string) []notify.MissingHost {
 		t.Helper()
@@ -885,13 +903,7 @@ func TestEscalationNoteSaysTimesTold(t *testing.T) {
 	ctx := context.Background()
 	settings := notify.DefaultSettings(time.UTC)
 	env := s.env(settings)
-	var group, office string
-	if err := s.lab.DB.QueryRow(`SELECT Title FROM v_AuthListInfo ORDER BY CI_ID LIMIT 1`).Scan(&group); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.lab.DB.QueryRow(`SELECT Name FROM v_Collection WHERE Name LIKE 'Location - %' ORDER BY MemberCount, Name LIMIT 1`).Scan(&office); err != nil {
-		t.Fatal(err)
-	}
+	group, office := s.groupAndOffice(t)
 	opt := notify.MissingOptions{Group: group, Collection: office}
 	var twice []string
 	for run := 1; run <= 2; run++ {

@@ -31,18 +31,7 @@ func TestMissingTotalsCountEachMachineOnce(t *testing.T) {
 			s := newSite(t, thursday)
 			ctx := context.Background()
 			// A machine online with a user, missing two updates.
-			var host, a1, a2 string
-			err := s.lab.DB.QueryRow(`SELECT s.Name0, MIN(ui.ArticleID), MAX(ui.ArticleID) FROM v_UpdateComplianceStatus ucs
-				JOIN v_UpdateInfo ui ON ui.CI_ID = ucs.CI_ID
-				JOIN v_CombinedDeviceResources cdr ON cdr.MachineID = ucs.ResourceID
-				JOIN v_R_System s ON s.ResourceID = ucs.ResourceID
-				WHERE ucs.Status = 2 AND ui.IsDeployed = 1 AND COALESCE(ui.ArticleID, '') <> '' AND s.Client0 = 1
-				  AND cdr.CNIsOnline = 1 AND cdr.CurrentLogonUser IS NOT NULL
-				GROUP BY s.Name0 HAVING COUNT(DISTINCT ui.ArticleID) >= 2
-				ORDER BY s.Name0 LIMIT 1`).Scan(&host, &a1, &a2)
-			if err != nil {
-				t.Fatalf("no machine fits the test: %v", err)
-			}
+			host, a1, a2 := s.missingTwo(t)
 			// Its office, to keep the runs small.
 			var office string
 			if err := s.lab.DB.QueryRow(`SELECT c.Name FROM v_Collection c
